@@ -1,0 +1,83 @@
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits of keys, fixed by the API contract.
+const (
+	MaxKeySize     = 1024
+	MaxIdemKeySize = 256
+	// MaxResultSize is the largest result a commit may store (the API contract's 1 MiB).
+	MaxResultSize = 1 << 20
+)
+
+// Config is the transaction manager's configuration. The zero value of a field means its
+// default; Validate fills them in.
+type Config struct {
+	IdleTimeout      time.Duration // a running transaction idle this long is aborted (default 2m)
+	CommitTimeout    time.Duration // bound on the storage writes of one commit (default 30s)
+	MaxValueSize     int64         // largest value of one write (default 4 MiB, capped by the store's limit)
+	MaxTxnBytes      int64         // largest write buffer of one transaction (default 64 MiB)
+	MaxBufferedBytes int64         // write buffers of all running transactions together (default 1 GiB)
+	CacheBytes       int64         // value cache size (default 64 MiB; negative disables)
+	FinishedStatuses int           // finished transactions whose status is remembered (default 100,000)
+	GCInterval       time.Duration // how often superseded versions are collected (default 200ms)
+	OrphanGrace      time.Duration // data versions without a commit record this old are removed (default 5m)
+	ResultRetention  time.Duration // results of committed idempotency keys are kept this long (default 24h)
+	SweepInterval    time.Duration // how often orphans and expired results are swept (default 10m)
+	Now              func() time.Time
+}
+
+// Validate fills in defaults and rejects impossible settings.
+func (c *Config) Validate() error {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.IdleTimeout, 2*time.Minute)
+	def(&c.CommitTimeout, 30*time.Second)
+	def(&c.GCInterval, 200*time.Millisecond)
+	def(&c.OrphanGrace, 5*time.Minute)
+	def(&c.ResultRetention, 24*time.Hour)
+	def(&c.SweepInterval, 10*time.Minute)
+	if c.MaxValueSize == 0 {
+		c.MaxValueSize = 4 << 20
+	}
+	if c.MaxTxnBytes == 0 {
+		c.MaxTxnBytes = 64 << 20
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = 1 << 30
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 64 << 20
+	}
+	if c.FinishedStatuses == 0 {
+		c.FinishedStatuses = 100_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	var errs []error
+	for name, d := range map[string]time.Duration{"idle timeout": c.IdleTimeout, "commit timeout": c.CommitTimeout,
+		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s %v is negative", name, d))
+		}
+	}
+	if c.MaxValueSize < 0 || c.MaxTxnBytes < c.MaxValueSize || c.MaxBufferedBytes < c.MaxTxnBytes {
+		errs = append(errs, fmt.Errorf("limits must satisfy 0 <= max value (%d) <= max txn bytes (%d) <= max buffered bytes (%d)",
+			c.MaxValueSize, c.MaxTxnBytes, c.MaxBufferedBytes))
+	}
+	if c.FinishedStatuses < 0 {
+		errs = append(errs, fmt.Errorf("finished statuses %d is negative", c.FinishedStatuses))
+	}
+	if c.OrphanGrace <= 2*c.CommitTimeout {
+		errs = append(errs, fmt.Errorf("orphan grace %v must exceed twice the commit timeout %v", c.OrphanGrace, c.CommitTimeout))
+	}
+	return errors.Join(errs...)
+}

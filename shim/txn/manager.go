@@ -1,0 +1,216 @@
+// Package txn runs transactions: per-attempt write buffers, read-your-writes and repeatable
+// reads, the read atomic read through package index, commit as data versions first and one
+// conditional commit record last, idempotency keys (first commit wins, older attempts
+// fenced), abort, idle expiry, garbage collection and crash recovery.
+package txn
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aft-shim/aft/shim/index"
+	"github.com/aft-shim/aft/shim/ra"
+	"github.com/aft-shim/aft/shim/store"
+)
+
+// Status is the state of a transaction.
+type Status string
+
+// The states of a transaction.
+const (
+	Running   Status = "running"
+	Committed Status = "committed"
+	Aborted   Status = "aborted"
+	Fenced    Status = "fenced"
+)
+
+// Manager runs transactions over a store. It is safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	store   store.Store
+	idx     *index.Index
+	cache   *index.Cache
+	clock   hlc
+	metrics *metrics
+
+	mu       sync.Mutex
+	running  map[string]*txn
+	keys     map[string]*keyState // attempts per idempotency key
+	finished finishedSet
+
+	buffered atomic.Int64 // bytes in all write buffers
+	closed   atomic.Bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// txn is one running or finished attempt.
+type txn struct {
+	id       string
+	idemKey  string
+	attempt  int
+	beginSeq uint64      // index.Seq()+1 at begin: the garbage collection horizon it holds
+	lastUsed atomic.Int64 // unix nanoseconds of the last call
+
+	mu      sync.Mutex // serialises every call on the transaction, commit included
+	status  Status
+	writes  map[string]write
+	reads   map[string]ra.Version // versions read from the committed history (zero: none)
+	deleted map[string]bool       // reads that found a tombstone
+	bytes   int64                 // buffered bytes
+	version ra.Version            // commit version, fixed once a commit was tried
+}
+
+type write struct {
+	value     []byte
+	tombstone bool
+}
+
+// keyState tracks the attempts of one idempotency key on this node.
+type keyState struct {
+	attempts int
+	running  map[string]*txn
+	last     time.Time
+}
+
+// New recovers the committed state from st (see Recover) and starts the background loops.
+// Close stops them; the manager does not close st.
+func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("txn config: %w", err)
+	}
+	if l, ok := st.(store.Limiter); ok && int64(l.MaxValueSize()) < cfg.MaxValueSize {
+		cfg.MaxValueSize = int64(l.MaxValueSize())
+	}
+	m := &Manager{
+		cfg:      cfg,
+		idx:      index.New(),
+		cache:    index.NewCache(max(cfg.CacheBytes, 0)),
+		metrics:  newMetrics(),
+		running:  map[string]*txn{},
+		keys:     map[string]*keyState{},
+		finished: newFinishedSet(cfg.FinishedStatuses),
+		stop:     make(chan struct{}),
+	}
+	m.clock.now = cfg.Now
+	m.store = timedStore{s: st, m: m.metrics}
+	if err := m.recover(ctx); err != nil {
+		return nil, err
+	}
+	m.wg.Add(3)
+	go m.loop(cfg.GCInterval, m.collect)
+	go m.loop(max(cfg.IdleTimeout/10, 10*time.Millisecond), m.expire)
+	go m.loop(cfg.SweepInterval, func() { _ = m.Sweep(context.Background()) })
+	return m, nil
+}
+
+// Config returns the validated configuration in force.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Close stops the background loops. Calls after Close fail with ErrClosed.
+func (m *Manager) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	close(m.stop)
+	m.wg.Wait()
+	return nil
+}
+
+func (m *Manager) loop(every time.Duration, f func()) {
+	defer m.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+// Running returns the number of running transactions.
+func (m *Manager) Running() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.running)
+}
+
+// Ready reports whether the store answers.
+func (m *Manager) Ready(ctx context.Context) error {
+	_, err := m.store.Get(ctx, "r/ready-probe")
+	if err != nil && !isAnswer(err) {
+		return fmt.Errorf("store unreachable: %w", err)
+	}
+	return nil
+}
+
+// lookup returns the running transaction id, or the error for a finished or unknown one.
+func (m *Manager) lookup(id string) (*txn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.running[id]; t != nil {
+		t.lastUsed.Store(m.cfg.Now().UnixNano())
+		return t, nil
+	}
+	if f, ok := m.finished.get(id); ok {
+		return nil, statusErr(f.status)
+	}
+	return nil, fmt.Errorf("txn %q: %w", id, ErrTxnNotFound)
+}
+
+// finish moves t out of the running set with status s; t.mu is held.
+func (m *Manager) finish(t *txn, s Status) {
+	t.status = s
+	m.buffered.Add(-t.bytes)
+	t.writes, t.reads, t.deleted, t.bytes = nil, nil, nil, 0
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.running, t.id)
+	m.finished.add(t.id, finishedTxn{status: s, version: t.version})
+	if ks := m.keys[t.idemKey]; ks != nil {
+		delete(ks.running, t.id)
+		ks.last = m.cfg.Now()
+	}
+}
+
+// finishedTxn is what is remembered of a finished transaction.
+type finishedTxn struct {
+	status  Status
+	version ra.Version
+}
+
+// finishedSet remembers the statuses of the last n finished transactions.
+type finishedSet struct {
+	m    map[string]finishedTxn
+	ring []string
+	next int
+}
+
+func newFinishedSet(n int) finishedSet {
+	return finishedSet{m: make(map[string]finishedTxn), ring: make([]string, n)}
+}
+
+func (f *finishedSet) add(id string, t finishedTxn) {
+	if len(f.ring) == 0 {
+		return
+	}
+	if _, ok := f.m[id]; !ok {
+		if old := f.ring[f.next]; old != "" {
+			delete(f.m, old)
+		}
+		f.ring[f.next] = id
+		f.next = (f.next + 1) % len(f.ring)
+	}
+	f.m[id] = t
+}
+
+func (f *finishedSet) get(id string) (finishedTxn, bool) {
+	t, ok := f.m[id]
+	return t, ok
+}

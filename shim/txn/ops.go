@@ -1,0 +1,248 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aft-shim/aft/shim/ra"
+	"github.com/aft-shim/aft/shim/record"
+	"github.com/aft-shim/aft/shim/store"
+)
+
+// ValidKey reports whether key is a valid user key: 1..1024 bytes, no NUL.
+func ValidKey(key string) error {
+	if len(key) == 0 || len(key) > MaxKeySize || strings.IndexByte(key, 0) >= 0 {
+		return fmt.Errorf("%w: keys are 1..%d bytes without NUL, got %d bytes", ErrBadKey, MaxKeySize, len(key))
+	}
+	return nil
+}
+
+// ValidIdemKey reports whether k is a valid idempotency key: 1..256 bytes.
+func ValidIdemKey(k string) error {
+	if len(k) == 0 || len(k) > MaxIdemKeySize {
+		return fmt.Errorf("%w: idempotency keys are 1..%d bytes, got %d", ErrBadIdemKey, MaxIdemKeySize, len(k))
+	}
+	return nil
+}
+
+// BeginOptions are the options of Begin.
+type BeginOptions struct {
+	IdemKey    string // idempotency key of the logical request; "" for none
+	FenceOlder bool   // fence the running attempts of IdemKey on this node at once
+}
+
+// Info describes a transaction.
+type Info struct {
+	ID      string
+	Status  Status
+	Attempt int
+	Version ra.Version // when committed and known
+	Result  []byte     // the stored result, when Begin found the key committed
+}
+
+// Begin starts an attempt. When opts.IdemKey already committed, it starts nothing and
+// returns the winner, committed, with its stored result.
+func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
+	if m.closed.Load() {
+		return Info{}, ErrClosed
+	}
+	if opts.IdemKey != "" {
+		if err := ValidIdemKey(opts.IdemKey); err != nil {
+			return Info{}, err
+		}
+		rec, err := m.committedRecord(ctx, opts.IdemKey)
+		if err != nil {
+			return Info{}, err
+		}
+		if rec != nil {
+			return Info{ID: rec.Version.Txn, Status: Committed, Attempt: rec.Attempt, Version: rec.Version, Result: rec.Result}, nil
+		}
+	}
+	t := &txn{id: newID(), idemKey: opts.IdemKey, attempt: 1, status: Running}
+	t.lastUsed.Store(m.cfg.Now().UnixNano())
+	var older []*txn
+	m.mu.Lock()
+	t.beginSeq = m.idx.Seq() + 1 // under m.mu: see collect
+	if opts.IdemKey != "" {
+		ks := m.keys[opts.IdemKey]
+		if ks == nil {
+			ks = &keyState{running: map[string]*txn{}}
+			m.keys[opts.IdemKey] = ks
+		}
+		ks.attempts++
+		t.attempt = ks.attempts
+		ks.last = m.cfg.Now()
+		if opts.FenceOlder {
+			for _, o := range ks.running {
+				older = append(older, o)
+			}
+		}
+		ks.running[t.id] = t
+	}
+	m.running[t.id] = t
+	m.mu.Unlock()
+	m.metrics.begun.Inc()
+	for _, o := range older {
+		o.mu.Lock()
+		if o.status == Running {
+			m.finish(o, Fenced)
+			m.metrics.fenced.Inc()
+		}
+		o.mu.Unlock()
+	}
+	return Info{ID: t.id, Status: Running, Attempt: t.attempt}, nil
+}
+
+// committedRecord returns the commit record of idemKey, or nil when it has none.
+func (m *Manager) committedRecord(ctx context.Context, idemKey string) (*record.Record, error) {
+	b, err := m.store.Get(ctx, record.RecordKey(idemKey, ""))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up idempotency key: %w: %w", ErrStore, err)
+	}
+	rec, err := record.Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("commit record of idempotency key %q: %w: %w", idemKey, ErrStore, err)
+	}
+	return rec, nil
+}
+
+// Status returns the state of a transaction this node knows.
+func (m *Manager) Status(id string) (Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.running[id]; t != nil {
+		return Info{ID: id, Status: Running, Attempt: t.attempt}, nil
+	}
+	if f, ok := m.finished.get(id); ok {
+		return Info{ID: id, Status: f.status, Version: f.version}, nil
+	}
+	return Info{}, fmt.Errorf("txn %q: %w", id, ErrTxnNotFound)
+}
+
+// Write buffers value as the new value of key in transaction id. The manager keeps value:
+// the caller must not change it afterwards.
+func (m *Manager) Write(id, key string, value []byte) error {
+	return m.buffer(id, key, write{value: value})
+}
+
+// Delete buffers a delete (a tombstone version) of key in transaction id.
+func (m *Manager) Delete(id, key string) error {
+	return m.buffer(id, key, write{tombstone: true})
+}
+
+func (m *Manager) buffer(id, key string, w write) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	if n := int64(len(w.value)); n > m.cfg.MaxValueSize {
+		return &LimitError{What: "value", Size: n, Limit: m.cfg.MaxValueSize}
+	}
+	t, err := m.lookup(id)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.status != Running {
+		return statusErr(t.status)
+	}
+	old := t.writes[key]
+	delta := int64(len(w.value)+len(key)) - int64(len(old.value))
+	if old.value != nil || old.tombstone {
+		delta -= int64(len(key))
+	}
+	if t.bytes+delta > m.cfg.MaxTxnBytes {
+		return &LimitError{What: "transaction", Size: t.bytes + delta, Limit: m.cfg.MaxTxnBytes}
+	}
+	if m.buffered.Add(delta) > m.cfg.MaxBufferedBytes && delta > 0 {
+		m.buffered.Add(-delta)
+		return ErrBusy
+	}
+	t.bytes += delta
+	if t.writes == nil {
+		t.writes = map[string]write{}
+	}
+	if w.value == nil && !w.tombstone {
+		w.value = []byte{}
+	}
+	t.writes[key] = w
+	return nil
+}
+
+// ReadResult is the answer of Read.
+type ReadResult struct {
+	Value   []byte     // shared with the cache: do not modify
+	Found   bool       // false: key_not_found
+	Version ra.Version // the committed version read; zero for a read of the transaction's own write or of nothing
+}
+
+// Read returns the value of key that transaction id sees: its own latest write, else the
+// version it read before, else the version the read atomic rule chooses.
+func (m *Manager) Read(ctx context.Context, id, key string) (ReadResult, error) {
+	if err := ValidKey(key); err != nil {
+		return ReadResult{}, err
+	}
+	t, err := m.lookup(id)
+	if err != nil {
+		return ReadResult{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.status != Running {
+		return ReadResult{}, statusErr(t.status)
+	}
+	if w, ok := t.writes[key]; ok {
+		m.metrics.reads.WithLabelValues("own").Inc()
+		return ReadResult{Value: w.value, Found: !w.tombstone}, nil
+	}
+	v, read := t.reads[key]
+	if !read {
+		c := m.idx.Choose(t.reads, key)
+		if c.Skipped > 0 {
+			m.metrics.skipped.Add(float64(c.Skipped))
+		}
+		v = c.Version
+		if t.reads == nil {
+			t.reads = map[string]ra.Version{}
+		}
+		t.reads[key] = v
+		if c.Tombstone {
+			if t.deleted == nil {
+				t.deleted = map[string]bool{}
+			}
+			t.deleted[key] = true
+		}
+	}
+	if v.IsZero() || t.deleted[key] {
+		m.metrics.reads.WithLabelValues("none").Inc()
+		return ReadResult{Version: v}, nil
+	}
+	val, err := m.fetch(ctx, key, v)
+	if err != nil {
+		return ReadResult{}, err
+	}
+	return ReadResult{Value: val, Found: true, Version: v}, nil
+}
+
+// fetch returns the bytes of a committed version, from the cache or the store.
+func (m *Manager) fetch(ctx context.Context, key string, v ra.Version) ([]byte, error) {
+	sk := record.VersionKey(key, v)
+	if val, ok := m.cache.Get(sk); ok {
+		m.metrics.reads.WithLabelValues("cache").Inc()
+		return val, nil
+	}
+	m.metrics.reads.WithLabelValues("store").Inc()
+	val, err := m.store.Get(ctx, sk)
+	if err != nil {
+		// A committed version whose data is missing cannot happen while the store keeps what
+		// it acknowledged: report it as a storage failure rather than as not-found.
+		return nil, fmt.Errorf("read version %v of key: %w: %w", v, ErrStore, err)
+	}
+	m.cache.Add(sk, val)
+	return val, nil
+}

@@ -1,0 +1,432 @@
+package txn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/shim/record"
+	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/store/mem"
+)
+
+var ctx = context.Background()
+
+func newManager(t *testing.T, st store.Store, cfg Config) *Manager {
+	t.Helper()
+	m, err := New(ctx, st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func begin(t *testing.T, m *Manager, idem string) string {
+	t.Helper()
+	info, err := m.Begin(ctx, BeginOptions{IdemKey: idem})
+	if err != nil || info.Status != Running {
+		t.Fatalf("Begin(%q) = %+v, %v", idem, info, err)
+	}
+	return info.ID
+}
+
+func mustWrite(t *testing.T, m *Manager, id, key, val string) {
+	t.Helper()
+	if err := m.Write(id, key, []byte(val)); err != nil {
+		t.Fatalf("Write(%s, %q): %v", id, key, err)
+	}
+}
+
+func mustCommit(t *testing.T, m *Manager, id string) Info {
+	t.Helper()
+	info, err := m.Commit(ctx, id, nil)
+	if err != nil {
+		t.Fatalf("Commit(%s): %v", id, err)
+	}
+	return info
+}
+
+// readString returns the value read, or "<none>".
+func readString(t *testing.T, m *Manager, id, key string) string {
+	t.Helper()
+	r, err := m.Read(ctx, id, key)
+	if err != nil {
+		t.Fatalf("Read(%s, %q): %v", id, key, err)
+	}
+	if !r.Found {
+		return "<none>"
+	}
+	return string(r.Value)
+}
+
+func commitAll(t *testing.T, m *Manager, kv ...string) Info {
+	t.Helper()
+	id := begin(t, m, "")
+	for i := 0; i < len(kv); i += 2 {
+		mustWrite(t, m, id, kv[i], kv[i+1])
+	}
+	return mustCommit(t, m, id)
+}
+
+func TestReadYourWritesAndRepeatableReads(t *testing.T) {
+	m := newManager(t, mem.New(), Config{})
+	commitAll(t, m, "a", "a1", "b", "b1")
+	r := begin(t, m, "")
+	if got := readString(t, m, r, "a"); got != "a1" {
+		t.Fatalf("read a = %q, want a1", got)
+	}
+	commitAll(t, m, "a", "a2", "c", "c2")
+	mustWrite(t, m, r, "b", "mine")
+	if err := m.Delete(r, "d"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ key, want string }{
+		{"a", "a1"},     // repeatable read despite a2
+		{"b", "mine"},   // read your write
+		{"d", "<none>"}, // read your delete
+		{"c", "c2"},     // c2's txn wrote a too, but a2 is newer than a1... reading c2 would fracture
+	}
+	// c: the only version of c was written with a2, and we read a at a1: c2 is invalid.
+	tests[3].want = "<none>"
+	for _, tt := range tests {
+		if got := readString(t, m, r, tt.key); got != tt.want {
+			t.Errorf("read %q = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+	mustCommit(t, m, r)
+	r2 := begin(t, m, "")
+	for key, want := range map[string]string{"a": "a2", "b": "mine", "c": "c2", "d": "<none>"} {
+		if got := readString(t, m, r2, key); got != want {
+			t.Errorf("after commit, read %q = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestUncommittedAndAbortedInvisible(t *testing.T) {
+	m := newManager(t, mem.New(), Config{})
+	w := begin(t, m, "")
+	mustWrite(t, m, w, "k", "dirty")
+	a := begin(t, m, "")
+	mustWrite(t, m, a, "k", "aborted")
+	if _, err := m.Abort(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	r := begin(t, m, "")
+	if got := readString(t, m, r, "k"); got != "<none>" {
+		t.Errorf("read k = %q, want nothing", got)
+	}
+	tests := []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"write after abort", func() error { return m.Write(a, "k", nil) }, ErrAborted},
+		{"commit after abort", func() error { _, err := m.Commit(ctx, a, nil); return err }, ErrAborted},
+		{"abort again", func() error { _, err := m.Abort(ctx, a); return err }, nil},
+		{"unknown txn", func() error { return m.Write("0123456789abcdef0123456789abcdef", "k", nil) }, ErrTxnNotFound},
+		{"empty key", func() error { return m.Write(w, "", nil) }, ErrBadKey},
+		{"NUL key", func() error { return m.Write(w, "a\x00b", nil) }, ErrBadKey},
+		{"long key", func() error { return m.Write(w, strings.Repeat("k", MaxKeySize+1), nil) }, ErrBadKey},
+		{"bad idempotency key", func() error {
+			_, err := m.Begin(ctx, BeginOptions{IdemKey: strings.Repeat("i", MaxIdemKeySize+1)})
+			return err
+		}, ErrBadIdemKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	info := mustCommit(t, m, w)
+	if again := mustCommit(t, m, w); again.Version != info.Version {
+		t.Errorf("second commit = %+v, first %+v", again, info)
+	}
+	if _, err := m.Abort(ctx, w); !errors.Is(err, ErrCommitted) {
+		t.Errorf("abort after commit: %v, want ErrCommitted", err)
+	}
+}
+
+func TestIdempotencyFirstCommitWins(t *testing.T) {
+	st := mem.New()
+	m := newManager(t, st, Config{})
+	a1 := begin(t, m, "req")
+	a2 := begin(t, m, "req")
+	mustWrite(t, m, a1, "x", "from a1")
+	mustWrite(t, m, a2, "x", "from a2")
+	if _, err := m.Commit(ctx, a2, []byte("result 2")); err != nil {
+		t.Fatal(err)
+	}
+	info, err := m.Commit(ctx, a1, []byte("result 1"))
+	if !errors.Is(err, ErrFenced) || info.ID != a2 || string(info.Result) != "result 2" {
+		t.Fatalf("losing commit = %+v, %v; want fenced by %s", info, err, a2)
+	}
+	if s, _ := m.Status(a1); s.Status != Fenced {
+		t.Errorf("status of loser = %v, want fenced", s.Status)
+	}
+	b, err := m.Begin(ctx, BeginOptions{IdemKey: "req"})
+	if err != nil || b.Status != Committed || b.ID != a2 || b.Attempt != 2 || string(b.Result) != "result 2" {
+		t.Errorf("begin after commit = %+v, %v; want the winner %s, attempt 2, with its result", b, err, a2)
+	}
+	r := begin(t, m, "")
+	if got := readString(t, m, r, "x"); got != "from a2" {
+		t.Errorf("read x = %q, want the winner's", got)
+	}
+	// The loser's data versions are gone from the store.
+	n := 0
+	st.List(ctx, record.VersionPrefix, false, func(string, []byte) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("store holds %d data versions, want 1", n)
+	}
+	// A new manager (a restart) still knows the key is committed.
+	m2 := newManager(t, st, Config{})
+	if b, _ := m2.Begin(ctx, BeginOptions{IdemKey: "req"}); b.ID != a2 || b.Status != Committed {
+		t.Errorf("after restart, begin = %+v, want winner %s", b, a2)
+	}
+}
+
+func TestFenceOlderAttempts(t *testing.T) {
+	m := newManager(t, mem.New(), Config{})
+	old := begin(t, m, "req")
+	mustWrite(t, m, old, "x", "zombie")
+	if _, err := m.Begin(ctx, BeginOptions{IdemKey: "req", FenceOlder: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Write(old, "y", nil); !errors.Is(err, ErrFenced) {
+		t.Errorf("zombie write after fence: %v, want ErrFenced", err)
+	}
+	if _, err := m.Commit(ctx, old, nil); !errors.Is(err, ErrFenced) {
+		t.Errorf("zombie commit after fence: %v, want ErrFenced", err)
+	}
+}
+
+func TestConcurrentAttemptsExactlyOneCommits(t *testing.T) {
+	m := newManager(t, mem.New(), Config{})
+	const n = 32
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners := map[string]bool{}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			info, err := m.Begin(ctx, BeginOptions{IdemKey: "one"})
+			if err != nil || info.Status != Running {
+				return
+			}
+			m.Write(info.ID, "counter", []byte(fmt.Sprint(i)))
+			if _, err := m.Commit(ctx, info.ID, nil); err == nil {
+				mu.Lock()
+				winners[info.ID] = true
+				mu.Unlock()
+			} else if !errors.Is(err, ErrFenced) {
+				t.Errorf("commit: %v", err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Errorf("%d attempts committed, want exactly 1", len(winners))
+	}
+}
+
+func TestIdleExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := newManager(t, mem.New(), Config{IdleTimeout: time.Minute, Now: clock})
+	id := begin(t, m, "")
+	mustWrite(t, m, id, "k", "v")
+	if m.buffered.Load() == 0 {
+		t.Fatal("nothing buffered")
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	m.expire()
+	if s, err := m.Status(id); err != nil || s.Status != Aborted {
+		t.Errorf("status after idle timeout = %+v, %v; want aborted", s, err)
+	}
+	if got := m.buffered.Load(); got != 0 {
+		t.Errorf("buffered bytes after expiry = %d, want 0", got)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	m := newManager(t, mem.New(), Config{MaxValueSize: 10, MaxTxnBytes: 30, MaxBufferedBytes: 30})
+	id := begin(t, m, "")
+	var le *LimitError
+	if err := m.Write(id, "k", make([]byte, 11)); !errors.As(err, &le) || le.What != "value" || le.Limit != 10 {
+		t.Errorf("oversized value: %v", err)
+	}
+	mustWrite(t, m, id, "a", "0123456789")
+	mustWrite(t, m, id, "b", "0123456789")
+	if err := m.Write(id, "c", make([]byte, 10)); !errors.As(err, &le) || le.What != "transaction" {
+		t.Errorf("transaction over its buffer: %v", err)
+	}
+	mustWrite(t, m, id, "a", "01") // overwriting shrinks the buffer
+	id2 := begin(t, m, "")
+	mustWrite(t, m, id2, "x", "0123456789")
+	if err := m.Write(id2, "y", make([]byte, 10)); !errors.Is(err, ErrBusy) {
+		t.Errorf("all buffers full: %v, want ErrBusy", err)
+	}
+	if _, err := m.Commit(ctx, id, make([]byte, MaxResultSize+1)); !errors.As(err, &le) || le.What != "result" {
+		t.Errorf("oversized result: %v", err)
+	}
+}
+
+func TestRecoveryAndOrphanSweep(t *testing.T) {
+	st := mem.New()
+	now := time.Now()
+	m, err := New(ctx, st, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := commitAll(t, m, "k", "committed", "j", "j1")
+	m.Close()
+	// A crash between the data versions and the record of another commit:
+	orphan := record.VersionKey("k", committed.Version)
+	orphan = strings.Replace(orphan, committed.Version.Txn, "ffffffffffffffffffffffffffffffff", 1)
+	st.Put(ctx, []store.Item{{Key: orphan, Value: []byte("never committed")}})
+
+	m2 := newManager(t, st, Config{Now: func() time.Time { return now.Add(time.Hour) }})
+	r := begin(t, m2, "")
+	if got := readString(t, m2, r, "k"); got != "committed" {
+		t.Errorf("after restart read k = %q, want committed", got)
+	}
+	if s, err := m2.Status(committed.ID); err != nil || s.Status != Committed {
+		t.Errorf("after restart status = %+v, %v", s, err)
+	}
+	if err := m2.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, orphan); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("orphan version survived the sweep: %v", err)
+	}
+	if _, err := st.Get(ctx, record.VersionKey("k", committed.Version)); err != nil {
+		t.Errorf("committed version removed by the sweep: %v", err)
+	}
+}
+
+func TestGarbageCollection(t *testing.T) {
+	st := mem.New()
+	m := newManager(t, st, Config{})
+	commitAll(t, m, "k0", "first", "k1", "first")
+	// A long reader that has read k1 at "first" must keep reading k0 at "first": every newer
+	// k0 was written together with a newer k1.
+	keep := begin(t, m, "")
+	if got := readString(t, m, keep, "k1"); got != "first" {
+		t.Fatalf("read k1 = %q", got)
+	}
+	for i := 0; i < 500; i++ {
+		commitAll(t, m, "k0", fmt.Sprint(i), "k1", fmt.Sprint(i), fmt.Sprintf("k%d", 2+i%3), fmt.Sprint(i))
+	}
+	m.collect()
+	if got := readString(t, m, keep, "k0"); got != "first" {
+		t.Errorf("long reader reads k0 = %q after collection, want first", got)
+	}
+	mustCommit(t, m, keep)
+	m.collect()
+	if s := m.idx.Stats(); s.Versions != 5 || s.Txns > 5 {
+		t.Errorf("index after collection: %+v, want 5 versions", s)
+	}
+	var versions, records int
+	st.List(ctx, "", false, func(k string, _ []byte) error {
+		if strings.HasPrefix(k, record.VersionPrefix) {
+			versions++
+		} else {
+			records++
+		}
+		return nil
+	})
+	if versions != 5 || records > 5 {
+		t.Errorf("store holds %d versions and %d records, want 5 and at most 5", versions, records)
+	}
+}
+
+// flaky fails the next Create, either before writing (lost) or after (ambiguous).
+type flaky struct {
+	store.Store
+	mu        sync.Mutex
+	failNext  bool
+	afterward bool // the write happens, but the caller gets an error
+}
+
+func (f *flaky) Create(ctx context.Context, key string, value []byte) error {
+	f.mu.Lock()
+	fail, after := f.failNext, f.afterward
+	f.failNext = false
+	f.mu.Unlock()
+	if fail && !after {
+		return errors.New("injected: connection reset")
+	}
+	err := f.Store.Create(ctx, key, value)
+	if fail {
+		return errors.New("injected: timeout after write")
+	}
+	return err
+}
+
+func TestCommitRetryAfterStoreFailure(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(fmt.Sprintf("written=%v", after), func(t *testing.T) {
+			st := &flaky{Store: mem.New()}
+			m := newManager(t, st, Config{})
+			id := begin(t, m, "req")
+			mustWrite(t, m, id, "k", "v")
+			st.failNext, st.afterward = true, after
+			if _, err := m.Commit(ctx, id, []byte("res")); !errors.Is(err, ErrStore) {
+				t.Fatalf("commit with failing store: %v, want ErrStore", err)
+			}
+			if s, _ := m.Status(id); s.Status != Running {
+				t.Fatalf("status after failed commit = %v, want running", s.Status)
+			}
+			info := mustCommit(t, m, id)
+			if info.Status != Committed {
+				t.Fatalf("retried commit = %+v", info)
+			}
+			r := begin(t, m, "")
+			if got := readString(t, m, r, "k"); got != "v" {
+				t.Errorf("read k = %q, want v", got)
+			}
+		})
+	}
+}
+
+func TestAbortAfterAmbiguousCommitFindsTheRecord(t *testing.T) {
+	st := &flaky{Store: mem.New()}
+	m := newManager(t, st, Config{})
+	id := begin(t, m, "")
+	mustWrite(t, m, id, "k", "v")
+	st.failNext, st.afterward = true, true
+	if _, err := m.Commit(ctx, id, nil); !errors.Is(err, ErrStore) {
+		t.Fatalf("commit: %v", err)
+	}
+	if _, err := m.Abort(ctx, id); !errors.Is(err, ErrCommitted) {
+		t.Fatalf("abort after a commit whose record landed: %v, want ErrCommitted", err)
+	}
+	r := begin(t, m, "")
+	if got := readString(t, m, r, "k"); got != "v" {
+		t.Errorf("read k = %q, want v", got)
+	}
+}
+
+func TestValuesAreCopiedIntoCommits(t *testing.T) {
+	m := newManager(t, mem.New(), Config{})
+	id := begin(t, m, "")
+	val := []byte("hello")
+	m.Write(id, "k", val)
+	mustCommit(t, m, id)
+	r := begin(t, m, "")
+	got, _ := m.Read(ctx, r, "k")
+	if !bytes.Equal(got.Value, []byte("hello")) {
+		t.Errorf("read %q", got.Value)
+	}
+}
