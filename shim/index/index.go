@@ -38,7 +38,7 @@ type versions struct {
 // Index is safe for concurrent use.
 type Index struct {
 	mu    sync.RWMutex
-	txns  map[string]*Txn     // by transaction id
+	txns  map[string]*Txn      // by transaction id
 	keys  map[string]*versions // committed versions of each key
 	dirty map[string]struct{}  // keys with more than one version: candidates for collection
 	seq   uint64

@@ -52,7 +52,7 @@ type txn struct {
 	id       string
 	idemKey  string
 	attempt  int
-	beginSeq uint64      // index.Seq()+1 at begin: the garbage collection horizon it holds
+	beginSeq uint64       // index.Seq()+1 at begin: the garbage collection horizon it holds
 	lastUsed atomic.Int64 // unix nanoseconds of the last call
 
 	mu      sync.Mutex // serialises every call on the transaction, commit included
