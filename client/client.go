@@ -1,0 +1,214 @@
+// Package client is the Go client of the shim's HTTP API (spec/http-api.md). The
+// middleware, the workloads and the bench use it; so can functions written in Go.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Client talks to one shim. It is safe for concurrent use.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient makes the client send its requests with hc (default: a client with
+// keep-alive connections sized for many concurrent transactions).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// New returns a client of the shim at baseURL, such as "http://127.0.0.1:7654".
+func New(baseURL string, opts ...Option) *Client {
+	c := &Client{base: strings.TrimRight(baseURL, "/")}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		tr.MaxIdleConns = 256
+		c.hc = &http.Client{Transport: tr}
+	}
+	return c
+}
+
+// Txn describes a transaction, as begin, status, commit and abort answer.
+type Txn struct {
+	ID      string
+	Status  string // running, committed, aborted or fenced
+	Attempt int
+	Version string // commit version, when committed
+	Result  []byte // the stored result, when Begin found the idempotency key committed
+}
+
+// Committed reports whether the transaction is committed.
+func (t Txn) Committed() bool { return t.Status == "committed" }
+
+type txnJSON struct {
+	ID      string  `json:"id"`
+	Status  string  `json:"status"`
+	Attempt int     `json:"attempt"`
+	Version string  `json:"version"`
+	Result  *string `json:"result"`
+}
+
+// BeginOptions are the options of BeginWith.
+type BeginOptions struct {
+	IdemKey    string // idempotency key of the logical request; "" for none
+	FenceOlder bool   // fence running attempts of IdemKey at once
+}
+
+// Begin starts a transaction with an optional idempotency key (""). When the key already
+// committed, the answer is the winner, with Status "committed" and its stored Result.
+func (c *Client) Begin(ctx context.Context, idemKey string) (Txn, error) {
+	return c.BeginWith(ctx, BeginOptions{IdemKey: idemKey})
+}
+
+// BeginWith starts a transaction with options.
+func (c *Client) BeginWith(ctx context.Context, o BeginOptions) (Txn, error) {
+	h := http.Header{}
+	if o.IdemKey != "" {
+		h.Set("Idempotency-Key", o.IdemKey)
+	}
+	if o.FenceOlder {
+		h.Set("Aft-Fence-Older", "true")
+	}
+	return c.txnCall(ctx, "begin", http.MethodPost, "/v1/txns", h, nil)
+}
+
+// Status returns the state of transaction id.
+func (c *Client) Status(ctx context.Context, id string) (Txn, error) {
+	return c.txnCall(ctx, "status", http.MethodGet, "/v1/txns/"+escape(id), nil, nil)
+}
+
+// Commit commits transaction id, storing result (nil for none) with it. A commit that lost
+// to another attempt of its idempotency key returns an error matching ErrFenced whose
+// *Error names the winner.
+func (c *Client) Commit(ctx context.Context, id string, result []byte) (Txn, error) {
+	return c.txnCall(ctx, "commit", http.MethodPost, "/v1/txns/"+escape(id)+"/commit", nil, result)
+}
+
+// Abort aborts transaction id.
+func (c *Client) Abort(ctx context.Context, id string) (Txn, error) {
+	return c.txnCall(ctx, "abort", http.MethodPost, "/v1/txns/"+escape(id)+"/abort", nil, nil)
+}
+
+// Value is what a read returns.
+type Value struct {
+	Bytes    []byte
+	Version  string // the committed version read; "" for the transaction's own write
+	OwnWrite bool   // answered from the transaction's own write buffer
+}
+
+// Get reads key in transaction id. A key with no visible version returns an error matching
+// ErrKeyNotFound.
+func (c *Client) Get(ctx context.Context, id, key string) (Value, error) {
+	resp, err := c.do(ctx, http.MethodGet, keyPath(id, key), nil, nil)
+	if err != nil {
+		return Value{}, fmt.Errorf("read %q: %w", key, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e := decodeError(resp)
+		e.Version = resp.Header.Get("Aft-Version")
+		return Value{}, fmt.Errorf("read %q: %w", key, e)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Value{}, fmt.Errorf("read %q: %w", key, err)
+	}
+	return Value{Bytes: b, Version: resp.Header.Get("Aft-Version"), OwnWrite: resp.Header.Get("Aft-Own-Write") == "true"}, nil
+}
+
+// Put writes value as key in transaction id (visible to others once it commits).
+func (c *Client) Put(ctx context.Context, id, key string, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	return c.noContent(ctx, "write", http.MethodPut, keyPath(id, key), value, key)
+}
+
+// Delete deletes key in transaction id.
+func (c *Client) Delete(ctx context.Context, id, key string) error {
+	return c.noContent(ctx, "delete", http.MethodDelete, keyPath(id, key), nil, key)
+}
+
+func (c *Client) noContent(ctx context.Context, op, method, path string, body []byte, key string) error {
+	resp, err := c.do(ctx, method, path, nil, body)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", op, key, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s %q: %w", op, key, decodeError(resp))
+	}
+	io.Copy(io.Discard, resp.Body)
+	return nil
+}
+
+func (c *Client) txnCall(ctx context.Context, op, method, path string, h http.Header, body []byte) (Txn, error) {
+	resp, err := c.do(ctx, method, path, h, body)
+	if err != nil {
+		return Txn{}, fmt.Errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return Txn{}, fmt.Errorf("%s: %w", op, decodeError(resp))
+	}
+	var j txnJSON
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return Txn{}, fmt.Errorf("%s: decode answer: %w", op, err)
+	}
+	t := Txn{ID: j.ID, Status: j.Status, Attempt: j.Attempt, Version: j.Version}
+	if j.Result != nil {
+		if t.Result, err = base64.StdEncoding.DecodeString(*j.Result); err != nil {
+			return Txn{}, fmt.Errorf("%s: decode result: %w", op, err)
+		}
+	}
+	return t, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, h http.Header, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	return c.hc.Do(req)
+}
+
+func keyPath(id, key string) string { return "/v1/txns/" + escape(id) + "/keys/" + escape(key) }
+
+// escape percent-encodes every byte but [A-Za-z0-9_~-]: '.' too, so that a key "." or ".."
+// never looks like a path step to anything between the client and the shim.
+func escape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}

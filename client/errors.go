@@ -1,0 +1,53 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Error is an error answer of the shim: {"error", "code"} and the HTTP status.
+type Error struct {
+	StatusCode int
+	Code       string // stable code, such as "fenced" or "key_not_found"
+	Message    string
+	Winner     string // on a fenced commit: the id of the attempt that committed
+	Version    string // on key_not_found: the version of the delete read, if any
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("shim answered %d %s: %s", e.StatusCode, e.Code, e.Message)
+}
+
+// Is makes errors.Is(err, ErrFenced) and the like hold for an *Error with that code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.StatusCode == 0 && t.Code == e.Code
+}
+
+// Sentinels to match with errors.Is.
+var (
+	ErrTxnNotFound = &Error{Code: "txn_not_found"}
+	ErrKeyNotFound = &Error{Code: "key_not_found"}
+	ErrFenced      = &Error{Code: "fenced"}
+	ErrAborted     = &Error{Code: "aborted"}
+	ErrCommitted   = &Error{Code: "committed"}
+	ErrBadKey      = &Error{Code: "bad_key"}
+)
+
+func decodeError(resp *http.Response) *Error {
+	e := &Error{StatusCode: resp.StatusCode}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var j struct {
+		Error  string `json:"error"`
+		Code   string `json:"code"`
+		Winner string `json:"winner"`
+	}
+	if json.Unmarshal(b, &j) == nil && j.Code != "" {
+		e.Code, e.Message, e.Winner = j.Code, j.Error, j.Winner
+	} else {
+		e.Code, e.Message = "http_"+fmt.Sprint(resp.StatusCode), string(b)
+	}
+	return e
+}

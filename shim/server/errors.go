@@ -1,0 +1,58 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/aft-shim/aft/shim/txn"
+)
+
+// errorJSON is the error shape of the API: {"error": "...", "code": "..."}.
+type errorJSON struct {
+	Error  string `json:"error"`
+	Code   string `json:"code"`
+	Winner string `json:"winner,omitempty"` // on a fenced commit: the attempt that committed
+}
+
+func writeError(w http.ResponseWriter, code int, errCode, msg string) {
+	writeJSON(w, code, errorJSON{Error: msg, Code: errCode})
+}
+
+// codes maps the manager's errors to statuses and stable codes, first match wins.
+var codes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{txn.ErrTxnNotFound, http.StatusNotFound, "txn_not_found"},
+	{txn.ErrKeyNotFound, http.StatusNotFound, "key_not_found"},
+	{txn.ErrFenced, http.StatusConflict, "fenced"},
+	{txn.ErrCommitted, http.StatusConflict, "committed"},
+	{txn.ErrAborted, http.StatusConflict, "aborted"},
+	{txn.ErrBadKey, http.StatusBadRequest, "bad_key"},
+	{txn.ErrBadIdemKey, http.StatusBadRequest, "bad_idempotency_key"},
+	{txn.ErrBusy, http.StatusServiceUnavailable, "busy"},
+	{txn.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	{txn.ErrStore, http.StatusServiceUnavailable, "store_unavailable"},
+}
+
+// fail answers err.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var le *txn.LimitError
+	if errors.As(err, &le) {
+		writeError(w, http.StatusRequestEntityTooLarge, le.What+"_too_large", err.Error())
+		return
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			if c.status == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", "1")
+				s.log.Warn("request failed", "err", err)
+			}
+			writeError(w, c.status, c.code, err.Error())
+			return
+		}
+	}
+	s.log.Error("internal error", "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", err.Error())
+}

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/aft-shim/aft/shim/txn"
+)
+
+// txnJSON is the body of begin, status, commit and abort answers.
+type txnJSON struct {
+	ID      string  `json:"id"`
+	Status  string  `json:"status"`
+	Attempt int     `json:"attempt,omitempty"`
+	Version string  `json:"version,omitempty"` // commit version, once committed (an addition to the spec)
+	Result  *string `json:"result,omitempty"`  // base64 of the stored result
+}
+
+func infoJSON(info txn.Info) txnJSON {
+	j := txnJSON{ID: info.ID, Status: string(info.Status), Attempt: info.Attempt}
+	if !info.Version.IsZero() {
+		j.Version = info.Version.String()
+	}
+	if info.Result != nil {
+		r := base64.StdEncoding.EncodeToString(info.Result)
+		j.Result = &r
+	}
+	return j
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
+	opts := txn.BeginOptions{FenceOlder: r.Header.Get(HeaderFenceOlder) == "true"}
+	if vs, ok := r.Header[HeaderIdemKey]; ok {
+		if len(vs) != 1 {
+			writeError(w, http.StatusBadRequest, "bad_idempotency_key", "give one Idempotency-Key header, not "+strconv.Itoa(len(vs)))
+			return
+		}
+		if err := txn.ValidIdemKey(vs[0]); err != nil {
+			s.fail(w, err)
+			return
+		}
+		opts.IdemKey = vs[0]
+	}
+	info, err := s.m.Begin(r.Context(), opts)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	code := http.StatusCreated
+	if info.Status == txn.Committed {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, infoJSON(info))
+}
+
+func (s *Server) status(w http.ResponseWriter, id string) {
+	info, err := s.m.Status(id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, infoJSON(info))
+}
+
+// key decodes the percent-encoded key of a path.
+func key(w http.ResponseWriter, escaped string) (string, bool) {
+	k, err := url.PathUnescape(escaped)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_key", "key is not valid percent-encoding: "+err.Error())
+		return "", false
+	}
+	if err := txn.ValidKey(k); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_key", err.Error())
+		return "", false
+	}
+	return k, true
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, id, escaped string) {
+	k, ok := key(w, escaped)
+	if !ok {
+		return
+	}
+	limit := s.m.Config().MaxValueSize
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "value_too_large", err.Error())
+		return
+	}
+	if body == nil {
+		return // the body could not be read: the client is gone
+	}
+	if err := s.m.Write(id, k, body); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) delete(w http.ResponseWriter, id, escaped string) {
+	k, ok := key(w, escaped)
+	if !ok {
+		return
+	}
+	if err := s.m.Delete(id, k); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) read(w http.ResponseWriter, r *http.Request, id, escaped string) {
+	k, ok := key(w, escaped)
+	if !ok {
+		return
+	}
+	res, err := s.m.Read(r.Context(), id, k)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	h := w.Header()
+	if !res.Version.IsZero() {
+		h.Set(HeaderVersion, res.Version.String())
+	} else if res.Found {
+		h.Set(HeaderOwnWrite, "true")
+	}
+	if !res.Found {
+		writeError(w, http.StatusNotFound, "key_not_found", "no visible version of the key")
+		return
+	}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.Itoa(len(res.Value)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(res.Value)
+	}
+}
+
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
+	body, err := readBody(w, r, txn.MaxResultSize)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "result_too_large", err.Error())
+		return
+	}
+	if body == nil {
+		return
+	}
+	var result []byte
+	if len(body) > 0 {
+		result = body
+	}
+	info, err := s.m.Commit(r.Context(), id, result)
+	if errors.Is(err, txn.ErrFenced) && info.ID != "" {
+		writeJSON(w, http.StatusConflict, errorJSON{Error: err.Error(), Code: "fenced", Winner: info.ID})
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, txnJSON{ID: info.ID, Status: string(txn.Committed), Version: infoJSON(info).Version})
+}
+
+func (s *Server) abort(w http.ResponseWriter, r *http.Request, id string) {
+	info, err := s.m.Abort(r.Context(), id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, txnJSON{ID: info.ID, Status: string(txn.Aborted)})
+}
+
+// readBody reads the whole body if it is at most limit bytes. It returns an error naming
+// the limit when the body is larger, and (nil, nil) after answering a broken body itself.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &txn.LimitError{What: "body", Size: r.ContentLength, Limit: limit}
+	}
+	var buf []byte
+	var err error
+	if r.ContentLength >= 0 {
+		// net/http ends the body at Content-Length: read exactly that much.
+		buf = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, buf)
+	} else {
+		buf, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &txn.LimitError{What: "body", Size: limit + 1, Limit: limit}
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_body", "reading the request body failed: "+err.Error())
+		return nil, nil
+	}
+	if buf == nil {
+		buf = []byte{}
+	}
+	return buf, nil
+}

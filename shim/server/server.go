@@ -1,0 +1,172 @@
+// Package server serves the shim's HTTP API (spec/http-api.md) over a txn.Manager. It is
+// the only place where errors become HTTP statuses.
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Headers of the API.
+const (
+	HeaderIdemKey    = "Idempotency-Key"
+	HeaderVersion    = "Aft-Version"
+	HeaderOwnWrite   = "Aft-Own-Write"   // "true" on a read answered from the transaction's own write buffer
+	HeaderFenceOlder = "Aft-Fence-Older" // "true" on begin: fence the running attempts of the key at once
+)
+
+// Server is the http.Handler of the API.
+type Server struct {
+	m        *txn.Manager
+	log      *slog.Logger
+	metrics  http.Handler
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns the API over m. Its metrics (and m's, and the process's) are registered in
+// reg and served at /metrics. A nil log discards.
+func New(m *txn.Manager, reg *prometheus.Registry, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		m:   m,
+		log: log,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "http_requests_total",
+			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "aft", Name: "http_request_duration_seconds",
+			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}, []string{"route"}),
+	}
+	reg.MustRegister(s.requests, s.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.Collectors()...)
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return s
+}
+
+// ServeHTTP routes a request. The path is split by hand, not by http.ServeMux, because
+// ServeMux cleans paths (a key ".." would be redirected away) and keys may hold any byte.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	route := s.route(rw, r)
+	s.requests.WithLabelValues(route, strconv.Itoa(rw.code)).Inc()
+	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+// route serves r and returns the name of its route, for metrics.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
+	path := r.URL.EscapedPath()
+	switch path {
+	case "/healthz":
+		if !method(w, r, http.MethodGet, http.MethodHead) {
+			return "healthz"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+		return "healthz"
+	case "/readyz":
+		if method(w, r, http.MethodGet, http.MethodHead) {
+			s.ready(w, r)
+		}
+		return "readyz"
+	case "/metrics":
+		if method(w, r, http.MethodGet) {
+			s.metrics.ServeHTTP(w, r)
+		}
+		return "metrics"
+	case "/v1/txns":
+		if method(w, r, http.MethodPost) {
+			s.begin(w, r)
+		}
+		return "begin"
+	}
+	rest, ok := strings.CutPrefix(path, "/v1/txns/")
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+path+" (the API lives under /v1/txns)")
+		return "unknown"
+	}
+	id, tail, _ := strings.Cut(rest, "/")
+	switch {
+	case tail == "" && !strings.HasSuffix(rest, "/"):
+		if method(w, r, http.MethodGet) {
+			s.status(w, id)
+		}
+		return "status"
+	case tail == "commit":
+		if method(w, r, http.MethodPost) {
+			s.commit(w, r, id)
+		}
+		return "commit"
+	case tail == "abort":
+		if method(w, r, http.MethodPost) {
+			s.abort(w, r, id)
+		}
+		return "abort"
+	case strings.HasPrefix(tail, "keys/"):
+		// Everything after keys/ is the key, percent-encoded; an unencoded '/' is taken as
+		// part of the key too.
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			s.read(w, r, id, tail[len("keys/"):])
+			return "read"
+		case http.MethodPut:
+			s.write(w, r, id, tail[len("keys/"):])
+			return "write"
+		case http.MethodDelete:
+			s.delete(w, id, tail[len("keys/"):])
+			return "delete"
+		}
+		method(w, r, http.MethodGet, http.MethodPut, http.MethodDelete)
+		return "keys"
+	}
+	writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+path)
+	return "unknown"
+}
+
+// method reports whether r uses one of allowed, answering 405 when it does not.
+func method(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
+	for _, m := range allowed {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
+	return false
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.m.Ready(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"status":"ready"}`)
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

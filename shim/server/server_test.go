@@ -1,0 +1,280 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/store/mem"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var ctx = context.Background()
+
+func newServer(t testing.TB, cfg txn.Config) (*httptest.Server, *txn.Manager) {
+	t.Helper()
+	m, err := txn.New(ctx, mem.New(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(New(m, prometheus.NewRegistry(), nil))
+	t.Cleanup(func() { ts.Close(); m.Close() })
+	return ts, m
+}
+
+// call sends a raw request and returns status, decoded error code (if JSON) and body.
+func call(t testing.TB, ts *httptest.Server, method, path string, h map[string]string, body string) (int, string, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == "" {
+		req.Body = http.NoBody
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e struct{ Code string }
+	if resp.StatusCode >= 400 {
+		if err := json.Unmarshal(b, &e); err != nil || e.Code == "" {
+			t.Errorf("%s %s: %d answer is not the JSON error shape: %q", method, path, resp.StatusCode, b)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: error Content-Type %q", method, path, ct)
+		}
+	}
+	return resp.StatusCode, e.Code, b
+}
+
+func beginID(t *testing.T, ts *httptest.Server) string {
+	t.Helper()
+	code, _, b := call(t, ts, "POST", "/v1/txns", nil, "")
+	var j struct{ ID, Status string }
+	if err := json.Unmarshal(b, &j); code != 201 || err != nil || j.Status != "running" {
+		t.Fatalf("begin = %d %s", code, b)
+	}
+	return j.ID
+}
+
+func TestAPIErrors(t *testing.T) {
+	ts, _ := newServer(t, txn.Config{MaxValueSize: 100, MaxTxnBytes: 1000, MaxBufferedBytes: 10000})
+	id := beginID(t, ts)
+	done := beginID(t, ts)
+	call(t, ts, "POST", "/v1/txns/"+done+"/abort", nil, "")
+	unknown := "/v1/txns/00000000000000000000000000000000"
+	tests := []struct {
+		name         string
+		method, path string
+		h            map[string]string
+		body         string
+		wantStatus   int
+		wantCode     string
+	}{
+		{"unknown txn read", "GET", unknown + "/keys/a", nil, "", 404, "txn_not_found"},
+		{"unknown txn write", "PUT", unknown + "/keys/a", nil, "v", 404, "txn_not_found"},
+		{"unknown txn status", "GET", unknown, nil, "", 404, "txn_not_found"},
+		{"unknown txn commit", "POST", unknown + "/commit", nil, "", 404, "txn_not_found"},
+		{"missing key", "GET", "/v1/txns/" + id + "/keys/nope", nil, "", 404, "key_not_found"},
+		{"empty key", "PUT", "/v1/txns/" + id + "/keys/", nil, "v", 400, "bad_key"},
+		{"NUL key", "PUT", "/v1/txns/" + id + "/keys/a%00b", nil, "v", 400, "bad_key"},
+		{"key too long", "PUT", "/v1/txns/" + id + "/keys/" + strings.Repeat("k", 1025), nil, "v", 400, "bad_key"},
+		{"value too large", "PUT", "/v1/txns/" + id + "/keys/a", nil, strings.Repeat("v", 101), 413, "value_too_large"},
+		{"write to aborted", "PUT", "/v1/txns/" + done + "/keys/a", nil, "v", 409, "aborted"},
+		{"read in aborted", "GET", "/v1/txns/" + done + "/keys/a", nil, "", 409, "aborted"},
+		{"commit aborted", "POST", "/v1/txns/" + done + "/commit", nil, "", 409, "aborted"},
+		{"empty idempotency key", "POST", "/v1/txns", map[string]string{"Idempotency-Key": ""}, "", 400, "bad_idempotency_key"},
+		{"long idempotency key", "POST", "/v1/txns", map[string]string{"Idempotency-Key": strings.Repeat("i", 257)}, "", 400, "bad_idempotency_key"},
+		{"result too large", "POST", "/v1/txns/" + id + "/commit", nil, strings.Repeat("r", 1<<20+1), 413, "result_too_large"},
+		{"wrong method", "PATCH", "/v1/txns/" + id + "/keys/a", nil, "", 405, "method_not_allowed"},
+		{"wrong method begin", "GET", "/v1/txns", nil, "", 405, "method_not_allowed"},
+		{"unknown path", "GET", "/v2/whatever", nil, "", 404, "not_found"},
+		{"unknown txn subpath", "POST", "/v1/txns/" + id + "/explode", nil, "", 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, errCode, body := call(t, ts, tt.method, tt.path, tt.h, tt.body)
+			if code != tt.wantStatus || errCode != tt.wantCode {
+				t.Errorf("%s %s = %d %q (%s), want %d %q", tt.method, tt.path, code, errCode, body, tt.wantStatus, tt.wantCode)
+			}
+		})
+	}
+	// A duplicated Idempotency-Key header is refused too.
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/txns", nil)
+	req.Header.Add("Idempotency-Key", "a")
+	req.Header.Add("Idempotency-Key", "b")
+	if resp, err := ts.Client().Do(req); err != nil || resp.StatusCode != 400 {
+		t.Errorf("two Idempotency-Key headers: %v %v, want 400", resp.StatusCode, err)
+	}
+}
+
+func TestAPIFlowWithClient(t *testing.T) {
+	ts, _ := newServer(t, txn.Config{})
+	c := client.New(ts.URL)
+	keys := []string{"plain", "a/b", "..", ".", "%2F", "sp ace", "\xff\x01", strings.Repeat("k", 1024)}
+	w, err := c.Begin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if err := c.Put(ctx, w.ID, k, []byte{byte(i)}); err != nil {
+			t.Fatalf("put %q: %v", k, err)
+		}
+		v, err := c.Get(ctx, w.ID, k)
+		if err != nil || !v.OwnWrite || !bytes.Equal(v.Bytes, []byte{byte(i)}) {
+			t.Fatalf("read own write of %q = %+v, %v", k, v, err)
+		}
+	}
+	if err := c.Put(ctx, w.ID, "empty", nil); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Commit(ctx, w.ID, nil)
+	if err != nil || !info.Committed() || info.Version == "" {
+		t.Fatalf("commit = %+v, %v", info, err)
+	}
+	r, _ := c.Begin(ctx, "")
+	for i, k := range keys {
+		v, err := c.Get(ctx, r.ID, k)
+		if err != nil || !bytes.Equal(v.Bytes, []byte{byte(i)}) || v.Version != info.Version {
+			t.Errorf("read %q = %+v, %v; want %d at %s", k, v, err, i, info.Version)
+		}
+	}
+	if v, err := c.Get(ctx, r.ID, "empty"); err != nil || len(v.Bytes) != 0 {
+		t.Errorf("read of an empty value = %+v, %v", v, err)
+	}
+	// Delete: a tombstone, read as key_not_found with its version.
+	d, _ := c.Begin(ctx, "")
+	c.Delete(ctx, d.ID, "plain")
+	del, _ := c.Commit(ctx, d.ID, nil)
+	r2, _ := c.Begin(ctx, "")
+	var ce *client.Error
+	if _, err := c.Get(ctx, r2.ID, "plain"); !errors.Is(err, client.ErrKeyNotFound) || !errors.As(err, &ce) || ce.Version != del.Version {
+		t.Errorf("read of deleted key: %v, want key_not_found at %s", err, del.Version)
+	}
+	// Idempotency: first commit wins, begin returns the winner and its result.
+	a1, _ := c.Begin(ctx, "req-1")
+	a2, _ := c.Begin(ctx, "req-1")
+	if a1.Attempt != 1 || a2.Attempt != 2 {
+		t.Errorf("attempts %d, %d; want 1, 2", a1.Attempt, a2.Attempt)
+	}
+	if _, err := c.Commit(ctx, a1.ID, []byte("the result")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(ctx, a1.ID, []byte("the result")); err != nil {
+		t.Errorf("repeated commit: %v", err)
+	}
+	if _, err := c.Commit(ctx, a2.ID, nil); !errors.Is(err, client.ErrFenced) || !errors.As(err, &ce) || ce.Winner != a1.ID {
+		t.Errorf("second attempt commit: %v, want fenced by %s", err, a1.ID)
+	}
+	again, err := c.Begin(ctx, "req-1")
+	if err != nil || !again.Committed() || again.ID != a1.ID || string(again.Result) != "the result" {
+		t.Errorf("begin of committed key = %+v, %v", again, err)
+	}
+	if s, err := c.Status(ctx, a2.ID); err != nil || s.Status != "fenced" {
+		t.Errorf("status of the fenced attempt = %+v, %v", s, err)
+	}
+	if _, err := c.Abort(ctx, a1.ID); !errors.Is(err, client.ErrCommitted) {
+		t.Errorf("abort after commit: %v", err)
+	}
+}
+
+func TestOperations(t *testing.T) {
+	ts, _ := newServer(t, txn.Config{})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, _, _ := call(t, ts, "GET", path, nil, ""); code != 200 {
+			t.Errorf("%s = %d", path, code)
+		}
+	}
+	beginID(t, ts)
+	code, _, b := call(t, ts, "GET", "/metrics", nil, "")
+	for _, want := range []string{"aft_txns_begun_total 1", "aft_commit_duration_seconds", "aft_http_requests_total", "process_resident_memory_bytes"} {
+		if code != 200 || !bytes.Contains(b, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// FuzzHandler throws arbitrary requests at the API around a committed value, which must
+// survive unchanged, and checks every answer has a known status and, when an error, the
+// JSON error shape.
+func FuzzHandler(f *testing.F) {
+	m, err := txn.New(ctx, mem.New(), txn.Config{MaxValueSize: 1 << 10, MaxTxnBytes: 1 << 14, MaxBufferedBytes: 1 << 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer m.Close()
+	h := New(m, prometheus.NewRegistry(), nil)
+	c := client.New("http://fuzz", client.WithHTTPClient(&http.Client{Transport: handlerTransport{h}}))
+	// A committed key the fuzzer cannot name: nothing it sends may change or lose it.
+	precious := fmt.Sprintf("precious-%x", time.Now().UnixNano())
+	w, _ := c.Begin(ctx, "")
+	c.Put(ctx, w.ID, precious, []byte("committed value"))
+	before, _ := c.Commit(ctx, w.ID, nil)
+	for _, s := range []string{"/v1/txns", "/v1/txns/ID/keys/k", "/v1/txns/ID/commit", "/v1/txns/ID/abort", "/v1/txns/ID", "/v1/txns/ID/keys/%2F..%00", "/healthz"} {
+		for _, method := range []string{"GET", "PUT", "POST", "DELETE"} {
+			f.Add(method, s, "body", "")
+		}
+	}
+	f.Add("POST", "/v1/txns", "", "key")
+	allowed := map[int]bool{200: true, 201: true, 204: true, 400: true, 404: true, 405: true, 409: true, 413: true, 503: true}
+	f.Fuzz(func(t *testing.T, method, path, body, idem string) {
+		open, err := c.Begin(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path = strings.ReplaceAll(path, "ID", open.ID)
+		req, err := http.NewRequest(method, "http://fuzz"+path, strings.NewReader(body))
+		if err != nil || !strings.HasPrefix(path, "/") {
+			return
+		}
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if !allowed[rec.Code] {
+			t.Fatalf("%s %q: status %d: %s", method, path, rec.Code, rec.Body)
+		}
+		if rec.Code >= 400 {
+			var e struct{ Error, Code string }
+			if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error == "" || e.Code == "" {
+				t.Fatalf("%s %q: %d answer not the JSON error shape: %q", method, path, rec.Code, rec.Body)
+			}
+		}
+		r, err := c.Begin(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Get(ctx, r.ID, precious)
+		if err != nil || string(v.Bytes) != "committed value" || v.Version != before.Version {
+			t.Fatalf("committed value changed after %s %q: %+v %v", method, path, v, err)
+		}
+		c.Abort(ctx, r.ID)
+		c.Abort(ctx, open.ID)
+	})
+}
+
+// handlerTransport serves requests in-process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
