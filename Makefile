@@ -1,0 +1,54 @@
+# aft: make run (the shim on its embedded store with a demo), make test (everything CI runs).
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/aft
+PKGS  := ./...
+# Short fuzz runs in make test; make fuzz runs longer ones (FUZZTIME=5m make fuzz).
+FUZZTIME ?= 10s
+
+.PHONY: all build run test verify unit fuzz-short fuzz bench load clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/aft
+
+# The shim on a fresh embedded store, and a short demo workload against it.
+run: build
+	@bash scripts/run-demo.sh $(BIN)
+
+test: verify unit fuzz-short
+
+verify:
+	@echo "== verify: gofmt, go vet, go mod tidy"
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@cp go.mod /tmp/aft-go.mod.bak; cp go.sum /tmp/aft-go.sum.bak; \
+	  $(GO) mod tidy; \
+	  if ! diff -q go.mod /tmp/aft-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/aft-go.sum.bak >/dev/null; then \
+	    diff -u /tmp/aft-go.mod.bak go.mod; cp /tmp/aft-go.mod.bak go.mod; cp /tmp/aft-go.sum.bak go.sum; \
+	    echo "go.mod/go.sum are not tidy: run go mod tidy and commit"; exit 1; fi
+
+unit:
+	@echo "== unit and end-to-end tests (race detector on)"
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+fuzz-short:
+	@echo "== short fuzz runs ($(FUZZTIME) each)"
+	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) ./shim/record/
+	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./shim/server/
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(FUZZTIME)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./shim/... ./bench/...
+
+# The paper's transaction shape against a shim in-process, with the same work straight on the
+# embedded store for comparison (aft bench -h for the knobs).
+load: build
+	$(BIN) bench
+
+clean:
+	rm -rf bin aft-data

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aft-shim/aft/shim/backend"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// serveConfig is the whole configuration of `aft serve`, validated once.
+type serveConfig struct {
+	Listen          string
+	DataDir         string
+	Store           string
+	CreateStore     bool
+	ShutdownTimeout time.Duration
+	NoSync          bool
+	LogLevel        string
+	Txn             txn.Config
+}
+
+func (c *serveConfig) validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return usage("--listen %q: want host:port: %v", c.Listen, err)
+	}
+	if c.Store == "" && c.DataDir == "" {
+		return usage("--data-dir is empty: the embedded store needs a directory")
+	}
+	if err := backend.Check(c.Store); err != nil {
+		return usage("--store: %v", err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return usage("--shutdown-timeout %v must be positive", c.ShutdownTimeout)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return usage("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.Txn.Validate(); err != nil {
+		return usage("%v", err)
+	}
+	return nil
+}
+
+type serveCmd struct{}
+
+func (serveCmd) flags(c *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:7654", "HTTP address of the API")
+	fs.StringVar(&c.DataDir, "data-dir", "./aft-data", "directory of the embedded store (created if missing)")
+	fs.StringVar(&c.Store, "store", "", "storage backend URL (empty: the embedded store in --data-dir; mem:// for tests)")
+	fs.BoolVar(&c.CreateStore, "create-store", false, "create the DynamoDB table or S3 bucket when missing")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
+	fs.BoolVar(&c.NoSync, "no-sync", false, "embedded store: skip fsync (UNSAFE: a machine crash may lose acknowledged commits; for benchmarks)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	t := &c.Txn
+	fs.DurationVar(&t.IdleTimeout, "txn-timeout", 2*time.Minute, "abort running transactions idle this long")
+	fs.DurationVar(&t.CommitTimeout, "commit-timeout", 30*time.Second, "bound on the storage writes of one commit")
+	fs.Var((*size)(&t.MaxValueSize), "max-value-size", "largest value of one write (default 4MiB)")
+	fs.Var((*size)(&t.MaxTxnBytes), "max-txn-size", "largest write buffer of one transaction (default 64MiB)")
+	fs.Var((*size)(&t.MaxBufferedBytes), "max-buffered", "write buffers of all running transactions together (default 1GiB)")
+	fs.Var((*size)(&t.CacheBytes), "cache-size", "value cache size (default 64MiB)")
+	fs.IntVar(&t.FinishedStatuses, "finished-statuses", 100_000, "finished transactions whose status is remembered")
+	fs.DurationVar(&t.GCInterval, "gc-interval", 200*time.Millisecond, "how often superseded versions are collected")
+	fs.DurationVar(&t.OrphanGrace, "orphan-grace", 5*time.Minute, "age after which data versions without a commit record are removed")
+	fs.DurationVar(&t.ResultRetention, "result-retention", 24*time.Hour, "how long the stored result of a committed idempotency key is kept")
+	fs.DurationVar(&t.SweepInterval, "sweep-interval", 10*time.Minute, "how often orphans and expired results are swept")
+	return fs
+}
+
+func (s serveCmd) Run(ctx context.Context, args []string) error {
+	var cfg serveConfig
+	if err := parseFlags(s.flags(&cfg), args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, os.Stdout)
+}
+
+// serve runs the shim until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg serveConfig, out *os.File) error {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	st, desc, err := backend.Open(cfg.Store, backend.Options{DataDir: cfg.DataDir, CreateStore: cfg.CreateStore, NoSync: cfg.NoSync})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	m, err := txn.New(ctx, st, cfg.Txn)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	log.Info("recovered", "store", desc, "took", time.Since(start).Round(time.Millisecond))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another aft running? pick another address with --listen)", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           server.New(m, prometheus.NewRegistry(), log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	fmt.Fprintf(out, "aft serve: listening on %s (store: %s)\n", ln.Addr(), desc)
+
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
