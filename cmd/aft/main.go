@@ -20,6 +20,7 @@ type command interface {
 var commands = map[string]func() command{
 	"serve": func() command { return &serveCmd{} },
 	"demo":  func() command { return &demoCmd{} },
+	"bench": func() command { return &benchCmd{} },
 }
 
 func main() {
@@ -30,7 +31,7 @@ func main() {
 
 func run(ctx context.Context, args []string) int {
 	if len(args) == 0 || commands[args[0]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: aft serve|demo [flags]   (aft <command> -h lists the flags)")
+		fmt.Fprintln(os.Stderr, "usage: aft serve|demo|bench [flags]   (aft <command> -h lists the flags)")
 		return 2
 	}
 	err := commands[args[0]]().Run(ctx, args[1:])

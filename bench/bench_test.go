@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"context"
+	"math/rand"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store/bolt"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// BenchmarkPaperShape runs the AFT paper's transaction (2 writes then 4 reads of 4 KiB
+// values over 1,000 Zipf keys) from 16 concurrent clients: through aft over HTTP on the
+// embedded store with fsync, and the same work straight on the embedded store.
+// Compare the two as a ratio: go test -bench PaperShape ./bench/
+func BenchmarkPaperShape(b *testing.B) {
+	b.Run("aft-http", func(b *testing.B) {
+		st := openBolt(b)
+		m, err := txn.New(context.Background(), st, txn.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
+		defer ts.Close()
+		runParallel(b, AftTxn(client.New(ts.URL)))
+	})
+	b.Run("store-direct", func(b *testing.B) {
+		runParallel(b, DirectTxn(openBolt(b)))
+	})
+}
+
+func openBolt(b *testing.B) *bolt.Store {
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "aft.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// runParallel runs b.N transactions from 16 goroutines and reports transactions per second.
+func runParallel(b *testing.B, fn TxnFunc) {
+	const clients = 16
+	b.SetParallelism((clients + 1) / 2) // GOMAXPROCS is 2 here: 8 x 2 = 16 goroutines
+	ctx := context.Background()
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+		pick := keyPicker(rng, PaperShape)
+		value := make([]byte, PaperShape.ValueSize)
+		w, r := make([]string, PaperShape.Writes), make([]string, PaperShape.Reads)
+		for pb.Next() {
+			for i := range w {
+				w[i] = pick()
+			}
+			for i := range r {
+				r[i] = pick()
+			}
+			if err := fn(ctx, w, r, value); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "txn/s")
+}
+
+func TestRunBounds(t *testing.T) {
+	calls := 0
+	res, err := Run(context.Background(), Options{Shape: PaperShape, Clients: 1, Txns: 50},
+		func(ctx context.Context, w, r []string, v []byte) error {
+			calls++
+			if len(w) != 2 || len(r) != 4 || len(v) != 4096 {
+				t.Errorf("shape: %d writes, %d reads, %d bytes", len(w), len(r), len(v))
+			}
+			return nil
+		})
+	if err != nil || res.Txns != 50 || calls != 50 {
+		t.Errorf("Run = %+v, %v after %d calls; want exactly 50 txns", res, err, calls)
+	}
+	if _, err := Run(context.Background(), Options{}, nil); err == nil {
+		t.Error("unbounded Run accepted")
+	}
+}

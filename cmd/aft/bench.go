@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aft-shim/aft/bench"
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store/bolt"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// benchCmd runs the paper's transaction shape through aft over HTTP and, for comparison,
+// the same work straight on the embedded store, in one run.
+type benchCmd struct {
+	shim     string
+	opts     bench.Options
+	direct   bool
+	noSync   bool
+	dataDir  string
+	every    time.Duration
+	rssMarks string
+}
+
+func (b *benchCmd) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	s := &b.opts.Shape
+	*s = bench.PaperShape
+	fs.StringVar(&b.shim, "shim", "", "base URL of a running shim (empty: start one in-process on a fresh embedded store)")
+	fs.IntVar(&b.opts.Clients, "clients", 16, "concurrent clients (closed loop)")
+	fs.DurationVar(&b.opts.Duration, "duration", 10*time.Second, "length of each run")
+	fs.Int64Var(&b.opts.Txns, "txns", 0, "stop each run after this many transactions (0: duration only)")
+	fs.IntVar(&s.Writes, "writes", s.Writes, "writes per transaction")
+	fs.IntVar(&s.Reads, "reads", s.Reads, "reads per transaction")
+	fs.IntVar(&s.Keys, "keys", s.Keys, "key space")
+	fs.IntVar(&s.ValueSize, "value-size", s.ValueSize, "bytes per value")
+	fs.Float64Var(&s.Zipf, "zipf", s.Zipf, "Zipf exponent of key popularity (> 1; 0 for uniform)")
+	fs.BoolVar(&b.direct, "direct", true, "also run the same work straight on the embedded store")
+	fs.BoolVar(&b.noSync, "no-sync", false, "in-process stores skip fsync")
+	fs.StringVar(&b.dataDir, "data-dir", "", "where in-process stores live (default: a temporary directory, removed after)")
+	fs.DurationVar(&b.every, "progress", 2*time.Second, "interval of progress lines")
+	fs.StringVar(&b.rssMarks, "rss-at", "", "comma-separated transaction counts at which to report resident memory, e.g. 100000,1000000")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if b.opts.Duration <= 0 && b.opts.Txns <= 0 {
+		return usage("set --duration or --txns")
+	}
+	if s.Zipf != 0 && s.Zipf <= 1 {
+		return usage("--zipf %v must be above 1 (or 0 for uniform)", s.Zipf)
+	}
+	marks, err := parseMarks(b.rssMarks)
+	if err != nil {
+		return err
+	}
+	dir := b.dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "aft-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	shim, rss := b.shim, selfRSS
+	if shim == "" {
+		stop, addr, err := startShim(ctx, dir+"/aft", b.noSync)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		shim = "http://" + addr
+	} else {
+		rss = metricsRSS(shim)
+	}
+	fmt.Printf("shape: %d writes then %d reads, %d-byte values, %d keys, zipf %.2f, %d clients, fsync %v\n",
+		s.Writes, s.Reads, s.ValueSize, s.Keys, s.Zipf, b.opts.Clients, !b.noSync)
+
+	b.opts.ProgressEvery = b.every
+	b.opts.Progress = progress("aft", rss, marks)
+	aft, err := bench.Run(ctx, b.opts, bench.AftTxn(client.New(shim)))
+	if err != nil {
+		return err
+	}
+	report("aft over HTTP", aft)
+	if !b.direct {
+		return nil
+	}
+	st, err := bolt.Open(dir+"/direct/aft.db", bolt.Options{NoSync: b.noSync})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b.opts.Progress = progress("direct", nil, nil)
+	direct, err := bench.Run(ctx, b.opts, bench.DirectTxn(st))
+	if err != nil {
+		return err
+	}
+	report("same work on the store", direct)
+	fmt.Printf("ratio aft/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
+		aft.TPS/direct.TPS, float64(aft.P50)/float64(direct.P50), float64(aft.P99)/float64(direct.P99))
+	return nil
+}
+
+func report(name string, r bench.Result) {
+	fmt.Printf("%-24s %s\n", name+":", r)
+	if r.LastErr != nil {
+		fmt.Printf("%-24s last error: %v\n", "", r.LastErr)
+	}
+}
+
+func parseMarks(s string) ([]int64, error) {
+	var marks []int64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, usage("--rss-at: bad count %q", f)
+		}
+		marks = append(marks, n)
+	}
+	return marks, nil
+}
+
+// progress prints a status line per tick, and resident memory when the count passes a mark.
+func progress(name string, rss func() int64, marks []int64) func(int64, time.Duration) {
+	var last int64
+	var lastT time.Duration
+	return func(done int64, elapsed time.Duration) {
+		rate := float64(done-last) / (elapsed - lastT).Seconds()
+		line := fmt.Sprintf("  %s %6.1fs: %d txns (%.0f/s now)", name, elapsed.Seconds(), done, rate)
+		if rss != nil {
+			line += fmt.Sprintf(", rss %.1f MiB", float64(rss())/(1<<20))
+		}
+		fmt.Println(line)
+		for len(marks) > 0 && done >= marks[0] {
+			fmt.Printf("  rss at %d txns: %.1f MiB\n", marks[0], float64(rss())/(1<<20))
+			marks = marks[1:]
+		}
+		last, lastT = done, elapsed
+	}
+}
+
+// startShim runs a shim in this process on an embedded store in dir.
+func startShim(ctx context.Context, dir string, noSync bool) (stop func(), addr string, err error) {
+	st, err := bolt.Open(dir+"/aft.db", bolt.Options{NoSync: noSync})
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := txn.New(ctx, st, txn.Config{})
+	if err != nil {
+		st.Close()
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		m.Close()
+		st.Close()
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: server.New(m, prometheus.NewRegistry(), nil)}
+	go srv.Serve(ln)
+	return func() { srv.Close(); m.Close(); st.Close() }, ln.Addr().String(), nil
+}
+
+// selfRSS reads this process's resident set size from /proc.
+func selfRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// metricsRSS reads a shim's resident memory from its /metrics.
+func metricsRSS(shim string) func() int64 {
+	return func() int64 {
+		resp, err := http.Get(strings.TrimRight(shim, "/") + "/metrics")
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return int64(f)
+			}
+		}
+		return 0
+	}
+}
