@@ -83,3 +83,14 @@ type Limiter interface {
 	// MaxValueSize is the largest value, in bytes, that Put and Create accept.
 	MaxValueSize() int
 }
+
+// Committer is implemented by stores that can write a whole commit in one atomic step. The
+// shim then writes a commit's data versions and its record with one call (one round trip,
+// one fsync) instead of Put followed by Create.
+type Committer interface {
+	// PutCreate writes items and creates key with value in one atomic, durable step: when
+	// key already holds a value it writes nothing at all and returns an error wrapping
+	// ErrExists; otherwise, on success, all of it is written. Concurrent PutCreates of one
+	// key behave as concurrent Creates: exactly one succeeds.
+	PutCreate(ctx context.Context, items []Item, key string, value []byte) error
+}

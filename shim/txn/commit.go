@@ -62,21 +62,26 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 		return info, nil
 	}
 
-	if len(items) > 0 {
-		if err := m.store.Put(ctx, items); err != nil {
-			return Info{}, fmt.Errorf("commit txn %s: write data versions: %w: %w", id, ErrStore, err)
-		}
-	}
-	// The sweep removes data versions without a record once they are OrphanGrace old; a
-	// record written after that would point at removed data.
-	if age := m.cfg.Now().Sub(time.Unix(0, int64(t.version.TS))); age > m.cfg.OrphanGrace/2 {
-		m.deleteVersions(ctx, items)
-		m.finish(t, Aborted)
-		m.metrics.aborted.WithLabelValues("error").Inc()
-		return Info{}, fmt.Errorf("commit txn %s: commit started %v ago, past half the orphan grace: %w", id, age.Round(time.Second), ErrAborted)
-	}
 	rkey := record.RecordKey(t.idemKey, id)
-	err = m.store.Create(ctx, rkey, rec.Marshal())
+	if m.committer != nil {
+		// Data versions and record in one atomic step: on ErrExists nothing was written.
+		err = m.committer.PutCreate(ctx, items, rkey, rec.Marshal())
+	} else {
+		if len(items) > 0 {
+			if err := m.store.Put(ctx, items); err != nil {
+				return Info{}, fmt.Errorf("commit txn %s: write data versions: %w: %w", id, ErrStore, err)
+			}
+		}
+		// The sweep removes data versions without a record once they are OrphanGrace old; a
+		// record written after that would point at removed data.
+		if age := m.cfg.Now().Sub(time.Unix(0, int64(t.version.TS))); age > m.cfg.OrphanGrace/2 {
+			m.deleteVersions(ctx, items)
+			m.finish(t, Aborted)
+			m.metrics.aborted.WithLabelValues("error").Inc()
+			return Info{}, fmt.Errorf("commit txn %s: commit started %v ago, past half the orphan grace: %w", id, age.Round(time.Second), ErrAborted)
+		}
+		err = m.store.Create(ctx, rkey, rec.Marshal())
+	}
 	if errors.Is(err, store.ErrExists) {
 		var winner *record.Record
 		if b, gerr := m.store.Get(ctx, rkey); gerr != nil {

@@ -29,12 +29,13 @@ const (
 
 // Manager runs transactions over a store. It is safe for concurrent use.
 type Manager struct {
-	cfg     Config
-	store   store.Store
-	idx     *index.Index
-	cache   *index.Cache
-	clock   hlc
-	metrics *metrics
+	cfg       Config
+	store     store.Store
+	committer store.Committer // nil when the store cannot write a commit in one step
+	idx       *index.Index
+	cache     *index.Cache
+	clock     hlc
+	metrics   *metrics
 
 	mu       sync.Mutex
 	running  map[string]*txn
@@ -97,6 +98,9 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 	}
 	m.clock.now = cfg.Now
 	m.store = timedStore{s: st, m: m.metrics}
+	if c, ok := st.(store.Committer); ok {
+		m.committer = timedCommitter{c: c, m: m.metrics}
+	}
 	if err := m.recover(ctx); err != nil {
 		return nil, err
 	}

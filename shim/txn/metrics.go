@@ -114,3 +114,16 @@ func (t timedStore) List(ctx context.Context, prefix string, withValues bool, fn
 }
 
 func (t timedStore) Close() error { return t.s.Close() }
+
+// timedCommitter measures PutCreate.
+type timedCommitter struct {
+	c store.Committer
+	m *metrics
+}
+
+func (t timedCommitter) PutCreate(ctx context.Context, items []store.Item, key string, value []byte) error {
+	start := time.Now()
+	err := t.c.PutCreate(ctx, items, key, value)
+	timedStore{m: t.m}.observe("put_create", start, err)
+	return err
+}

@@ -154,8 +154,7 @@ func TestUncommittedAndAbortedInvisible(t *testing.T) {
 	}
 }
 
-func TestIdempotencyFirstCommitWins(t *testing.T) {
-	st := mem.New()
+func testIdempotencyFirstCommitWins(t *testing.T, st store.Store) {
 	m := newManager(t, st, Config{})
 	a1 := begin(t, m, "req")
 	a2 := begin(t, m, "req")
@@ -207,8 +206,8 @@ func TestFenceOlderAttempts(t *testing.T) {
 	}
 }
 
-func TestConcurrentAttemptsExactlyOneCommits(t *testing.T) {
-	m := newManager(t, mem.New(), Config{})
+func testConcurrentAttemptsExactlyOneCommits(t *testing.T, st store.Store) {
+	m := newManager(t, st, Config{})
 	const n = 32
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -282,8 +281,7 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestRecoveryAndOrphanSweep(t *testing.T) {
-	st := mem.New()
+func testRecoveryAndOrphanSweep(t *testing.T, st store.Store) {
 	now := time.Now()
 	m, err := New(ctx, st, Config{})
 	if err != nil {
@@ -315,8 +313,7 @@ func TestRecoveryAndOrphanSweep(t *testing.T) {
 	}
 }
 
-func TestGarbageCollection(t *testing.T) {
-	st := mem.New()
+func testGarbageCollection(t *testing.T, st store.Store) {
 	m := newManager(t, st, Config{})
 	commitAll(t, m, "k0", "first", "k1", "first")
 	// A long reader that has read k1 at "first" must keep reading k0 at "first": every newer
@@ -428,5 +425,29 @@ func TestValuesAreCopiedIntoCommits(t *testing.T) {
 	got, _ := m.Read(ctx, r, "k")
 	if !bytes.Equal(got.Value, []byte("hello")) {
 		t.Errorf("read %q", got.Value)
+	}
+}
+
+// plainStore hides the optional store.Committer, so that the manager writes data versions
+// and the commit record in two steps.
+type plainStore struct{ store.Store }
+
+// TestBothCommitPaths runs the protocol tests over a store that writes a commit in one
+// atomic step and over one that needs Put then Create.
+func TestBothCommitPaths(t *testing.T) {
+	paths := map[string]func() store.Store{
+		"one-step": func() store.Store { return mem.New() },
+		"two-step": func() store.Store { return plainStore{mem.New()} },
+	}
+	tests := map[string]func(*testing.T, store.Store){
+		"IdempotencyFirstCommitWins":          testIdempotencyFirstCommitWins,
+		"RecoveryAndOrphanSweep":              testRecoveryAndOrphanSweep,
+		"GarbageCollection":                   testGarbageCollection,
+		"ConcurrentAttemptsExactlyOneCommits": testConcurrentAttemptsExactlyOneCommits,
+	}
+	for pname, open := range paths {
+		for name, fn := range tests {
+			t.Run(pname+"/"+name, func(t *testing.T) { fn(t, open()) })
+		}
 	}
 }

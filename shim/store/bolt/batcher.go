@@ -19,6 +19,7 @@ const (
 	opPut opKind = iota
 	opCreate
 	opDelete
+	opPutCreate // items, the last of which is created: all or nothing
 )
 
 // op is one call of Put, Create or Delete waiting for the writer. Its items and keys are
@@ -48,8 +49,8 @@ func (o *op) errorf(format string, err error) error {
 	switch o.kind {
 	case opPut:
 		return fmt.Errorf("bolt put: "+format, err)
-	case opCreate:
-		return fmt.Errorf("bolt create %s: "+format, o.items[0].Key, err)
+	case opCreate, opPutCreate:
+		return fmt.Errorf("bolt create %s: "+format, o.items[len(o.items)-1].Key, err)
 	default:
 		return fmt.Errorf("bolt delete: "+format, err)
 	}
@@ -65,12 +66,17 @@ func (o *op) apply(bk *bbolt.Bucket) error {
 				return fmt.Errorf("bolt put %s: %w", it.Key, err)
 			}
 		}
-	case opCreate:
-		it := o.items[0]
+	case opCreate, opPutCreate:
+		it := o.items[len(o.items)-1]
 		k := []byte(it.Key)
 		// Seen within this transaction, so an earlier Create of the group counts.
 		if got, _ := bk.Cursor().Seek(k); got != nil && bytes.Equal(got, k) {
 			return fmt.Errorf("bolt create %s: %w", it.Key, store.ErrExists)
+		}
+		for _, d := range o.items[:len(o.items)-1] {
+			if err := bk.Put([]byte(d.Key), d.Value); err != nil {
+				return fmt.Errorf("bolt put %s: %w", d.Key, err)
+			}
 		}
 		if err := bk.Put(k, it.Value); err != nil {
 			return fmt.Errorf("bolt create %s: %w", it.Key, err)

@@ -48,7 +48,8 @@ type Store struct {
 
 var (
 	_ store.Store   = (*Store)(nil)
-	_ store.Limiter = (*Store)(nil)
+	_ store.Limiter   = (*Store)(nil)
+	_ store.Committer = (*Store)(nil)
 )
 
 // Open opens, creating it if need be, the store in the file at path. The directory of path
@@ -166,30 +167,46 @@ func (s *Store) Put(ctx context.Context, items []store.Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	o := &op{kind: opPut, items: make([]store.Item, len(items)), done: make(chan error, 1)}
+	o, err := s.newOp(opPut, items)
+	if err != nil {
+		return fmt.Errorf("bolt put: %w", err)
+	}
+	return s.w.do(ctx, o)
+}
+
+// newOp returns an op of kind over copies of items: the copies let a call return on
+// cancellation while the writer still holds the op.
+func (s *Store) newOp(kind opKind, items []store.Item) (*op, error) {
+	o := &op{kind: kind, items: make([]store.Item, len(items)), done: make(chan error, 1)}
 	for i, it := range items {
 		if err := s.tooLarge(it.Key, it.Value); err != nil {
-			return fmt.Errorf("bolt put: %w", err)
+			return nil, err
 		}
-		// The copy lets Put return on cancellation while the writer still holds the op.
 		o.items[i] = store.Item{Key: it.Key, Value: clone(it.Value)}
 		o.bytes += len(it.Value)
 	}
-	return s.w.do(ctx, o)
+	return o, nil
 }
 
 // Create writes key only if it holds no value, and returns an error wrapping
 // store.ErrExists otherwise. When ctx ends while Create waits for its commit, Create
 // returns the context's error but the key may still be created.
 func (s *Store) Create(ctx context.Context, key string, value []byte) error {
-	if err := s.tooLarge(key, value); err != nil {
+	o, err := s.newOp(opCreate, []store.Item{{Key: key, Value: value}})
+	if err != nil {
 		return fmt.Errorf("bolt create: %w", err)
 	}
-	o := &op{
-		kind:  opCreate,
-		items: []store.Item{{Key: key, Value: clone(value)}},
-		bytes: len(value),
-		done:  make(chan error, 1),
+	return s.w.do(ctx, o)
+}
+
+// PutCreate writes items and creates key in one transaction (one fsync, shared with the
+// group): when key exists, nothing is written and the error wraps store.ErrExists.
+func (s *Store) PutCreate(ctx context.Context, items []store.Item, key string, value []byte) error {
+	all := make([]store.Item, 0, len(items)+1)
+	all = append(append(all, items...), store.Item{Key: key, Value: value})
+	o, err := s.newOp(opPutCreate, all)
+	if err != nil {
+		return fmt.Errorf("bolt put-create %s: %w", key, err)
 	}
 	return s.w.do(ctx, o)
 }

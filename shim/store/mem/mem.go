@@ -40,7 +40,8 @@ type Store struct {
 
 var (
 	_ store.Store   = (*Store)(nil)
-	_ store.Limiter = (*Store)(nil)
+	_ store.Limiter   = (*Store)(nil)
+	_ store.Committer = (*Store)(nil)
 )
 
 // New returns an empty Store with the default options.
@@ -127,6 +128,31 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) error {
 		return fmt.Errorf("mem create %s: %w", key, store.ErrExists)
 	}
 	s.m[key] = v
+	return nil
+}
+
+// PutCreate writes items and creates key atomically: when key exists, nothing is written
+// and the error wraps store.ErrExists.
+func (s *Store) PutCreate(ctx context.Context, items []store.Item, key string, value []byte) error {
+	all := append(append(make([]store.Item, 0, len(items)+1), items...), store.Item{Key: key, Value: value})
+	values := make([][]byte, len(all))
+	for i, it := range all {
+		if len(it.Value) > s.maxValue {
+			return fmt.Errorf("mem put-create: %w", &store.TooLargeError{Key: it.Key, Size: len(it.Value), Limit: s.maxValue})
+		}
+		values[i] = clone(it.Value)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return fmt.Errorf("mem put-create %s: %w", key, err)
+	}
+	if _, ok := s.m[key]; ok {
+		return fmt.Errorf("mem put-create %s: %w", key, store.ErrExists)
+	}
+	for i, it := range all {
+		s.m[it.Key] = values[i]
+	}
 	return nil
 }
 

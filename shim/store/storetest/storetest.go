@@ -51,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CancelledDuringList", testCancelledDuringList},
 		{"TooLarge", testTooLarge},
 		{"ConcurrentMixed", testConcurrentMixed},
+		{"PutCreate", testPutCreate},
+		{"PutCreateConcurrent", testPutCreateConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
