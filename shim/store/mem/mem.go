@@ -39,7 +39,7 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
+	_ store.Store     = (*Store)(nil)
 	_ store.Limiter   = (*Store)(nil)
 	_ store.Committer = (*Store)(nil)
 )
