@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+)
+
+// buildAft builds the binary once per test binary run.
+func buildAft(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "aft")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+var readyLine = regexp.MustCompile(`^aft serve: listening on (\S+)`)
+
+// startServe starts `aft serve` and returns its address once it printed its ready line.
+func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				lines <- m[1]
+			}
+		}
+	}()
+	select {
+	case addr := <-lines:
+		return cmd, addr
+	case <-time.After(20 * time.Second):
+		t.Fatal("aft serve printed no ready line within 20s")
+	}
+	return nil, ""
+}
+
+func TestServeProcess(t *testing.T) {
+	bin := buildAft(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	cmd, addr := startServe(t, bin, "--data-dir", dir)
+	c := client.New("http://" + addr)
+	w, err := c.Begin(ctx, "req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Put(ctx, w.ID, "k", []byte("survives"))
+	if _, err := c.Commit(ctx, w.ID, []byte("res")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second process on the same data directory is refused with a clear error.
+	out, err := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "in use by another process") {
+		t.Errorf("second serve on one data dir: %v, %s", err, out)
+	}
+
+	// SIGTERM: exit 0.
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit within 15s of SIGTERM")
+	}
+
+	// Restart on the same directory: the commit is there.
+	_, addr = startServe(t, bin, "--data-dir", dir)
+	c = client.New("http://" + addr)
+	r, _ := c.Begin(ctx, "")
+	if v, err := c.Get(ctx, r.ID, "k"); err != nil || string(v.Bytes) != "survives" {
+		t.Errorf("after restart read k = %q, %v", v.Bytes, err)
+	}
+	if b, err := c.Begin(ctx, "req"); err != nil || b.ID != w.ID || string(b.Result) != "res" {
+		t.Errorf("after restart begin(req) = %+v, %v; want the committed %s", b, err, w.ID)
+	}
+}
+
+func TestServeBadInvocationExits2(t *testing.T) {
+	bin := buildAft(t)
+	tests := [][]string{
+		{"serve", "--store", "nosuch://x"},
+		{"serve", "--listen", "not-an-address"},
+		{"serve", "--bogus"},
+		{"nosuchcommand"},
+	}
+	for _, args := range tests {
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("aft %v: %v, want exit status 2", args, err)
+		}
+		if lines := strings.Count(strings.TrimSpace(string(out)), "\n"); lines != 0 {
+			t.Errorf("aft %v printed %d lines, want one: %s", args, lines+1, out)
+		}
+	}
+}
