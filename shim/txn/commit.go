@@ -55,6 +55,9 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 		}
 	}
 	record.SortWrites(rec.Writes)
+	// A read-only attempt with an idempotency key stores only its result: nothing to index,
+	// and the sweep expires it after ResultRetention like any compacted record.
+	rec.Compacted = len(rec.Writes) == 0
 	info := Info{ID: id, Status: Committed, Attempt: t.attempt, Version: t.version}
 	if len(rec.Writes) == 0 && t.idemKey == "" {
 		m.finish(t, Committed) // read-only, no result to keep: nothing to store

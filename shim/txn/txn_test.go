@@ -451,3 +451,30 @@ func TestBothCommitPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestReadOnlyKeyedResultExpires(t *testing.T) {
+	st := mem.New()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := newManager(t, st, Config{ResultRetention: time.Hour, Now: clock})
+	id := begin(t, m, "read-only")
+	readString(t, m, id, "k")
+	if _, err := m.Commit(ctx, id, []byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := m.Begin(ctx, BeginOptions{IdemKey: "read-only"}); b.Status != Committed || string(b.Result) != "answer" {
+		t.Fatalf("begin after read-only commit = %+v", b)
+	}
+	m.Sweep(ctx)
+	if b, _ := m.Begin(ctx, BeginOptions{IdemKey: "read-only"}); b.Status != Committed {
+		t.Errorf("result swept before its retention: %+v", b)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	m.Sweep(ctx)
+	if b, _ := m.Begin(ctx, BeginOptions{IdemKey: "read-only"}); b.Status != Running {
+		t.Errorf("result kept past its retention: %+v", b)
+	}
+}
