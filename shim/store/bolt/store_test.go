@@ -123,31 +123,7 @@ func TestMaxValueSize(t *testing.T) {
 }
 
 func TestAfterClose(t *testing.T) {
-	s := open(t, t.TempDir(), bolt.Options{})
-	ctx := context.Background()
-	if err := s.Put(ctx, []store.Item{{Key: "k", Value: []byte("v")}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, getErr := s.Get(ctx, "k")
-	tests := []struct {
-		name string
-		err  error
-	}{
-		{"Get", getErr},
-		{"Put", s.Put(ctx, []store.Item{{Key: "k", Value: nil}})},
-		{"Create", s.Create(ctx, "n", nil)},
-		{"Delete", s.Delete(ctx, []string{"k"})},
-		{"List", s.List(ctx, "", false, func(string, []byte) error { return nil })},
-		{"Close", s.Close()},
-	}
-	for _, tt := range tests {
-		if !errors.Is(tt.err, bolt.ErrClosed) {
-			t.Errorf("%s after Close: got %v, want ErrClosed", tt.name, tt.err)
-		}
-	}
+	storetest.RunAfterClose(t, open(t, t.TempDir(), bolt.Options{}), bolt.ErrClosed)
 }
 
 // TestCloseDrains closes the store while writers are busy: every write that succeeded is

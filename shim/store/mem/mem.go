@@ -94,63 +94,44 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // Put writes every item, overwriting existing values. When any value is over the limit it
 // writes none of them and returns a *store.TooLargeError.
 func (s *Store) Put(ctx context.Context, items []store.Item) error {
-	values := make([][]byte, len(items))
-	for i, it := range items {
-		if len(it.Value) > s.maxValue {
-			return fmt.Errorf("mem put: %w", &store.TooLargeError{Key: it.Key, Size: len(it.Value), Limit: s.maxValue})
-		}
-		values[i] = clone(it.Value)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(ctx); err != nil {
-		return fmt.Errorf("mem put: %w", err)
-	}
-	for i, it := range items {
-		s.m[it.Key] = values[i]
-	}
-	return nil
+	return s.write(ctx, "put", items, false)
 }
 
 // Create writes key only if it holds no value, and returns an error wrapping
 // store.ErrExists otherwise.
 func (s *Store) Create(ctx context.Context, key string, value []byte) error {
-	if len(value) > s.maxValue {
-		return fmt.Errorf("mem create: %w", &store.TooLargeError{Key: key, Size: len(value), Limit: s.maxValue})
-	}
-	v := clone(value)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(ctx); err != nil {
-		return fmt.Errorf("mem create %s: %w", key, err)
-	}
-	if _, ok := s.m[key]; ok {
-		return fmt.Errorf("mem create %s: %w", key, store.ErrExists)
-	}
-	s.m[key] = v
-	return nil
+	return s.write(ctx, "create", []store.Item{{Key: key, Value: value}}, true)
 }
 
 // PutCreate writes items and creates key atomically: when key exists, nothing is written
 // and the error wraps store.ErrExists.
 func (s *Store) PutCreate(ctx context.Context, items []store.Item, key string, value []byte) error {
 	all := append(append(make([]store.Item, 0, len(items)+1), items...), store.Item{Key: key, Value: value})
-	values := make([][]byte, len(all))
-	for i, it := range all {
+	return s.write(ctx, "put-create", all, true)
+}
+
+// write stores copies of items under the lock, all or nothing. With create, the last item
+// is created: when its key exists, nothing is written and the error wraps ErrExists.
+func (s *Store) write(ctx context.Context, op string, items []store.Item, create bool) error {
+	values := make([][]byte, len(items))
+	for i, it := range items {
 		if len(it.Value) > s.maxValue {
-			return fmt.Errorf("mem put-create: %w", &store.TooLargeError{Key: it.Key, Size: len(it.Value), Limit: s.maxValue})
+			return fmt.Errorf("mem %s: %w", op, &store.TooLargeError{Key: it.Key, Size: len(it.Value), Limit: s.maxValue})
 		}
 		values[i] = clone(it.Value)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
-		return fmt.Errorf("mem put-create %s: %w", key, err)
+		return fmt.Errorf("mem %s: %w", op, err)
 	}
-	if _, ok := s.m[key]; ok {
-		return fmt.Errorf("mem put-create %s: %w", key, store.ErrExists)
+	if create {
+		key := items[len(items)-1].Key
+		if _, ok := s.m[key]; ok {
+			return fmt.Errorf("mem %s %s: %w", op, key, store.ErrExists)
+		}
 	}
-	for i, it := range all {
+	for i, it := range items {
 		s.m[it.Key] = values[i]
 	}
 	return nil

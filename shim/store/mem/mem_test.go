@@ -1,8 +1,6 @@
 package mem_test
 
 import (
-	"context"
-	"errors"
 	"testing"
 
 	"github.com/aft-shim/aft/shim/store"
@@ -40,29 +38,5 @@ func TestMaxValueSize(t *testing.T) {
 }
 
 func TestAfterClose(t *testing.T) {
-	s := mem.New()
-	ctx := context.Background()
-	if err := s.Put(ctx, []store.Item{{Key: "k", Value: []byte("v")}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, getErr := s.Get(ctx, "k")
-	tests := []struct {
-		name string
-		err  error
-	}{
-		{"Get", getErr},
-		{"Put", s.Put(ctx, []store.Item{{Key: "k", Value: nil}})},
-		{"Create", s.Create(ctx, "n", nil)},
-		{"Delete", s.Delete(ctx, []string{"k"})},
-		{"List", s.List(ctx, "", false, func(string, []byte) error { return nil })},
-		{"Close", s.Close()},
-	}
-	for _, tt := range tests {
-		if !errors.Is(tt.err, mem.ErrClosed) {
-			t.Errorf("%s after Close: got %v, want ErrClosed", tt.name, tt.err)
-		}
-	}
+	storetest.RunAfterClose(t, mem.New(), mem.ErrClosed)
 }
