@@ -90,3 +90,23 @@ func TestRunBounds(t *testing.T) {
 		t.Error("unbounded Run accepted")
 	}
 }
+
+func TestHistQuantiles(t *testing.T) {
+	var h hist
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Millisecond}, {0.99, 990 * time.Millisecond}, {1, time.Second}} {
+		got := h.quantile(tt.q)
+		if d := float64(got-tt.want) / float64(tt.want); d < -0.011 || d > 0.011 {
+			t.Errorf("quantile(%v) = %v, want %v within 1%%", tt.q, got, tt.want)
+		}
+	}
+	var empty hist
+	if empty.quantile(0.5) != 0 {
+		t.Error("quantile of an empty histogram is not 0")
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +72,7 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	}
 	var done, errs atomic.Int64
 	var lastErr atomic.Value
-	lat := make([][]time.Duration, opts.Clients)
+	lat := make([]hist, opts.Clients)
 	start := time.Now()
 	stopProgress := make(chan struct{})
 	if opts.Progress != nil && opts.ProgressEvery > 0 {
@@ -120,7 +119,7 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 					lastErr.Store(err)
 					continue
 				}
-				lat[c] = append(lat[c], time.Since(t0))
+				lat[c].add(time.Since(t0))
 				done.Add(1)
 			}
 		}(c)
@@ -131,14 +130,11 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	if e, ok := lastErr.Load().(error); ok {
 		res.LastErr = e
 	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
+	var all hist
+	for i := range lat {
+		all.merge(&lat[i])
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	if n := len(all); n > 0 {
-		res.P50, res.P99 = all[n/2], all[min(n-1, n*99/100)]
-	}
+	res.P50, res.P99 = all.quantile(0.50), all.quantile(0.99)
 	res.TPS = float64(res.Txns) / res.Elapsed.Seconds()
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,11 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 		s.Writes, s.Reads, s.ValueSize, s.Keys, s.Zipf, b.opts.Clients, !b.noSync)
 
 	b.opts.ProgressEvery = b.every
-	b.opts.Progress = progress("aft", rss, marks)
+	var detail func() string
+	if b.shim == "" {
+		detail = inProcessMemory(dir + "/aft/aft.db")
+	}
+	b.opts.Progress = progress("aft", rss, detail, marks)
 	aft, err := bench.Run(ctx, b.opts, bench.AftTxn(client.New(shim)))
 	if err != nil {
 		return err
@@ -100,7 +105,7 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	b.opts.Progress = progress("direct", nil, nil)
+	b.opts.Progress = progress("direct", nil, nil, nil)
 	direct, err := bench.Run(ctx, b.opts, bench.DirectTxn(st))
 	if err != nil {
 		return err
@@ -134,7 +139,7 @@ func parseMarks(s string) ([]int64, error) {
 }
 
 // progress prints a status line per tick, and resident memory when the count passes a mark.
-func progress(name string, rss func() int64, marks []int64) func(int64, time.Duration) {
+func progress(name string, rss func() int64, detail func() string, marks []int64) func(int64, time.Duration) {
 	var last int64
 	var lastT time.Duration
 	return func(done int64, elapsed time.Duration) {
@@ -142,6 +147,9 @@ func progress(name string, rss func() int64, marks []int64) func(int64, time.Dur
 		line := fmt.Sprintf("  %s %6.1fs: %d txns (%.0f/s now)", name, elapsed.Seconds(), done, rate)
 		if rss != nil {
 			line += fmt.Sprintf(", rss %.1f MiB", float64(rss())/(1<<20))
+		}
+		if detail != nil {
+			line += ", " + detail()
 		}
 		fmt.Println(line)
 		for len(marks) > 0 && done >= marks[0] {
@@ -207,5 +215,18 @@ func metricsRSS(shim string) func() int64 {
 			}
 		}
 		return 0
+	}
+}
+
+// inProcessMemory describes the Go heap in use and the size of the store's file.
+func inProcessMemory(dbFile string) func() string {
+	return func() string {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		var size int64
+		if fi, err := os.Stat(dbFile); err == nil {
+			size = fi.Size()
+		}
+		return fmt.Sprintf("heap in use %.1f MiB, store file %.1f MiB", float64(ms.HeapInuse)/(1<<20), float64(size)/(1<<20))
 	}
 }
