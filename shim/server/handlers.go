@@ -66,8 +66,8 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, infoJSON(info))
 }
 
-func (s *Server) status(w http.ResponseWriter, id string) {
-	info, err := s.m.Status(id)
+func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
+	info, err := s.m.Status(r.Context(), id)
 	if err != nil {
 		s.fail(w, err)
 		return

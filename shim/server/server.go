@@ -100,7 +100,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 	switch {
 	case tail == "" && !strings.HasSuffix(rest, "/"):
 		if method(w, r, http.MethodGet) {
-			s.status(w, id)
+			s.status(w, r, id)
 		}
 		return "status"
 	case tail == "commit":

@@ -24,8 +24,15 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 		return Info{}, &LimitError{What: "result", Size: n, Limit: MaxResultSize}
 	}
 	t, err := m.lookup(id)
-	if errors.Is(err, ErrCommitted) {
-		return m.Status(id)
+	if errors.Is(err, ErrCommitted) || errors.Is(err, ErrTxnNotFound) {
+		// Committed before, or forgotten: the status (which may find the record) answers.
+		info, serr := m.Status(ctx, id)
+		if serr == nil && info.Status == Committed {
+			return info, nil
+		}
+		if serr != nil {
+			return Info{}, fmt.Errorf("commit: %w", serr)
+		}
 	}
 	if err != nil {
 		return Info{}, fmt.Errorf("commit: %w", err)

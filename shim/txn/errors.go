@@ -11,7 +11,7 @@ var (
 	ErrKeyNotFound = errors.New("key not found")
 	ErrCommitted   = errors.New("transaction already committed")
 	ErrAborted     = errors.New("transaction aborted")
-	ErrFenced      = errors.New("transaction fenced: another attempt of its idempotency key committed")
+	ErrFenced      = errors.New("transaction fenced: another attempt of its idempotency key committed or superseded it")
 	ErrBadKey      = errors.New("bad key")
 	ErrBadIdemKey  = errors.New("bad idempotency key")
 	ErrTooLarge    = errors.New("too large")

@@ -111,15 +111,31 @@ func (m *Manager) committedRecord(ctx context.Context, idemKey string) (*record.
 	return rec, nil
 }
 
-// Status returns the state of a transaction this node knows.
-func (m *Manager) Status(id string) (Info, error) {
+// Status returns the state of a transaction. Finished transactions are remembered in
+// memory (the last FinishedStatuses of them); past that, a committed transaction without
+// an idempotency key is still found by its commit record until garbage collection removes
+// it.
+func (m *Manager) Status(ctx context.Context, id string) (Info, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if t := m.running[id]; t != nil {
+		m.mu.Unlock()
 		return Info{ID: id, Status: Running, Attempt: t.attempt}, nil
 	}
-	if f, ok := m.finished.get(id); ok {
+	f, ok := m.finished.get(id)
+	m.mu.Unlock()
+	if ok {
 		return Info{ID: id, Status: f.status, Version: f.version}, nil
+	}
+	if validID(id) {
+		b, err := m.store.Get(ctx, record.RecordKey("", id))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Info{}, fmt.Errorf("status of txn %s: %w: %w", id, ErrStore, err)
+		}
+		if err == nil {
+			if rec, err := record.Unmarshal(b); err == nil && rec.Version.Txn == id {
+				return Info{ID: id, Status: Committed, Attempt: rec.Attempt, Version: rec.Version}, nil
+			}
+		}
 	}
 	return Info{}, fmt.Errorf("txn %q: %w", id, ErrTxnNotFound)
 }

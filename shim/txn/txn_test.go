@@ -167,7 +167,7 @@ func testIdempotencyFirstCommitWins(t *testing.T, st store.Store) {
 	if !errors.Is(err, ErrFenced) || info.ID != a2 || string(info.Result) != "result 2" {
 		t.Fatalf("losing commit = %+v, %v; want fenced by %s", info, err, a2)
 	}
-	if s, _ := m.Status(a1); s.Status != Fenced {
+	if s, _ := m.Status(ctx, a1); s.Status != Fenced {
 		t.Errorf("status of loser = %v, want fenced", s.Status)
 	}
 	b, err := m.Begin(ctx, BeginOptions{IdemKey: "req"})
@@ -250,7 +250,7 @@ func TestIdleExpiry(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
 	m.expire()
-	if s, err := m.Status(id); err != nil || s.Status != Aborted {
+	if s, err := m.Status(ctx, id); err != nil || s.Status != Aborted {
 		t.Errorf("status after idle timeout = %+v, %v; want aborted", s, err)
 	}
 	if got := m.buffered.Load(); got != 0 {
@@ -299,7 +299,7 @@ func testRecoveryAndOrphanSweep(t *testing.T, st store.Store) {
 	if got := readString(t, m2, r, "k"); got != "committed" {
 		t.Errorf("after restart read k = %q, want committed", got)
 	}
-	if s, err := m2.Status(committed.ID); err != nil || s.Status != Committed {
+	if s, err := m2.Status(ctx, committed.ID); err != nil || s.Status != Committed {
 		t.Errorf("after restart status = %+v, %v", s, err)
 	}
 	if err := m2.Sweep(ctx); err != nil {
@@ -382,7 +382,7 @@ func TestCommitRetryAfterStoreFailure(t *testing.T) {
 			if _, err := m.Commit(ctx, id, []byte("res")); !errors.Is(err, ErrStore) {
 				t.Fatalf("commit with failing store: %v, want ErrStore", err)
 			}
-			if s, _ := m.Status(id); s.Status != Running {
+			if s, _ := m.Status(ctx, id); s.Status != Running {
 				t.Fatalf("status after failed commit = %v, want running", s.Status)
 			}
 			info := mustCommit(t, m, id)
@@ -476,5 +476,20 @@ func TestReadOnlyKeyedResultExpires(t *testing.T) {
 	m.Sweep(ctx)
 	if b, _ := m.Begin(ctx, BeginOptions{IdemKey: "read-only"}); b.Status != Running {
 		t.Errorf("result kept past its retention: %+v", b)
+	}
+}
+
+func TestForgottenStatusFoundByRecord(t *testing.T) {
+	m := newManager(t, mem.New(), Config{FinishedStatuses: 1})
+	first := commitAll(t, m, "a", "1")
+	commitAll(t, m, "b", "2") // pushes the first out of the remembered statuses
+	if s, err := m.Status(ctx, first.ID); err != nil || s.Status != Committed || s.Version != first.Version {
+		t.Errorf("status of a forgotten committed txn = %+v, %v; want committed at %v", s, err, first.Version)
+	}
+	if again, err := m.Commit(ctx, first.ID, nil); err != nil || again.Version != first.Version {
+		t.Errorf("repeated commit of a forgotten txn = %+v, %v", again, err)
+	}
+	if _, err := m.Commit(ctx, "0123456789abcdef0123456789abcdef", nil); !errors.Is(err, ErrTxnNotFound) {
+		t.Errorf("commit of an unknown txn: %v, want ErrTxnNotFound", err)
 	}
 }
