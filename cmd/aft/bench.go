@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type benchCmd struct {
 	dataDir  string
 	every    time.Duration
 	rssMarks string
+	memProf  string
 }
 
 func (b *benchCmd) Run(ctx context.Context, args []string) error {
@@ -52,6 +54,7 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&b.dataDir, "data-dir", "", "where in-process stores live (default: a temporary directory, removed after)")
 	fs.DurationVar(&b.every, "progress", 2*time.Second, "interval of progress lines")
 	fs.StringVar(&b.rssMarks, "rss-at", "", "comma-separated transaction counts at which to report resident memory, e.g. 100000,1000000")
+	fs.StringVar(&b.memProf, "memprofile", "", "write a heap profile of the in-process shim to this file after the aft run")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -97,6 +100,11 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	report("aft over HTTP", aft)
+	if b.memProf != "" {
+		if err := writeHeapProfile(b.memProf); err != nil {
+			return err
+		}
+	}
 	if !b.direct {
 		return nil
 	}
@@ -183,7 +191,10 @@ func startShim(ctx context.Context, dir string, noSync bool) (stop func(), addr 
 }
 
 // selfRSS reads this process's resident set size from /proc.
-func selfRSS() int64 {
+func selfRSS() int64 { return procStatus("VmRSS:") }
+
+// procStatus reads one kB field of /proc/self/status, in bytes.
+func procStatus(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -191,7 +202,7 @@ func selfRSS() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10
 		}
@@ -227,6 +238,22 @@ func inProcessMemory(dbFile string) func() string {
 		if fi, err := os.Stat(dbFile); err == nil {
 			size = fi.Size()
 		}
-		return fmt.Sprintf("heap in use %.1f MiB, store file %.1f MiB", float64(ms.HeapInuse)/(1<<20), float64(size)/(1<<20))
+		return fmt.Sprintf("anon %.1f MiB, file-backed %.1f MiB, heap in use %.1f MiB, store file %.1f MiB",
+			mib(procStatus("RssAnon:")), mib(procStatus("RssFile:")), mib(int64(ms.HeapInuse)), mib(size))
 	}
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("memprofile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("memprofile: %w", err)
+	}
+	return nil
 }

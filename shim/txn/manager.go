@@ -6,6 +6,7 @@ package txn
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -189,32 +190,72 @@ type finishedTxn struct {
 	version ra.Version
 }
 
-// finishedSet remembers the statuses of the last n finished transactions.
+// finishedSet remembers the statuses of the last n finished transactions in fixed memory:
+// keyed by the 16 bytes of the id, holding a status byte and the commit timestamp, with the
+// map sized for n from the start so that it never grows.
 type finishedSet struct {
-	m    map[string]finishedTxn
-	ring []string
+	m    map[[16]byte]finishedEntry
+	ring [][16]byte
 	next int
+	full bool
 }
 
+type finishedEntry struct {
+	ts     uint64
+	status uint8
+}
+
+var statusCodes = []Status{Running, Committed, Aborted, Fenced}
+
 func newFinishedSet(n int) finishedSet {
-	return finishedSet{m: make(map[string]finishedTxn), ring: make([]string, n)}
+	return finishedSet{m: make(map[[16]byte]finishedEntry, n), ring: make([][16]byte, n)}
 }
 
 func (f *finishedSet) add(id string, t finishedTxn) {
-	if len(f.ring) == 0 {
+	k, ok := idBytes(id)
+	if !ok || len(f.ring) == 0 {
 		return
 	}
-	if _, ok := f.m[id]; !ok {
-		if old := f.ring[f.next]; old != "" {
-			delete(f.m, old)
+	if _, seen := f.m[k]; !seen {
+		if f.full {
+			delete(f.m, f.ring[f.next])
 		}
-		f.ring[f.next] = id
-		f.next = (f.next + 1) % len(f.ring)
+		f.ring[f.next] = k
+		f.next++
+		if f.next == len(f.ring) {
+			f.next, f.full = 0, true
+		}
 	}
-	f.m[id] = t
+	e := finishedEntry{ts: t.version.TS}
+	for i, s := range statusCodes {
+		if s == t.status {
+			e.status = uint8(i)
+		}
+	}
+	f.m[k] = e
 }
 
 func (f *finishedSet) get(id string) (finishedTxn, bool) {
-	t, ok := f.m[id]
-	return t, ok
+	k, ok := idBytes(id)
+	if !ok {
+		return finishedTxn{}, false
+	}
+	e, ok := f.m[k]
+	if !ok {
+		return finishedTxn{}, false
+	}
+	t := finishedTxn{status: statusCodes[e.status]}
+	if e.ts != 0 {
+		t.version = ra.Version{TS: e.ts, Txn: id}
+	}
+	return t, true
+}
+
+// idBytes decodes an id newID made.
+func idBytes(id string) (k [16]byte, ok bool) {
+	if !validID(id) {
+		return k, false
+	}
+	_, err := hex.Decode(k[:], []byte(id))
+	return k, err == nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/shim/ra"
 	"github.com/aft-shim/aft/shim/record"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/mem"
@@ -493,3 +494,32 @@ func TestForgottenStatusFoundByRecord(t *testing.T) {
 		t.Errorf("commit of an unknown txn: %v, want ErrTxnNotFound", err)
 	}
 }
+
+func TestFinishedSetBounded(t *testing.T) {
+	f := newFinishedSet(3)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		id := newID()
+		ids = append(ids, id)
+		f.add(id, finishedTxn{status: Committed, version: rversion(uint64(i+1), id)})
+	}
+	f.add(ids[4], finishedTxn{status: Committed, version: rversion(5, ids[4])}) // again: no eviction
+	for i, id := range ids {
+		got, ok := f.get(id)
+		if want := i >= 2; ok != want {
+			t.Errorf("id %d remembered = %v, want %v", i, ok, want)
+		}
+		if ok && (got.status != Committed || got.version != rversion(uint64(i+1), id)) {
+			t.Errorf("id %d = %+v", i, got)
+		}
+	}
+	if len(f.m) != 3 {
+		t.Errorf("set holds %d, want 3", len(f.m))
+	}
+	f.add("not-an-id", finishedTxn{status: Aborted})
+	if _, ok := f.get("not-an-id"); ok {
+		t.Error("a malformed id was remembered")
+	}
+}
+
+func rversion(ts uint64, id string) ra.Version { return ra.Version{TS: ts, Txn: id} }
