@@ -3,10 +3,10 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/aft
 PKGS  := ./...
-# Short fuzz runs in make test; make fuzz runs longer ones (FUZZTIME=5m make fuzz).
+# Short fuzz runs in make test; make fuzz runs longer ones (default 5m each; make fuzz FUZZTIME=30m).
 FUZZTIME ?= 10s
 
-.PHONY: all build run test verify unit fuzz-short fuzz bench load clean
+.PHONY: all build run test deps verify unit fuzz-short fuzz bench load clean
 
 all: build
 
@@ -17,7 +17,11 @@ build:
 run: build
 	@bash scripts/run-demo.sh $(BIN)
 
-test: verify unit fuzz-short
+test: deps verify unit fuzz-short
+
+# Test servers and tools the tests need on a fresh machine (each script is idempotent).
+deps:
+	@for s in scripts/deps/*.sh; do [ -e "$$s" ] || continue; echo "== deps: $$s"; bash "$$s" || exit 1; done
 
 verify:
 	@echo "== verify: gofmt, go vet, go mod tidy"
@@ -39,6 +43,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) ./shim/record/
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./shim/server/
 
+fuzz: FUZZTIME = 5m
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=$(FUZZTIME)
 

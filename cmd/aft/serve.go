@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg serveConfig, out *os.File) error {
 	lvl.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
-	st, desc, err := backend.Open(cfg.Store, backend.Options{DataDir: cfg.DataDir, CreateStore: cfg.CreateStore, NoSync: cfg.NoSync})
+	st, desc, err := backend.Open(ctx, cfg.Store, backend.Options{DataDir: cfg.DataDir, CreateStore: cfg.CreateStore, NoSync: cfg.NoSync})
 	if err != nil {
 		return err
 	}

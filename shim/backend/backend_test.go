@@ -1,0 +1,34 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestCheckAndOpen(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"", true},
+		{"mem://", true},
+		{"ftp://x", false},
+		{"%zz", false},
+		{"no-scheme", false},
+	}
+	for _, tt := range tests {
+		err := Check(tt.url)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrBadURL)) {
+			t.Errorf("Check(%q) = %v, want ok %v", tt.url, err, tt.ok)
+		}
+	}
+	dir := t.TempDir()
+	for _, u := range []string{"", "mem://"} {
+		s, desc, err := Open(context.Background(), u, Options{DataDir: dir})
+		if err != nil || desc == "" {
+			t.Fatalf("Open(%q) = %q, %v", u, desc, err)
+		}
+		s.Close()
+	}
+}

@@ -1,0 +1,4 @@
+package backend
+
+// redisScheme opens redis stores (not built yet).
+var redisScheme = notBuilt("redis")
