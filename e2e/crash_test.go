@@ -99,16 +99,16 @@ func listenAddr(out string) string {
 	return ""
 }
 
-// startAft starts `aft serve` on a free loopback port with the data directory dir, waits
-// until it says where it listens, and kills it at cleanup.
-func startAft(t *testing.T, bin, dir, logPath string) *aftProc {
+// startAft starts `aft serve` on a free loopback port with the data directory dir and the
+// extra flags, waits until it says where it listens, and kills it at cleanup.
+func startAft(t *testing.T, bin, dir, logPath string, extra ...string) *aftProc {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AFT_") { // the flags alone configure it
 			cmd.Env = append(cmd.Env, kv)
@@ -199,7 +199,11 @@ func (w logWriter) Write(p []byte) (int, error) {
 // kills the process with SIGKILL several times mid-load and restarts it on the same data
 // directory, and then requires a history without anomalies: no commit answered 200 is
 // lost, and every idempotency key keeps its one winner.
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { runCrashRecovery(t) }
+
+// runCrashRecovery is TestCrashRecovery with extra `aft serve` flags, such as --store URL
+// for a server-backed store.
+func runCrashRecovery(t *testing.T, serveFlags ...string) {
 	const (
 		midLoadKills = 4
 		progress     = 300 // transactions recorded between two kills
@@ -216,7 +220,7 @@ func TestCrashRecovery(t *testing.T) {
 			p.kill()
 		}
 		starts++
-		p = startAft(t, bin, data, filepath.Join(dir, fmt.Sprintf("aft-%d.log", starts)))
+		p = startAft(t, bin, data, filepath.Join(dir, fmt.Sprintf("aft-%d.log", starts)), serveFlags...)
 		tr.set(p.addr)
 	}
 	restart()
