@@ -19,6 +19,7 @@ import (
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store/bolt"
+	"github.com/aft-shim/aft/shim/store/faults"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,6 +35,8 @@ type benchCmd struct {
 	every    time.Duration
 	rssMarks string
 	memProf  string
+	latency  time.Duration
+	jitter   time.Duration
 }
 
 func (b *benchCmd) Run(ctx context.Context, args []string) error {
@@ -54,6 +57,8 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&b.dataDir, "data-dir", "", "where in-process stores live (default: a temporary directory, removed after)")
 	fs.DurationVar(&b.every, "progress", 2*time.Second, "interval of progress lines")
 	fs.StringVar(&b.rssMarks, "rss-at", "", "comma-separated transaction counts at which to report resident memory, e.g. 100000,1000000")
+	fs.DurationVar(&b.latency, "store-latency", 0, "in-process stores: add this latency to every storage call")
+	fs.DurationVar(&b.jitter, "store-jitter", 0, "in-process stores: plus a uniform random extra up to this")
 	fs.StringVar(&b.memProf, "memprofile", "", "write a heap profile of the in-process shim to this file after the aft run")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -77,7 +82,7 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	}
 	shim, rss := b.shim, selfRSS
 	if shim == "" {
-		stop, addr, err := startShim(ctx, dir+"/aft", b.noSync)
+		stop, addr, err := startShim(ctx, dir+"/aft", b.noSync, b.faults())
 		if err != nil {
 			return err
 		}
@@ -86,8 +91,8 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	} else {
 		rss = metricsRSS(shim)
 	}
-	fmt.Printf("shape: %d writes then %d reads, %d-byte values, %d keys, zipf %.2f, %d clients, fsync %v\n",
-		s.Writes, s.Reads, s.ValueSize, s.Keys, s.Zipf, b.opts.Clients, !b.noSync)
+	fmt.Printf("shape: %d writes then %d reads, %d-byte values, %d keys, zipf %.2f, %d clients, fsync %v, store latency %v (+%v jitter)\n",
+		s.Writes, s.Reads, s.ValueSize, s.Keys, s.Zipf, b.opts.Clients, !b.noSync, b.latency, b.jitter)
 
 	b.opts.ProgressEvery = b.every
 	var detail func() string
@@ -113,14 +118,15 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	direct, _ := faults.Wrap(st, b.faults())
 	b.opts.Progress = progress("direct", nil, nil, nil)
-	direct, err := bench.Run(ctx, b.opts, bench.DirectTxn(st))
+	res, err := bench.Run(ctx, b.opts, bench.DirectTxn(direct))
 	if err != nil {
 		return err
 	}
-	report("same work on the store", direct)
+	report("same work on the store", res)
 	fmt.Printf("ratio aft/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
-		aft.TPS/direct.TPS, float64(aft.P50)/float64(direct.P50), float64(aft.P99)/float64(direct.P99))
+		aft.TPS/res.TPS, float64(aft.P50)/float64(res.P50), float64(aft.P99)/float64(res.P99))
 	return nil
 }
 
@@ -168,12 +174,17 @@ func progress(name string, rss func() int64, detail func() string, marks []int64
 	}
 }
 
+func (b *benchCmd) faults() faults.Options {
+	return faults.Options{Latency: b.latency, Jitter: b.jitter}
+}
+
 // startShim runs a shim in this process on an embedded store in dir.
-func startShim(ctx context.Context, dir string, noSync bool) (stop func(), addr string, err error) {
-	st, err := bolt.Open(dir+"/aft.db", bolt.Options{NoSync: noSync})
+func startShim(ctx context.Context, dir string, noSync bool, fo faults.Options) (stop func(), addr string, err error) {
+	bs, err := bolt.Open(dir+"/aft.db", bolt.Options{NoSync: noSync})
 	if err != nil {
 		return nil, "", err
 	}
+	st, _ := faults.Wrap(bs, fo)
 	m, err := txn.New(ctx, st, txn.Config{})
 	if err != nil {
 		st.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store/faults"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,6 +27,8 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	NoSync          bool
 	LogLevel        string
+	StoreLatency    time.Duration // injected per storage call, to model a remote store
+	StoreJitter     time.Duration
 	Txn             txn.Config
 }
 
@@ -38,6 +41,9 @@ func (c *serveConfig) validate() error {
 	}
 	if err := backend.Check(c.Store); err != nil {
 		return usage("--store: %v", err)
+	}
+	if c.StoreLatency < 0 || c.StoreJitter < 0 {
+		return usage("--store-latency and --store-jitter must not be negative")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return usage("--shutdown-timeout %v must be positive", c.ShutdownTimeout)
@@ -63,6 +69,8 @@ func (serveCmd) flags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.BoolVar(&c.NoSync, "no-sync", false, "embedded store: skip fsync (UNSAFE: a machine crash may lose acknowledged commits; for benchmarks)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.StoreLatency, "store-latency", 0, "add this latency to every storage call (to model a remote store on one machine)")
+	fs.DurationVar(&c.StoreJitter, "store-jitter", 0, "plus a uniform random extra latency up to this")
 	t := &c.Txn
 	fs.DurationVar(&t.IdleTimeout, "txn-timeout", 2*time.Minute, "abort running transactions idle this long")
 	fs.DurationVar(&t.CommitTimeout, "commit-timeout", 30*time.Second, "bound on the storage writes of one commit")
@@ -100,6 +108,10 @@ func serve(ctx context.Context, cfg serveConfig, out *os.File) error {
 		return err
 	}
 	defer st.Close()
+	if cfg.StoreLatency > 0 || cfg.StoreJitter > 0 {
+		st, _ = faults.Wrap(st, faults.Options{Latency: cfg.StoreLatency, Jitter: cfg.StoreJitter})
+		desc += fmt.Sprintf(", +%v latency", cfg.StoreLatency)
+	}
 	start := time.Now()
 	m, err := txn.New(ctx, st, cfg.Txn)
 	if err != nil {

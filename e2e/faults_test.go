@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/history"
+	"github.com/aft-shim/aft/history/driver"
+	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/store/faults"
+	"github.com/aft-shim/aft/shim/store/mem"
+)
+
+// TestStoreFaults runs the workload over a store that fails calls, reports applied writes
+// as failed (ambiguous), and goes down for a while: commits fail cleanly or succeed, nothing
+// partial or uncommitted is ever visible, and the shim serves again once the store is back.
+// It runs over a store that commits in one step and over one that needs two.
+func TestStoreFaults(t *testing.T) {
+	for name, open := range map[string]func() store.Store{
+		"one-step": func() store.Store { return mem.New() },
+		"two-step": func() store.Store { return struct{ store.Store }{mem.New()} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, f := faults.Wrap(open(), faults.Options{FailRate: 0.03, AmbiguousRate: 0.03, Seed: 11})
+			ts, _ := newShim(t, st)
+			c := client.New(ts.URL)
+			var rec history.Recorder
+			stop := make(chan struct{})
+			done := make(chan driver.Stats)
+			go func() {
+				s, err := driver.Run(t.Context(), c, &rec, driver.Options{
+					Clients: 16, Duration: 10 * time.Second, Stop: stop, Groups: 4, GroupSize: 4, Seed: 5,
+					Backoff: 5 * time.Millisecond, OpTimeout: 2 * time.Second,
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- s
+			}()
+			time.Sleep(1200 * time.Millisecond)
+			f.SetDown(true) // an outage
+			time.Sleep(300 * time.Millisecond)
+			f.SetDown(false)
+			time.Sleep(1200 * time.Millisecond)
+			close(stop)
+			stats := <-done
+			f.Set(faults.Options{}) // the store is healthy again
+			if err := driver.Final(t.Context(), c, &rec); err != nil {
+				t.Fatal(err)
+			}
+			h := rec.History()
+			rep := history.CheckWith(h, strict)
+			sum := summarize(h)
+			t.Logf("driver: %v; injected faults: %d", stats, f.Injected())
+			t.Logf("history: %v; check: %v", sum, rep)
+			if !rep.OK() {
+				t.Errorf("anomalies: %v", rep)
+			}
+			if n, err := driver.VerifyIdemKeys(t.Context(), c, h); err != nil {
+				t.Errorf("verify %d idempotency keys: %v", n, err)
+			}
+			atLeast(t, map[string][2]int64{
+				"committed writers": {int64(sum.committedWriters), 100},
+				"injected faults":   {f.Injected(), 20},
+				"client errors":     {stats.Errors, 5},
+			})
+		})
+	}
+}
