@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
+	"strconv"
 	"strings"
 )
 
@@ -211,4 +213,46 @@ func escape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Keys lists committed keys that start with prefix and sort after after, up to limit (0:
+// the shim's default of 1,000), outside any transaction. next is the after of the next
+// page, "" when the listing is complete.
+func (c *Client) Keys(ctx context.Context, prefix, after string, limit int) (keys []string, next string, err error) {
+	q := neturl.Values{}
+	q.Set("prefix", prefix)
+	q.Set("after", after)
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/v1/keys?"+q.Encode(), nil, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("list keys: %w", decodeError(resp))
+	}
+	var j struct {
+		Keys []string `json:"keys"`
+		Next *string  `json:"next"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return nil, "", fmt.Errorf("list keys: decode answer: %w", err)
+	}
+	for _, k := range j.Keys {
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil {
+			return nil, "", fmt.Errorf("list keys: decode key: %w", err)
+		}
+		keys = append(keys, string(b))
+	}
+	if j.Next != nil {
+		b, err := base64.StdEncoding.DecodeString(*j.Next)
+		if err != nil {
+			return nil, "", fmt.Errorf("list keys: decode next: %w", err)
+		}
+		next = string(b)
+	}
+	return keys, next, nil
 }

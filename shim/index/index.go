@@ -6,6 +6,7 @@ package index
 
 import (
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aft-shim/aft/shim/ra"
@@ -157,4 +158,25 @@ func (v *view) Wrote(ver ra.Version, key string) bool {
 	}
 	found, _ := t.wrote(key)
 	return found
+}
+
+// Keys returns up to limit keys that start with prefix and sort after after, in order,
+// whose newest committed version is not a delete.
+func (x *Index) Keys(prefix, after string, limit int) []string {
+	x.mu.RLock()
+	var keys []string
+	for k, kv := range x.keys {
+		if len(kv.vs) == 0 || !strings.HasPrefix(k, prefix) || k <= after {
+			continue
+		}
+		if _, tomb := kv.txns[len(kv.txns)-1].wrote(k); !tomb {
+			keys = append(keys, k)
+		}
+	}
+	x.mu.RUnlock()
+	sort.Strings(keys)
+	if limit > 0 && len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys
 }

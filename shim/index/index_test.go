@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/aft-shim/aft/shim/ra"
@@ -165,5 +166,27 @@ func TestCache(t *testing.T) {
 	c.Remove("k9")
 	if _, ok := c.Get("k9"); ok {
 		t.Error("removed entry still cached")
+	}
+}
+
+func TestKeys(t *testing.T) {
+	x := New()
+	x.Apply(rec(1, "dlq/a", "dlq/b", "other"))
+	x.Apply(rec(2, "-dlq/b", "dlq/c"))
+	tests := []struct {
+		prefix, after string
+		limit         int
+		want          string
+	}{
+		{"dlq/", "", 0, "dlq/a dlq/c"},
+		{"dlq/", "dlq/a", 0, "dlq/c"},
+		{"", "", 2, "dlq/a dlq/c"},
+		{"", "", 0, "dlq/a dlq/c other"},
+		{"nope", "", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(x.Keys(tt.prefix, tt.after, tt.limit), " "); got != tt.want {
+			t.Errorf("Keys(%q, %q, %d) = %q, want %q", tt.prefix, tt.after, tt.limit, got, tt.want)
+		}
 	}
 }

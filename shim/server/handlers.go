@@ -212,3 +212,36 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	return buf, nil
 }
+
+// keysJSON is the answer of GET /v1/keys: keys in base64 (they may hold any byte), and the
+// after parameter that continues the listing, when there may be more.
+type keysJSON struct {
+	Keys []string `json:"keys"`
+	Next *string  `json:"next,omitempty"`
+}
+
+// keys lists committed keys: GET /v1/keys?prefix=P&after=A&limit=N (an addition to the
+// spec, for operators: the present state, outside any transaction).
+func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 1000
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > txn.MaxKeysListed {
+			writeError(w, http.StatusBadRequest, "bad_limit", "limit must be 1.."+strconv.Itoa(txn.MaxKeysListed))
+			return
+		}
+		limit = n
+	}
+	keys := s.m.Keys(q.Get("prefix"), q.Get("after"), limit+1)
+	out := keysJSON{Keys: make([]string, 0, min(len(keys), limit))}
+	for i, k := range keys {
+		if i == limit {
+			next := base64.StdEncoding.EncodeToString([]byte(keys[i-1]))
+			out.Next = &next
+			break
+		}
+		out.Keys = append(out.Keys, base64.StdEncoding.EncodeToString([]byte(k)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}

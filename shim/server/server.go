@@ -90,6 +90,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 			s.begin(w, r)
 		}
 		return "begin"
+	case "/v1/keys":
+		if method(w, r, http.MethodGet) {
+			s.keys(w, r)
+		}
+		return "keys"
 	}
 	rest, ok := strings.CutPrefix(path, "/v1/txns/")
 	if !ok {

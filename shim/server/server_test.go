@@ -278,3 +278,32 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.h.ServeHTTP(rec, req)
 	return rec.Result(), nil
 }
+
+func TestListKeys(t *testing.T) {
+	ts, _ := newServer(t, txn.Config{})
+	c := client.New(ts.URL)
+	w, _ := c.Begin(ctx, "")
+	for _, k := range []string{"dlq/\xff1", "dlq/2", "dlq/3", "other"} {
+		c.Put(ctx, w.ID, k, []byte("v"))
+	}
+	c.Commit(ctx, w.ID, nil)
+	var got []string
+	after := ""
+	for pages := 0; pages < 10; pages++ {
+		keys, next, err := c.Keys(ctx, "dlq/", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, keys...)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if want := []string{"dlq/2", "dlq/3", "dlq/\xff1"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("listed %q, want %q", got, want)
+	}
+	if code, errCode, _ := call(t, ts, "GET", "/v1/keys?limit=0", nil, ""); code != 400 || errCode != "bad_limit" {
+		t.Errorf("limit=0: %d %s", code, errCode)
+	}
+}

@@ -262,3 +262,16 @@ func (m *Manager) fetch(ctx context.Context, key string, v ra.Version) ([]byte, 
 	m.cache.Add(sk, val)
 	return val, nil
 }
+
+// MaxKeysListed bounds one Keys call.
+const MaxKeysListed = 10_000
+
+// Keys lists committed keys that start with prefix and sort after after, up to limit (at
+// most MaxKeysListed; 0 means that), whose newest version is not a delete. It is an
+// operator's listing of the present state, outside any transaction.
+func (m *Manager) Keys(prefix, after string, limit int) []string {
+	if limit <= 0 || limit > MaxKeysListed {
+		limit = MaxKeysListed
+	}
+	return m.idx.Keys(prefix, after, limit)
+}
