@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	github.com/google/go-cmp v0.7.0
+	github.com/gorilla/mux v1.8.1
+	github.com/openfaas/faas-provider v0.25.12
 	github.com/prometheus/client_golang v1.22.0
 	go.etcd.io/bbolt v1.5.0
 )

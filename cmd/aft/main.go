@@ -18,9 +18,10 @@ type command interface {
 }
 
 var commands = map[string]func() command{
-	"serve": func() command { return &serveCmd{} },
-	"demo":  func() command { return &demoCmd{} },
-	"bench": func() command { return &benchCmd{} },
+	"serve":    func() command { return &serveCmd{} },
+	"demo":     func() command { return &demoCmd{} },
+	"bench":    func() command { return &benchCmd{} },
+	"provider": func() command { return providerCmd{} },
 }
 
 func main() {
