@@ -1,0 +1,133 @@
+// Package shimtest starts a shim in the test's process, for the tests of the SDKs and their
+// examples.
+package shimtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store/mem"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Start starts a shim on an in-memory store, stopped when t ends. It returns the shim's
+// base URL and a client of it.
+func Start(t testing.TB) (string, *client.Client) {
+	t.Helper()
+	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
+	if err != nil {
+		t.Fatalf("shimtest: start manager: %v", err)
+	}
+	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
+	t.Cleanup(func() { ts.Close(); m.Close() })
+	return ts.URL, client.New(ts.URL)
+}
+
+// Seed commits key=value pairs (alternating) in a transaction of their own.
+func Seed(t testing.TB, c *client.Client, kv ...string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := c.Begin(ctx, "")
+	if err != nil {
+		t.Fatalf("shimtest: seed: %v", err)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := c.Put(ctx, tx.ID, kv[i], []byte(kv[i+1])); err != nil {
+			t.Fatalf("shimtest: seed: %v", err)
+		}
+	}
+	if _, err := c.Commit(ctx, tx.ID, nil); err != nil {
+		t.Fatalf("shimtest: seed: %v", err)
+	}
+}
+
+// Committed reads key in a fresh transaction, after the writes under test committed. A
+// missing key reads as ok == false.
+func Committed(t testing.TB, c *client.Client, key string) (value string, ok bool) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := c.Begin(ctx, "")
+	if err != nil {
+		t.Fatalf("shimtest: read %q: %v", key, err)
+	}
+	defer c.Abort(ctx, tx.ID)
+	v, err := c.Get(ctx, tx.ID, key)
+	if err != nil {
+		if errors.Is(err, client.ErrKeyNotFound) {
+			return "", false
+		}
+		t.Fatalf("shimtest: read %q: %v", key, err)
+	}
+	return string(v.Bytes), true
+}
+
+// Invoke plays the middleware for one invocation of the function at fnURL: it begins a
+// transaction, POSTs body with the X-Aft-Txn-Id and X-Aft-Shim headers, and commits when
+// the function answers 2xx, aborting otherwise. It returns the function's answer.
+func Invoke(t testing.TB, c *client.Client, shimURL, fnURL, body string) (int, string) {
+	t.Helper()
+	return invoke(t, c, shimURL, fnURL, body, false)
+}
+
+// InvokeAndAbort is Invoke, but aborts the transaction whatever the function answers.
+func InvokeAndAbort(t testing.TB, c *client.Client, shimURL, fnURL, body string) (int, string) {
+	t.Helper()
+	return invoke(t, c, shimURL, fnURL, body, true)
+}
+
+func invoke(t testing.TB, c *client.Client, shimURL, fnURL, body string, abort bool) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tx, err := c.Begin(ctx, "")
+	if err != nil {
+		t.Fatalf("shimtest: begin: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fnURL, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Aft-Txn-Id", tx.ID)
+	req.Header.Set("X-Aft-Shim", shimURL)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("shimtest: invoke %s: %v", fnURL, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 && !abort {
+		_, err = c.Commit(ctx, tx.ID, b)
+	} else {
+		_, err = c.Abort(ctx, tx.ID)
+	}
+	if err != nil {
+		t.Fatalf("shimtest: finish %s: %v", tx.ID, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// Want checks the committed state: each key of present holds its value, and no key of
+// absent exists.
+func Want(t testing.TB, c *client.Client, present map[string]string, absent ...string) {
+	t.Helper()
+	for k, want := range present {
+		if v, ok := Committed(t, c, k); !ok || v != want {
+			t.Errorf("committed %q = %q (found %v), want %q", k, v, ok, want)
+		}
+	}
+	for _, k := range absent {
+		if v, ok := Committed(t, c, k); ok {
+			t.Errorf("committed %q = %q, want no such key", k, v)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package sdk_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/sdk/internal/shimtest"
+)
+
+// lang is one of the SDKs in another language, with its test command and examples.
+type lang struct {
+	name    string   // the SDK's folder under sdk/
+	bin     string   // the interpreter
+	test    []string // the arguments that run its tests in its folder
+	example string   // the extension of its examples, in examples/
+}
+
+var langs = []lang{
+	{name: "python", bin: "python3", test: []string{"-m", "unittest", "-v"}, example: ".py"},
+	{name: "node", bin: "node", test: []string{"--test"}, example: ".js"},
+}
+
+// langEnv is the environment of the interpreters: no bytecode written into the tree,
+// unbuffered output.
+var langEnv = []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "NODE_NO_WARNINGS=1"}
+
+// interpreter finds l's interpreter, failing (not skipping) without it: the SDK is part of
+// what the tests check.
+func interpreter(t *testing.T, l lang) string {
+	t.Helper()
+	p, err := exec.LookPath(l.bin)
+	if err != nil {
+		t.Fatalf("%s is not installed (%v): the %s SDK (sdk/%s) cannot be tested; install %s and run again", l.bin, err, l.name, l.name, l.bin)
+	}
+	return p
+}
+
+// TestLangSDKs runs the unit tests of the Python and Node SDKs against a shim in this
+// process, in a transaction this test began, then commits it and checks that their writes
+// are there: the SDKs really wrote through the shim, with keys encoded as the Go client
+// encodes them.
+func TestLangSDKs(t *testing.T) {
+	for _, l := range langs {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			bin := interpreter(t, l)
+			shimURL, c := shimtest.Start(t)
+			prefix := l.name + "/"
+			shimtest.Seed(t, c, prefix+"seed", "seeded")
+			id, _ := begin(t, c, shimURL)
+
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, l.test...)
+			cmd.Dir = l.name
+			cmd.Env = append(append(os.Environ(), langEnv...),
+				"AFT_TEST_SHIM="+shimURL, "AFT_TEST_TXN="+id, "AFT_TEST_PREFIX="+prefix, "AFT_TEST_SEED=seeded")
+			cmd.WaitDelay = 2 * time.Second
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("the %s SDK tests failed (%s %v in sdk/%s): %v\n%s", l.name, l.bin, l.test, l.name, err, out)
+			}
+			t.Logf("%s %v:\n%s", l.bin, l.test, out)
+
+			commit(t, c, id)
+			shimtest.Want(t, c, map[string]string{
+				prefix + "seed":                    "seeded",
+				prefix + "bytes":                   "written by the SDK",
+				prefix + "str":                     "h\u00e9llo",
+				prefix + "empty":                   "",
+				prefix + "weird/ key.\u00e9%~_-?#": "weird",
+				prefix + "bin\xff":                 "\x00\x01\xfe",
+			}, prefix+"deleted", prefix+"missing")
+		})
+	}
+}
+
+// TestLangExamples runs the example functions of the Python and Node SDKs as processes
+// and invokes them as the middleware would: the transfer, and the composition where order
+// calls reserve in its transaction.
+func TestLangExamples(t *testing.T) {
+	for _, l := range langs {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			bin := interpreter(t, l)
+			shimURL, c := shimtest.Start(t)
+			shimtest.Seed(t, c, "accounts/alice", "100")
+
+			dir := filepath.Join(l.name, "examples")
+			reservePort, orderPort, transferPort := freePort(t), freePort(t), freePort(t)
+			reserve := startFunction(t, bin, dir, "reserve"+l.example, reservePort)
+			order := startFunction(t, bin, dir, "order"+l.example, orderPort, "RESERVE_URL="+reserve.url)
+			transfer := startFunction(t, bin, dir, "transfer"+l.example, transferPort)
+			for _, f := range []*function{reserve, order, transfer} {
+				f.waitReady(t)
+			}
+
+			code, body := shimtest.Invoke(t, c, shimURL, transfer.url, `{"from":"alice","to":"bob","amount":30}`)
+			var got map[string]int64
+			if code != 200 || json.Unmarshal([]byte(body), &got) != nil || got["alice"] != 70 || got["bob"] != 30 {
+				t.Fatalf("transfer answered %d %s", code, body)
+			}
+			shimtest.Want(t, c, map[string]string{"accounts/alice": "70", "accounts/bob": "30"})
+			if code, body := shimtest.Invoke(t, c, shimURL, transfer.url, `{"from":"bob","to":"carol","amount":31}`); code != 409 {
+				t.Fatalf("overdraft answered %d %s, want 409", code, body)
+			}
+			shimtest.Want(t, c, map[string]string{"accounts/bob": "30"}, "accounts/carol")
+
+			if code, body := shimtest.Invoke(t, c, shimURL, order.url, `{"order":"42","item":"widget"}`); code != 200 {
+				t.Fatalf("order answered %d %s", code, body)
+			}
+			shimtest.Want(t, c, map[string]string{"orders/42": "widget", "reservations/42": "widget"})
+			if code, body := shimtest.InvokeAndAbort(t, c, shimURL, order.url, `{"order":"43","item":"gadget"}`); code != 200 {
+				t.Fatalf("order answered %d %s", code, body)
+			}
+			shimtest.Want(t, c, nil, "orders/43", "reservations/43")
+
+			// Invoked without the middleware, a function refuses with a clear answer.
+			resp, err := http.Post(reserve.url, "application/json", bytes.NewReader([]byte(`{"order":"1","item":"x"}`)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct{ Error string }
+			json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !bytes.Contains([]byte(e.Error), []byte("not running under the aft middleware")) {
+				t.Fatalf("reserve without the middleware answered %d %q", resp.StatusCode, e.Error)
+			}
+		})
+	}
+}
+
+// function is an example function running as a process.
+type function struct {
+	name   string
+	url    string
+	addr   string
+	out    *syncBuffer
+	exited chan struct{}
+	cmd    *exec.Cmd
+}
+
+// startFunction starts script of dir with bin, listening on 127.0.0.1:port; it is killed
+// when t ends.
+func startFunction(t *testing.T, bin, dir, script string, port int, env ...string) *function {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	f := &function{name: filepath.Join(dir, script), url: "http://" + addr, addr: addr, out: &syncBuffer{}, exited: make(chan struct{})}
+	f.cmd = exec.Command(bin, script)
+	f.cmd.Dir = dir
+	f.cmd.Env = append(append(append(os.Environ(), langEnv...), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1"), env...)
+	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
+	f.cmd.WaitDelay = time.Second
+	if err := f.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", f.name, err)
+	}
+	go func() { f.cmd.Wait(); close(f.exited) }()
+	t.Cleanup(func() {
+		f.cmd.Process.Kill()
+		<-f.exited
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", f.name, f.out)
+		}
+	})
+	return f
+}
+
+// waitReady waits, at most 10 s, until f accepts connections.
+func (f *function) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", f.addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		select {
+		case <-f.exited:
+			t.Fatalf("%s exited (%v) before listening on %s:\n%s", f.name, f.cmd.ProcessState, f.addr, f.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not listen on %s after 10s:\n%s", f.name, f.addr, f.out)
+		}
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

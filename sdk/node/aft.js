@@ -1,0 +1,198 @@
+'use strict';
+/**
+ * aft: read and write through the aft shim from a Node.js function (no dependencies; the
+ * built-in fetch of Node 18+).
+ *
+ * The aft middleware begins a transaction for each invocation and hands the function two
+ * headers: X-Aft-Txn-Id (the transaction id of this attempt) and X-Aft-Shim (the base URL
+ * of the shim). Txn.fromHeaders reads them; the Txn then reads and writes keys in that
+ * transaction. The function never commits or aborts: the middleware commits when it
+ * answers 2xx and aborts (and maybe retries) otherwise, so on an AftError answer 5xx.
+ *
+ *   const txn = Txn.fromHeaders(req.headers);      // http's req.headers, a fetch Headers, a Map...
+ *   const v = await txn.get('accounts/alice');     // Buffer, or null when the key does not exist
+ *   await txn.put('accounts/alice', '90');         // Buffer, Uint8Array or string (UTF-8)
+ *   await txn.delete('carts/alice');
+ *   const res = await txn.call(process.env.B_URL, { order: 42 });  // B joins this transaction
+ */
+
+const TXN_HEADER = 'X-Aft-Txn-Id';
+const SHIM_HEADER = 'X-Aft-Shim';
+const HEX = '0123456789ABCDEF';
+
+/**
+ * An error of the shim, of a call, or a missing transaction. status is the HTTP status of
+ * the shim's answer (null when there was no answer); code its stable snake_case code, such
+ * as 'txn_not_found', 'committed' or 'fenced'; 'no_txn' when the function is not running
+ * under the middleware, 'shim_unreachable' or 'call_failed' when no answer came.
+ */
+class AftError extends Error {
+  constructor(message, { status = null, code = null, cause } = {}) {
+    super(status !== null ? `aft: shim answered ${status} ${code}: ${message}` : `aft: ${message}`,
+      cause === undefined ? undefined : { cause });
+    this.name = 'AftError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Percent-encode a key (string, as UTF-8, or bytes) the way the Go client does: every byte
+ * but A-Za-z0-9_~- becomes %XX, with uppercase hex.
+ */
+function escapeKey(key) {
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key);
+  let out = '';
+  for (const b of bytes) {
+    const safe = (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
+      b === 0x2d || b === 0x5f || b === 0x7e;
+    out += safe ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
+  }
+  return out;
+}
+
+/** Look name up in headers, whatever their kind, ignoring case; null when absent. */
+function header(headers, name) {
+  if (headers == null) return null;
+  let value = null;
+  if (typeof headers.get === 'function') value = headers.get(name); // fetch Headers: case-insensitive
+  if (value == null) {
+    const lname = name.toLowerCase();
+    const entries = typeof headers.entries === 'function' ? headers.entries() : Object.entries(headers);
+    for (const [k, v] of entries) {
+      if (String(k).toLowerCase() === lname) {
+        value = v;
+        break;
+      }
+    }
+  }
+  if (Array.isArray(value)) value = value.length ? value[0] : null;
+  return value ? String(value) : null;
+}
+
+/** The bytes of data (Buffer, Uint8Array, string, or a JSON-able object). */
+function body(data, headers) {
+  if (data == null) return undefined;
+  if (typeof data === 'string' || data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
+    headers['Content-Type'] = 'application/json';
+  }
+  return JSON.stringify(data);
+}
+
+/** The transaction of one function invocation, in the shim at shim. */
+class Txn {
+  /**
+   * @param {string} id the transaction id
+   * @param {string} shim the shim's base URL
+   * @param {{timeoutMs?: number}} [options] bound on each request (default 30 s)
+   */
+  constructor(id, shim, { timeoutMs = 30000 } = {}) {
+    if (!id) throw new AftError('empty transaction id', { code: 'no_txn' });
+    if (typeof shim !== 'string' || !/^https?:\/\/./.test(shim)) {
+      throw new AftError(`shim URL ${JSON.stringify(shim)} is not an http(s) URL`, { code: 'bad_shim_url' });
+    }
+    this.id = id;
+    this.shim = shim;
+    this.timeoutMs = timeoutMs;
+    this._base = `${shim.replace(/\/+$/, '')}/v1/txns/${escapeKey(id)}/keys/`;
+  }
+
+  /**
+   * The transaction named by the X-Aft-Txn-Id and X-Aft-Shim headers of a request: http's
+   * req.headers (lower case), a plain object in any case, a fetch Headers or a Map. Throws
+   * an AftError with code 'no_txn' when a header is missing: the function is not running
+   * under the aft middleware.
+   */
+  static fromHeaders(headers, options) {
+    const id = header(headers, TXN_HEADER);
+    const shim = header(headers, SHIM_HEADER);
+    const missing = [[TXN_HEADER, id], [SHIM_HEADER, shim]].filter(([, v]) => !v).map(([n]) => n);
+    if (missing.length) {
+      throw new AftError(`no ${missing.join(' and ')} header: not running under the aft middleware`, { code: 'no_txn' });
+    }
+    return new Txn(id, shim, options);
+  }
+
+  /** The headers that make a called function join this transaction. */
+  headers() {
+    return { [TXN_HEADER]: this.id, [SHIM_HEADER]: this.shim };
+  }
+
+  /** The value of key in this transaction (a Buffer), or null when it has no visible version. */
+  async get(key) {
+    try {
+      return await this._shim('GET', key);
+    } catch (e) {
+      if (e instanceof AftError && e.code === 'key_not_found') return null;
+      throw e;
+    }
+  }
+
+  /** Write value (Buffer, Uint8Array or string, sent as UTF-8) as key; others see it once the transaction commits. */
+  async put(key, value) {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    await this._shim('PUT', key, bytes);
+  }
+
+  /** Delete key in this transaction. */
+  async delete(key) {
+    await this._shim('DELETE', key);
+  }
+
+  /**
+   * Call another function at url, which joins this transaction, and return its fetch
+   * Response whatever its status (check .ok). data may be a Buffer, Uint8Array, string or a
+   * JSON-able object (sent as JSON). options: method (default 'POST'), headers, timeoutMs.
+   * Throws an AftError with code 'call_failed' when no answer came.
+   */
+  async call(url, data = null, { method = 'POST', headers = {}, timeoutMs } = {}) {
+    const h = {};
+    for (const [k, v] of Object.entries(headers || {})) {
+      const lk = k.toLowerCase();
+      if (lk !== TXN_HEADER.toLowerCase() && lk !== SHIM_HEADER.toLowerCase()) h[k] = v;
+    }
+    const b = body(data, h);
+    Object.assign(h, this.headers());
+    try {
+      return await fetch(url, { method, headers: h, body: b, signal: AbortSignal.timeout(timeoutMs || this.timeoutMs) });
+    } catch (e) {
+      throw new AftError(`call ${method} ${url}: ${reason(e)}`, { code: 'call_failed', cause: e });
+    }
+  }
+
+  /** One request to the shim about key: the answer's body as a Buffer, or an AftError. */
+  async _shim(method, key, bytes) {
+    let res;
+    let raw;
+    try {
+      res = await fetch(this._base + escapeKey(key), {
+        method,
+        body: bytes,
+        headers: bytes ? { 'Content-Type': 'application/octet-stream' } : {},
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      raw = Buffer.from(await res.arrayBuffer());
+    } catch (e) {
+      throw new AftError(`shim ${this.shim} unreachable: ${reason(e)}`, { code: 'shim_unreachable', cause: e });
+    }
+    if (res.ok) return raw;
+    let message = raw.toString('utf8');
+    let code = `http_${res.status}`;
+    try {
+      const j = JSON.parse(message);
+      if (j && typeof j.code === 'string') ({ error: message, code } = j);
+    } catch {
+      // not the JSON error shape: keep the raw body
+    }
+    throw new AftError(`${method} ${JSON.stringify(String(key))}: ${message}`, { status: res.status, code });
+  }
+}
+
+/** The reason of a fetch failure: undici hides it in cause. */
+function reason(e) {
+  return e && e.cause && e.cause.message ? e.cause.message : (e && e.message) || String(e);
+}
+
+module.exports = { Txn, AftError, escapeKey, TXN_HEADER, SHIM_HEADER };

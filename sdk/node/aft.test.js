@@ -1,0 +1,161 @@
+'use strict';
+// Tests of aft.js: node --test (in sdk/node).
+//
+// The tests against a shim run when AFT_TEST_SHIM (its base URL) and AFT_TEST_TXN (a
+// running transaction) are set, as the Go test sdk/lang_test.go does; it then commits the
+// transaction and checks the writes. AFT_TEST_PREFIX prefixes the keys written;
+// AFT_TEST_SEED is the value that prefix+"seed" holds before the transaction, when set.
+
+const { test, describe, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+const { Txn, AftError, escapeKey } = require('./aft');
+
+const SHIM = process.env.AFT_TEST_SHIM;
+const TXN = process.env.AFT_TEST_TXN;
+const PREFIX = process.env.AFT_TEST_PREFIX || 'node/';
+const SEED = process.env.AFT_TEST_SEED;
+
+describe('escapeKey', () => {
+  test('shared vectors', () => {
+    const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'testdata', 'keys.json'), 'utf8'));
+    assert.ok(vectors.length > 5);
+    for (const v of vectors) {
+      const key = Buffer.from(v.key_hex, 'hex');
+      assert.equal(escapeKey(key), v.escaped, v.key_hex);
+      const s = key.toString('utf8');
+      if (Buffer.from(s, 'utf8').equals(key)) assert.equal(escapeKey(s), v.escaped, v.key_hex);
+    }
+  });
+  test('dot and slash', () => {
+    assert.equal(escapeKey('../a.b'), '%2E%2E%2Fa%2Eb');
+  });
+});
+
+describe('fromHeaders', () => {
+  const check = (headers) => {
+    const txn = Txn.fromHeaders(headers);
+    assert.equal(txn.id, 't-1');
+    assert.equal(txn.shim, 'http://shim:7654');
+    assert.deepEqual(txn.headers(), { 'X-Aft-Txn-Id': 't-1', 'X-Aft-Shim': 'http://shim:7654' });
+  };
+  test('objects in any case', () => {
+    check({ 'x-aft-txn-id': 't-1', 'x-aft-shim': 'http://shim:7654' }); // node's req.headers
+    check({ 'X-Aft-Txn-Id': 't-1', 'X-AFT-SHIM': 'http://shim:7654' });
+    check({ 'x-aft-txn-id': ['t-1'], 'x-aft-shim': ['http://shim:7654'] });
+  });
+  test('fetch Headers and Map', () => {
+    check(new Headers({ 'X-Aft-Txn-Id': 't-1', 'x-aft-shim': 'http://shim:7654' }));
+    check(new Map([['X-AFT-TXN-ID', 't-1'], ['x-aft-shim', 'http://shim:7654']]));
+  });
+  test('missing headers', () => {
+    for (const [headers, missing] of [
+      [{}, 'X-Aft-Txn-Id and X-Aft-Shim'],
+      [undefined, 'X-Aft-Txn-Id and X-Aft-Shim'],
+      [{ 'x-aft-shim': 'http://shim:7654' }, 'X-Aft-Txn-Id'],
+      [{ 'x-aft-txn-id': 't-1', 'x-aft-shim': '' }, 'X-Aft-Shim'],
+    ]) {
+      assert.throws(() => Txn.fromHeaders(headers), (e) => e instanceof AftError && e.code === 'no_txn' &&
+        e.message.includes(`no ${missing} header`) && e.message.includes('not running under the aft middleware'));
+    }
+  });
+  test('bad shim URL', () => {
+    assert.throws(() => Txn.fromHeaders({ 'x-aft-txn-id': 't-1', 'x-aft-shim': 'shim:7654' }),
+      (e) => e instanceof AftError && e.code === 'bad_shim_url');
+  });
+});
+
+describe('call', () => {
+  let server;
+  let url;
+  const txn = new Txn('t-1', 'http://shim:7654');
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const out = JSON.stringify({
+          method: req.method,
+          txn: req.headers['x-aft-txn-id'],
+          shim: req.headers['x-aft-shim'],
+          custom: req.headers['x-custom'] || null,
+          type: req.headers['content-type'] || null,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        res.writeHead(Number(req.headers['x-status'] || 200), { 'Content-Type': 'application/json' });
+        res.end(out);
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${server.address().port}/fn`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  test('propagates the headers', async () => {
+    const res = await txn.call(url, 'raw', { headers: { 'X-Custom': 'kept', 'x-aft-txn-id': 'stale' } });
+    assert.equal(res.status, 200);
+    const got = await res.json();
+    assert.deepEqual(got, { method: 'POST', txn: 't-1', shim: 'http://shim:7654', custom: 'kept', type: 'text/plain;charset=UTF-8', body: 'raw' });
+  });
+  test('JSON body and method', async () => {
+    let got = await (await txn.call(url, { order: 42 }, { method: 'PUT' })).json();
+    assert.equal(got.method, 'PUT');
+    assert.equal(got.type, 'application/json');
+    assert.deepEqual(JSON.parse(got.body), { order: 42 });
+    got = await (await txn.call(url, null, { method: 'GET' })).json();
+    assert.deepEqual([got.method, got.body, got.txn], ['GET', '', 't-1']);
+    got = await (await txn.call(url, Buffer.from([1, 2]))).json();
+    assert.equal(got.body, '\u0001\u0002');
+  });
+  test('an error status is returned', async () => {
+    const res = await txn.call(url, 'x', { headers: { 'X-Status': '503' } });
+    assert.equal(res.ok, false);
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).txn, 't-1');
+  });
+  test('unreachable', async () => {
+    await assert.rejects(txn.call('http://127.0.0.1:1/', null, { timeoutMs: 5000 }),
+      (e) => e instanceof AftError && e.code === 'call_failed');
+    await assert.rejects(new Txn('t-1', 'http://127.0.0.1:1', { timeoutMs: 5000 }).get('k'),
+      (e) => e instanceof AftError && e.code === 'shim_unreachable' && e.status === null);
+  });
+});
+
+describe('against a shim', { skip: !(SHIM && TXN) && 'set AFT_TEST_SHIM and AFT_TEST_TXN to test against a shim' }, () => {
+  const txn = () => Txn.fromHeaders({ 'x-aft-txn-id': TXN, 'x-aft-shim': SHIM });
+
+  test('seed visible', { skip: SEED === undefined && 'AFT_TEST_SEED not set' }, async () => {
+    assert.deepEqual(await txn().get(PREFIX + 'seed'), Buffer.from(SEED));
+  });
+  test('put and get', async () => {
+    const t = txn();
+    await t.put(PREFIX + 'bytes', Buffer.from('written by the SDK'));
+    assert.deepEqual(await t.get(PREFIX + 'bytes'), Buffer.from('written by the SDK'));
+    await t.put(PREFIX + 'str', 'h\u00e9llo');
+    assert.deepEqual(await t.get(PREFIX + 'str'), Buffer.from('h\u00e9llo'));
+    await t.put(PREFIX + 'empty', Buffer.alloc(0));
+    assert.deepEqual(await t.get(PREFIX + 'empty'), Buffer.alloc(0));
+  });
+  test('odd keys', async () => {
+    const t = txn();
+    await t.put(PREFIX + 'weird/ key.\u00e9%~_-?#', 'weird');
+    assert.deepEqual(await t.get(PREFIX + 'weird/ key.\u00e9%~_-?#'), Buffer.from('weird'));
+    const key = Buffer.concat([Buffer.from(PREFIX + 'bin'), Buffer.from([0xff])]);
+    await t.put(key, new Uint8Array([0, 1, 0xfe]));
+    assert.deepEqual(await t.get(key), Buffer.from([0, 1, 0xfe]));
+  });
+  test('missing and delete', async () => {
+    const t = txn();
+    assert.equal(await t.get(PREFIX + 'missing'), null);
+    await t.put(PREFIX + 'deleted', 'x');
+    await t.delete(PREFIX + 'deleted');
+    assert.equal(await t.get(PREFIX + 'deleted'), null);
+  });
+  test('shim errors', async () => {
+    await assert.rejects(new Txn('no-such-txn', SHIM).get('k'),
+      (e) => e instanceof AftError && e.status === 404 && e.code === 'txn_not_found' && e.message.includes('404 txn_not_found'));
+    await assert.rejects(txn().put('', 'x'), (e) => e instanceof AftError && e.status === 400 && e.code === 'bad_key');
+  });
+});

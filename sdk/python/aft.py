@@ -1,0 +1,217 @@
+"""aft: read and write through the aft shim from a Python function (standard library only).
+
+The aft middleware begins a transaction for each invocation and hands the function two
+headers: X-Aft-Txn-Id (the transaction id of this attempt) and X-Aft-Shim (the base URL of
+the shim). Txn.from_headers reads them; the Txn then reads and writes keys in that
+transaction. The function never commits or aborts: the middleware commits when it answers
+2xx and aborts (and maybe retries) otherwise, so on an AftError answer 5xx.
+
+    txn = aft.Txn.from_headers(self.headers)      # http.server, flask.request.headers, a dict...
+    balance = txn.get("accounts/alice")           # bytes, or None when the key does not exist
+    txn.put("accounts/alice", b"90")              # bytes or str (UTF-8)
+    txn.delete("carts/alice")
+    resp = txn.call(os.environ["B_URL"], data={"order": 42})  # B joins this transaction
+"""
+
+import json
+import urllib.error
+import urllib.request
+
+__all__ = ["Txn", "AftError", "Response", "escape_key", "TXN_HEADER", "SHIM_HEADER"]
+
+TXN_HEADER = "X-Aft-Txn-Id"
+SHIM_HEADER = "X-Aft-Shim"
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~-")
+
+
+class AftError(Exception):
+    """An error of the shim, of a call, or a missing transaction.
+
+    status is the HTTP status of the shim's answer (None when there was no answer), code
+    its stable snake_case code, such as "txn_not_found", "committed" or "fenced"; "no_txn"
+    when the function is not running under the middleware, "shim_unreachable" or
+    "call_failed" when no answer came.
+    """
+
+    def __init__(self, message, status=None, code=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+    def __str__(self):
+        if self.status is not None:
+            return "aft: shim answered %d %s: %s" % (self.status, self.code, self.message)
+        return "aft: " + self.message
+
+
+class Response:
+    """The answer of a called function: status, headers and body (bytes)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def ok(self):
+        """Whether the status is 2xx."""
+        return 200 <= self.status < 300
+
+    @property
+    def text(self):
+        """The body decoded as UTF-8."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        """The body decoded as JSON."""
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<aft.Response %d, %d bytes>" % (self.status, len(self.body))
+
+
+def escape_key(key):
+    """Percent-encode a key (str, as UTF-8, or bytes) the way the Go client does: every
+    byte but A-Za-z0-9_~- becomes %XX, with uppercase hex."""
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    return "".join(chr(b) if b in _SAFE else "%%%02X" % b for b in bytes(key))
+
+
+def _header(headers, name):
+    """Look name up in headers, whatever their kind, ignoring case; None when absent."""
+    if headers is None:
+        return None
+    value = None
+    get = getattr(headers, "get", None)
+    if callable(get):
+        value = get(name)  # case-insensitive for http.server, werkzeug, requests, django
+    if value is None:
+        lname = name.lower()
+        wsgi = "HTTP_" + name.upper().replace("-", "_")
+        items = headers.items() if hasattr(headers, "items") else headers
+        for k, v in items:
+            if isinstance(k, bytes):
+                k = k.decode("latin-1")
+            if k.lower() == lname or k == wsgi:
+                value = v
+                break
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return value or None
+
+
+def _body(data, headers):
+    """Bytes of data (bytes, str, or a JSON-able object), adding a Content-Type for JSON."""
+    if data is None or isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return json.dumps(data).encode("utf-8")
+
+
+class Txn:
+    """The transaction of one function invocation, in the shim at shim."""
+
+    def __init__(self, txn_id, shim, timeout=30.0):
+        if not txn_id:
+            raise AftError("empty transaction id", code="no_txn")
+        if not shim or not shim.startswith(("http://", "https://")):
+            raise AftError("shim URL %r is not an http(s) URL" % (shim,), code="bad_shim_url")
+        self.id = txn_id
+        self.shim = shim
+        self.timeout = timeout
+        self._base = shim.rstrip("/") + "/v1/txns/" + escape_key(txn_id) + "/keys/"
+
+    @classmethod
+    def from_headers(cls, headers, timeout=30.0):
+        """The transaction named by the X-Aft-Txn-Id and X-Aft-Shim headers of a request.
+
+        headers may be a dict (keys in any case), the headers of http.server, flask or
+        werkzeug, django's request.headers, a WSGI environ or a list of pairs. Raises
+        AftError with code "no_txn" when a header is missing: the function is not running
+        under the aft middleware.
+        """
+        txn_id, shim = _header(headers, TXN_HEADER), _header(headers, SHIM_HEADER)
+        missing = [n for n, v in ((TXN_HEADER, txn_id), (SHIM_HEADER, shim)) if not v]
+        if missing:
+            raise AftError("no %s header: not running under the aft middleware" % " and ".join(missing), code="no_txn")
+        return cls(txn_id, shim, timeout=timeout)
+
+    def headers(self):
+        """The headers that make a called function join this transaction."""
+        return {TXN_HEADER: self.id, SHIM_HEADER: self.shim}
+
+    def get(self, key):
+        """The value of key in this transaction (bytes), or None when it has no visible
+        version."""
+        try:
+            return self._shim("GET", key)
+        except AftError as e:
+            if e.code == "key_not_found":
+                return None
+            raise
+
+    def put(self, key, value):
+        """Write value (bytes or str, sent as UTF-8) as key; others see it once the
+        transaction commits."""
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        elif not isinstance(value, bytes):
+            value = bytes(value)
+        self._shim("PUT", key, value)
+
+    def delete(self, key):
+        """Delete key in this transaction."""
+        self._shim("DELETE", key)
+
+    def call(self, url, data=None, method="POST", headers=None, timeout=None):
+        """Call another function at url, which joins this transaction, and return its
+        Response whatever its status (check .ok). data may be bytes, str or a JSON-able
+        object (sent as JSON). Raises AftError with code "call_failed" when no answer
+        came."""
+        h = dict(headers or {})
+        body = _body(data, h)
+        for k in [k for k in h if k.lower() in (TXN_HEADER.lower(), SHIM_HEADER.lower())]:
+            del h[k]
+        h.update(self.headers())
+        req = urllib.request.Request(url, data=body, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return Response(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Response(e.code, e.headers, e.read())
+        except (urllib.error.URLError, OSError) as e:
+            raise AftError("call %s %s: %s" % (method, url, getattr(e, "reason", e)), code="call_failed") from e
+
+    def _shim(self, method, key, body=None):
+        """One request to the shim about key; the answer's body, or AftError."""
+        req = urllib.request.Request(self._base + escape_key(key), data=body, method=method)
+        if body is not None:
+            req.add_header("Content-Type", "application/octet-stream")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as e:
+            with e:
+                raw = e.read()
+            try:
+                j = json.loads(raw)
+                message, code = j["error"], j["code"]
+            except (ValueError, KeyError, TypeError):
+                message, code = raw.decode("utf-8", "replace"), "http_%d" % e.code
+            raise AftError("%s %r: %s" % (method, key, message), status=e.code, code=code) from None
+        except (urllib.error.URLError, OSError) as e:
+            raise AftError("shim %s unreachable: %s" % (self.shim, getattr(e, "reason", e)), code="shim_unreachable") from e
+
+    def __repr__(self):
+        return "<aft.Txn %s at %s>" % (self.id, self.shim)

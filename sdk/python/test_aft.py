@@ -1,0 +1,218 @@
+"""Tests of aft.py: python3 -m unittest (in sdk/python).
+
+The tests against a shim run when AFT_TEST_SHIM (its base URL) and AFT_TEST_TXN (a running
+transaction) are set, as the Go test sdk/lang_test.go does; it then commits the transaction
+and checks the writes. AFT_TEST_PREFIX prefixes the keys written; AFT_TEST_SEED is the
+value that prefix+"seed" holds before the transaction, when set.
+"""
+
+import email.message
+import http.server
+import json
+import os
+import threading
+import unittest
+
+import aft
+
+SHIM = os.environ.get("AFT_TEST_SHIM")
+TXN = os.environ.get("AFT_TEST_TXN")
+PREFIX = os.environ.get("AFT_TEST_PREFIX", "python/")
+SEED = os.environ.get("AFT_TEST_SEED")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class TestEscapeKey(unittest.TestCase):
+    def test_shared_vectors(self):
+        with open(os.path.join(HERE, "..", "testdata", "keys.json")) as f:
+            vectors = json.load(f)
+        self.assertGreater(len(vectors), 5)
+        for v in vectors:
+            key = bytes.fromhex(v["key_hex"])
+            self.assertEqual(aft.escape_key(key), v["escaped"], key)
+            try:
+                self.assertEqual(aft.escape_key(key.decode("utf-8")), v["escaped"], key)
+            except UnicodeDecodeError:
+                pass  # not UTF-8: only a bytes key can hold it
+
+    def test_dot_and_slash(self):
+        self.assertEqual(aft.escape_key("../a.b"), "%2E%2E%2Fa%2Eb")
+
+
+class WerkzeugLikeHeaders:
+    """Case-insensitive get and items, as werkzeug's Headers have."""
+
+    def __init__(self, pairs):
+        self._pairs = pairs
+
+    def get(self, name, default=None):
+        for k, v in self._pairs:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def items(self):
+        return list(self._pairs)
+
+
+class TestFromHeaders(unittest.TestCase):
+    def check(self, headers):
+        txn = aft.Txn.from_headers(headers)
+        self.assertEqual(txn.id, "t-1")
+        self.assertEqual(txn.shim, "http://shim:7654")
+        self.assertEqual(txn.headers(), {"X-Aft-Txn-Id": "t-1", "X-Aft-Shim": "http://shim:7654"})
+
+    def test_dicts_in_any_case(self):
+        self.check({"X-Aft-Txn-Id": "t-1", "X-Aft-Shim": "http://shim:7654"})
+        self.check({"x-aft-txn-id": "t-1", "x-aft-shim": "http://shim:7654"})  # node, lambda
+        self.check({"X-AFT-TXN-ID": "t-1", "X-Aft-SHIM": "http://shim:7654"})
+        self.check({"x-aft-txn-id": ["t-1"], "x-aft-shim": ["http://shim:7654"]})  # multi-valued
+
+    def test_http_server_message(self):
+        m = email.message.Message()  # what http.server's self.headers is
+        m["x-aft-txn-id"] = "t-1"
+        m["X-Aft-Shim"] = "http://shim:7654"
+        self.check(m)
+
+    def test_werkzeug_like(self):
+        self.check(WerkzeugLikeHeaders([("X-Aft-Txn-Id", "t-1"), ("X-Aft-Shim", "http://shim:7654")]))
+
+    def test_wsgi_environ_and_pairs(self):
+        self.check({"HTTP_X_AFT_TXN_ID": "t-1", "HTTP_X_AFT_SHIM": "http://shim:7654", "PATH_INFO": "/"})
+        self.check([("x-aft-txn-id", "t-1"), (b"X-Aft-Shim", b"http://shim:7654")])
+
+    def test_missing(self):
+        for headers, missing in [
+            ({}, "X-Aft-Txn-Id and X-Aft-Shim"),
+            (None, "X-Aft-Txn-Id and X-Aft-Shim"),
+            ({"X-Aft-Shim": "http://shim:7654"}, "X-Aft-Txn-Id"),
+            ({"X-Aft-Txn-Id": "t-1", "X-Aft-Shim": ""}, "X-Aft-Shim"),
+        ]:
+            with self.assertRaises(aft.AftError) as cm:
+                aft.Txn.from_headers(headers)
+            self.assertEqual(cm.exception.code, "no_txn")
+            self.assertIn("no %s header" % missing, str(cm.exception))
+            self.assertIn("not running under the aft middleware", str(cm.exception))
+
+    def test_bad_shim_url(self):
+        with self.assertRaises(aft.AftError) as cm:
+            aft.Txn.from_headers({"X-Aft-Txn-Id": "t-1", "X-Aft-Shim": "shim:7654"})
+        self.assertEqual(cm.exception.code, "bad_shim_url")
+
+
+class EchoHandler(http.server.BaseHTTPRequestHandler):
+    """Answers what it got as JSON, with the status asked in the X-Status header."""
+
+    def do_any(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        out = json.dumps({
+            "method": self.command,
+            "txn": self.headers.get_all("X-Aft-Txn-Id"),
+            "shim": self.headers.get_all("X-Aft-Shim"),
+            "custom": self.headers.get("X-Custom"),
+            "type": self.headers.get("Content-Type"),
+            "body": body.decode("utf-8"),
+        }).encode()
+        self.send_response(int(self.headers.get("X-Status") or 200))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_any
+
+    def log_message(self, *args):
+        pass
+
+
+class TestCall(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+        cls.url = "http://127.0.0.1:%d/fn" % cls.server.server_address[1]
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        cls.txn = aft.Txn("t-1", "http://shim:7654")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def test_propagates_headers(self):
+        r = self.txn.call(self.url, b"raw", headers={"X-Custom": "kept", "x-aft-txn-id": "stale"})
+        self.assertTrue(r.ok)
+        self.assertEqual(r.status, 200)
+        got = r.json()
+        self.assertEqual(got["method"], "POST")
+        self.assertEqual(got["txn"], ["t-1"])
+        self.assertEqual(got["shim"], ["http://shim:7654"])
+        self.assertEqual(got["custom"], "kept")
+        self.assertEqual(got["body"], "raw")
+
+    def test_json_and_method(self):
+        got = self.txn.call(self.url, {"order": 42}, method="PUT").json()
+        self.assertEqual(got["method"], "PUT")
+        self.assertEqual(got["type"], "application/json")
+        self.assertEqual(json.loads(got["body"]), {"order": 42})
+        got = self.txn.call(self.url, method="GET").json()
+        self.assertEqual((got["method"], got["body"], got["txn"]), ("GET", "", ["t-1"]))
+
+    def test_error_status_is_returned(self):
+        r = self.txn.call(self.url, "x", headers={"X-Status": "503"})
+        self.assertFalse(r.ok)
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.json()["txn"], ["t-1"])
+
+    def test_unreachable(self):
+        with self.assertRaises(aft.AftError) as cm:
+            self.txn.call("http://127.0.0.1:1/", timeout=5)
+        self.assertEqual(cm.exception.code, "call_failed")
+        with self.assertRaises(aft.AftError) as cm:
+            aft.Txn("t-1", "http://127.0.0.1:1", timeout=5).get("k")
+        self.assertEqual(cm.exception.code, "shim_unreachable")
+
+
+@unittest.skipUnless(SHIM and TXN, "set AFT_TEST_SHIM and AFT_TEST_TXN to test against a shim")
+class TestShim(unittest.TestCase):
+    def setUp(self):
+        self.txn = aft.Txn.from_headers({"x-aft-txn-id": TXN, "x-aft-shim": SHIM})
+
+    def test_seed_visible(self):
+        if SEED is None:
+            self.skipTest("AFT_TEST_SEED not set")
+        self.assertEqual(self.txn.get(PREFIX + "seed"), SEED.encode())
+
+    def test_put_get(self):
+        self.txn.put(PREFIX + "bytes", b"written by the SDK")
+        self.assertEqual(self.txn.get(PREFIX + "bytes"), b"written by the SDK")
+        self.txn.put(PREFIX + "str", "h\u00e9llo")
+        self.assertEqual(self.txn.get(PREFIX + "str"), "h\u00e9llo".encode())
+        self.txn.put(PREFIX + "empty", b"")
+        self.assertEqual(self.txn.get(PREFIX + "empty"), b"")
+
+    def test_odd_keys(self):
+        self.txn.put(PREFIX + "weird/ key.\u00e9%~_-?#", "weird")
+        self.assertEqual(self.txn.get(PREFIX + "weird/ key.\u00e9%~_-?#"), b"weird")
+        key = PREFIX.encode() + b"bin\xff"
+        self.txn.put(key, b"\x00\x01\xfe")
+        self.assertEqual(self.txn.get(key), b"\x00\x01\xfe")
+
+    def test_missing_and_delete(self):
+        self.assertIsNone(self.txn.get(PREFIX + "missing"))
+        self.txn.put(PREFIX + "deleted", b"x")
+        self.txn.delete(PREFIX + "deleted")
+        self.assertIsNone(self.txn.get(PREFIX + "deleted"))
+
+    def test_shim_errors(self):
+        with self.assertRaises(aft.AftError) as cm:
+            aft.Txn("no-such-txn", SHIM).get("k")
+        self.assertEqual((cm.exception.status, cm.exception.code), (404, "txn_not_found"))
+        self.assertIn("404 txn_not_found", str(cm.exception))
+        with self.assertRaises(aft.AftError) as cm:
+            self.txn.put("", b"x")
+        self.assertEqual((cm.exception.status, cm.exception.code), (400, "bad_key"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,181 @@
+// Package sdk is what a function written in Go uses to read and write through the aft shim
+// inside the transaction that the aft middleware began for its invocation.
+//
+// The middleware (spec/middleware.md) begins a transaction per invocation and hands the
+// function two headers: X-Aft-Txn-Id, the transaction id of this attempt, and X-Aft-Shim,
+// the base URL of the shim holding it. FromRequest reads them; the returned Txn reads and
+// writes keys in that transaction. The function never commits or aborts: the middleware
+// commits when the function answers 2xx and aborts (and maybe retries) otherwise, so a
+// function that meets a shim error should answer 5xx.
+//
+// A function calling another function passes X-Aft-Txn-Id on, so that the callee joins the
+// caller's transaction instead of beginning its own: Txn.Call sends a request with the
+// headers set, and Txn.Header returns them for other HTTP clients.
+//
+// A read of a key without a visible version returns an error matching ErrNotFound:
+//
+//	v, err := t.Get(ctx, "accounts/alice")
+//	if errors.Is(err, sdk.ErrNotFound) {
+//		// no such key
+//	}
+//
+// Other errors of the shim are *client.Error values (errors.As) with the shim's status
+// and stable code, and match the client package's sentinels, such as client.ErrFenced.
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+)
+
+// The headers of the function contract.
+const (
+	HeaderTxnID = "X-Aft-Txn-Id" // the transaction id of this attempt
+	HeaderShim  = "X-Aft-Shim"   // base URL of the shim that holds the transaction
+)
+
+// Errors to match with errors.Is.
+var (
+	// ErrNotFound is returned by Get for a key with no visible version. It is the client
+	// package's ErrKeyNotFound, so either sentinel matches.
+	ErrNotFound = client.ErrKeyNotFound
+
+	// ErrNoTxn is returned by FromRequest when a header of the middleware is missing:
+	// the function is not running under the aft middleware.
+	ErrNoTxn = errors.New("not running under the aft middleware")
+)
+
+// defaultHTTP sends the requests of every Txn that was not given its own client: one
+// connection pool for all invocations of the function, not one per invocation.
+var defaultHTTP = &http.Client{Transport: func() http.RoundTripper {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 64
+	return tr
+}(), Timeout: 60 * time.Second}
+
+// Txn is the transaction of one function invocation. It is safe for concurrent use.
+type Txn struct {
+	id   string
+	shim string
+	c    *client.Client
+	hc   *http.Client
+}
+
+// Option configures a Txn.
+type Option func(*Txn)
+
+// WithHTTPClient makes the Txn send its requests, to the shim and by Call, with hc
+// (default: a client shared by all Txns, with a 60 s timeout per request).
+func WithHTTPClient(hc *http.Client) Option { return func(t *Txn) { t.hc = hc } }
+
+// FromRequest returns the transaction of the invocation r, named by its X-Aft-Txn-Id and
+// X-Aft-Shim headers. Without them it returns an error matching ErrNoTxn.
+func FromRequest(r *http.Request, opts ...Option) (*Txn, error) {
+	return FromHeader(r.Header, opts...)
+}
+
+// FromHeader is FromRequest for the headers of a request.
+func FromHeader(h http.Header, opts ...Option) (*Txn, error) {
+	id, shim := h.Get(HeaderTxnID), h.Get(HeaderShim)
+	switch {
+	case id == "" && shim == "":
+		return nil, fmt.Errorf("aft: no %s and %s headers: %w", HeaderTxnID, HeaderShim, ErrNoTxn)
+	case id == "":
+		return nil, fmt.Errorf("aft: no %s header: %w", HeaderTxnID, ErrNoTxn)
+	case shim == "":
+		return nil, fmt.Errorf("aft: no %s header: %w", HeaderShim, ErrNoTxn)
+	}
+	return New(shim, id, opts...)
+}
+
+// New returns transaction id of the shim at shimURL, for a function that learned them
+// other than from its request's headers.
+func New(shimURL, id string, opts ...Option) (*Txn, error) {
+	if id == "" {
+		return nil, errors.New("aft: empty transaction id")
+	}
+	u, err := url.Parse(shimURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("aft: shim URL %q is not an http(s) URL", shimURL)
+	}
+	t := &Txn{id: id, shim: shimURL}
+	for _, o := range opts {
+		o(t)
+	}
+	if t.hc == nil {
+		t.hc = defaultHTTP
+	}
+	t.c = client.New(shimURL, client.WithHTTPClient(t.hc))
+	return t, nil
+}
+
+// ID returns the transaction id.
+func (t *Txn) ID() string { return t.id }
+
+// Shim returns the base URL of the shim.
+func (t *Txn) Shim() string { return t.shim }
+
+// Client returns the client of the shim that t uses, for calls the SDK does not wrap.
+func (t *Txn) Client() *client.Client { return t.c }
+
+// Get reads key in the transaction: its own latest write, or a committed version that
+// keeps the transaction's reads atomic. A key with no visible version returns an error
+// matching ErrNotFound.
+func (t *Txn) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := t.c.Get(ctx, t.id, key)
+	if err != nil {
+		return nil, fmt.Errorf("aft: %w", err)
+	}
+	return v.Bytes, nil
+}
+
+// Put writes value as key in the transaction; others see it once the transaction commits.
+func (t *Txn) Put(ctx context.Context, key string, value []byte) error {
+	if err := t.c.Put(ctx, t.id, key, value); err != nil {
+		return fmt.Errorf("aft: %w", err)
+	}
+	return nil
+}
+
+// Delete deletes key in the transaction.
+func (t *Txn) Delete(ctx context.Context, key string) error {
+	if err := t.c.Delete(ctx, t.id, key); err != nil {
+		return fmt.Errorf("aft: %w", err)
+	}
+	return nil
+}
+
+// Header returns new headers that make a called function join this transaction: its
+// X-Aft-Txn-Id and X-Aft-Shim.
+func (t *Txn) Header() http.Header {
+	h := http.Header{}
+	h.Set(HeaderTxnID, t.id)
+	h.Set(HeaderShim, t.shim)
+	return h
+}
+
+// Call sends req, a request to another function, with the headers that make the callee
+// join this transaction, and returns its response (whatever its status, as http.Client.Do
+// does). req itself is not changed; the request sent is a copy bound to ctx. The caller
+// closes the response body.
+func (t *Txn) Call(ctx context.Context, req *http.Request) (*http.Response, error) {
+	r := req.Clone(ctx)
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	for k, vs := range t.Header() {
+		r.Header[k] = vs
+	}
+	resp, err := t.hc.Do(r)
+	if err != nil {
+		return nil, fmt.Errorf("aft: call: %w", err)
+	}
+	return resp, nil
+}
