@@ -126,6 +126,9 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	}
 	wg.Wait()
 	close(stopProgress)
+	if opts.Progress != nil {
+		opts.Progress(done.Load(), time.Since(start)) // a last line, with the marks reached at the end
+	}
 	res := Result{Txns: done.Load(), Errors: errs.Load(), Elapsed: time.Since(start)}
 	if e, ok := lastErr.Load().(error); ok {
 		res.LastErr = e
