@@ -74,9 +74,10 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	var lastErr atomic.Value
 	lat := make([]hist, opts.Clients)
 	start := time.Now()
-	stopProgress := make(chan struct{})
+	stopProgress, progressDone := make(chan struct{}), make(chan struct{})
 	if opts.Progress != nil && opts.ProgressEvery > 0 {
 		go func() {
+			defer close(progressDone)
 			t := time.NewTicker(opts.ProgressEvery)
 			defer t.Stop()
 			for {
@@ -126,6 +127,9 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	}
 	wg.Wait()
 	close(stopProgress)
+	if opts.Progress != nil && opts.ProgressEvery > 0 {
+		<-progressDone
+	}
 	if opts.Progress != nil {
 		opts.Progress(done.Load(), time.Since(start)) // a last line, with the marks reached at the end
 	}
