@@ -74,26 +74,18 @@ type aftProc struct {
 	exited chan struct{} // closed once it exited and was reaped
 }
 
-// Patterns of the line `aft serve` prints when ready: "... listening on ADDR ...", or else
-// any loopback host:port in it.
-var (
-	listeningRE = regexp.MustCompile(`listening on (\S+)`)
-	hostPortRE  = regexp.MustCompile(`(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|localhost):\d+`)
-)
+// readyRE matches the one line `aft serve` prints when ready (spec/cli.md), with the
+// address it listens on. Only that line counts: other lines (the store description) may
+// name other addresses.
+var readyRE = regexp.MustCompile(`^aft serve: listening on (\S+)`)
 
 // listenAddr finds the address in the output of `aft serve`, "" if not there yet.
 func listenAddr(out string) string {
 	for _, line := range strings.Split(out, "\n") {
-		if m := listeningRE.FindStringSubmatch(line); m != nil {
-			addr := strings.TrimRight(m[1], ",;.)")
-			if _, _, err := net.SplitHostPort(addr); err == nil {
-				return addr
+		if m := readyRE.FindStringSubmatch(line); m != nil {
+			if _, _, err := net.SplitHostPort(m[1]); err == nil {
+				return m[1]
 			}
-		}
-	}
-	for _, line := range strings.Split(out, "\n") {
-		if m := hostPortRE.FindString(line); m != "" && strings.Contains(line, "aft") {
-			return m
 		}
 	}
 	return ""

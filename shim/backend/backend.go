@@ -58,14 +58,19 @@ func parse(rawURL string) (*url.URL, scheme, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, scheme{}, fmt.Errorf("%w %q: %v", ErrBadURL, rawURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the whole URL, password included
+		}
+		return nil, scheme{}, fmt.Errorf("%w: cannot parse it: %v", ErrBadURL, err)
 	}
+	shown := u.Redacted() // never print a password
 	s, ok := schemes[u.Scheme]
 	if !ok || u.Scheme == "" {
-		return nil, scheme{}, fmt.Errorf("%w %q: unknown scheme %q; want dynamodb://, s3://, redis://, rediss:// or mem://", ErrBadURL, rawURL, u.Scheme)
+		return nil, scheme{}, fmt.Errorf("%w %q: unknown scheme %q; want dynamodb://, s3://, redis://, rediss:// or mem://", ErrBadURL, shown, u.Scheme)
 	}
 	if err := s.check(u); err != nil {
-		return nil, scheme{}, fmt.Errorf("%w %q: %w", ErrBadURL, rawURL, err)
+		return nil, scheme{}, fmt.Errorf("%w %q: %w", ErrBadURL, shown, err)
 	}
 	return u, s, nil
 }

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,13 @@ func TestCheckAndOpen(t *testing.T) {
 			t.Fatalf("Open(%q) = %q, %v", u, desc, err)
 		}
 		s.Close()
+	}
+}
+
+func TestBadURLHidesPassword(t *testing.T) {
+	for _, u := range []string{"ftp://user:s3cret@host/x", "redis://:s3cret@host:6379/notanumber", "redis://:s3cret@host:port/0"} {
+		if err := Check(u); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Check(%q) = %v: want an error without the password", u, err)
+		}
 	}
 }
