@@ -17,8 +17,10 @@ import (
 
 	"github.com/aft-shim/aft/bench"
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/server"
-	"github.com/aft-shim/aft/shim/store/bolt"
+	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/store/dynamodb"
 	"github.com/aft-shim/aft/shim/store/faults"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +39,8 @@ type benchCmd struct {
 	memProf  string
 	latency  time.Duration
 	jitter   time.Duration
+	store    string
+	baseline string
 }
 
 func (b *benchCmd) Run(ctx context.Context, args []string) error {
@@ -57,6 +61,8 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&b.dataDir, "data-dir", "", "where in-process stores live (default: a temporary directory, removed after)")
 	fs.DurationVar(&b.every, "progress", 2*time.Second, "interval of progress lines")
 	fs.StringVar(&b.rssMarks, "rss-at", "", "comma-separated transaction counts at which to report resident memory, e.g. 100000,1000000")
+	fs.StringVar(&b.store, "store", "", "storage of the in-process shim and of the comparison, a --store URL of aft serve (default: a fresh embedded store)")
+	fs.StringVar(&b.baseline, "baseline", "store", "what aft is compared with: store (the same reads and writes straight on the store) or dynamodb-txn (DynamoDB's TransactWriteItems and TransactGetItems)")
 	fs.DurationVar(&b.latency, "store-latency", 0, "in-process stores: add this latency to every storage call")
 	fs.DurationVar(&b.jitter, "store-jitter", 0, "in-process stores: plus a uniform random extra up to this")
 	fs.StringVar(&b.memProf, "memprofile", "", "write a heap profile of the in-process shim to this file after the aft run")
@@ -68,6 +74,12 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	}
 	if s.Zipf != 0 && s.Zipf <= 1 {
 		return usage("--zipf %v must be above 1 (or 0 for uniform)", s.Zipf)
+	}
+	if err := backend.Check(b.store); err != nil {
+		return usage("--store: %v", err)
+	}
+	if b.baseline != "store" && b.baseline != "dynamodb-txn" {
+		return usage("--baseline %q: want store or dynamodb-txn", b.baseline)
 	}
 	marks, err := parseMarks(b.rssMarks)
 	if err != nil {
@@ -82,7 +94,11 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	}
 	shim, rss := b.shim, selfRSS
 	if shim == "" {
-		stop, addr, err := startShim(ctx, dir+"/aft", b.noSync, b.faults())
+		st, _, err := b.open(ctx, dir+"/aft")
+		if err != nil {
+			return err
+		}
+		stop, addr, err := startShim(ctx, st)
 		if err != nil {
 			return err
 		}
@@ -97,7 +113,7 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	b.opts.ProgressEvery = b.every
 	var detail func() string
 	if b.shim == "" {
-		detail = inProcessMemory(dir + "/aft/aft.db")
+		detail = inProcessMemory(dir + "/aft/" + backend.DataFile)
 	}
 	b.opts.Progress = progress("aft", rss, detail, marks)
 	aft, err := bench.Run(ctx, b.opts, bench.AftTxn(client.New(shim)))
@@ -113,18 +129,26 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	if !b.direct {
 		return nil
 	}
-	st, err := bolt.Open(dir+"/direct/aft.db", bolt.Options{NoSync: b.noSync})
+	st, desc, err := b.open(ctx, dir+"/direct")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	direct, _ := faults.Wrap(st, b.faults())
+	fn := bench.DirectTxn(st)
+	name := "same work on the store"
+	if b.baseline == "dynamodb-txn" {
+		if fn, err = b.dynamoTxn(st); err != nil {
+			return err
+		}
+		name = "DynamoDB transactions"
+	}
+	fmt.Printf("comparison: %s (%s)\n", name, desc)
 	b.opts.Progress = progress("direct", nil, nil, nil)
-	res, err := bench.Run(ctx, b.opts, bench.DirectTxn(direct))
+	res, err := bench.Run(ctx, b.opts, fn)
 	if err != nil {
 		return err
 	}
-	report("same work on the store", res)
+	report(name, res)
 	fmt.Printf("ratio aft/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
 		aft.TPS/res.TPS, float64(aft.P50)/float64(res.P50), float64(aft.P99)/float64(res.P99))
 	return nil
@@ -178,13 +202,50 @@ func (b *benchCmd) faults() faults.Options {
 	return faults.Options{Latency: b.latency, Jitter: b.jitter}
 }
 
-// startShim runs a shim in this process on an embedded store in dir.
-func startShim(ctx context.Context, dir string, noSync bool, fo faults.Options) (stop func(), addr string, err error) {
-	bs, err := bolt.Open(dir+"/aft.db", bolt.Options{NoSync: noSync})
+// open opens the store of the run (a fresh embedded one in dir by default) with the
+// injected latency.
+func (b *benchCmd) open(ctx context.Context, dir string) (store.Store, string, error) {
+	st, desc, err := backend.Open(ctx, b.store, backend.Options{DataDir: dir, CreateStore: true, NoSync: b.noSync})
 	if err != nil {
 		return nil, "", err
 	}
-	st, _ := faults.Wrap(bs, fo)
+	if b.latency > 0 || b.jitter > 0 {
+		st, _ = faults.Wrap(st, b.faults())
+	}
+	return st, desc, nil
+}
+
+// dynamoTxn is the work of one transaction done with DynamoDB's own transactions: the
+// writes in one TransactWriteItems, the reads in one TransactGetItems. The injected
+// latency is added to each of the two round trips.
+func (b *benchCmd) dynamoTxn(st store.Store) (bench.TxnFunc, error) {
+	var ds *dynamodb.Store
+	switch s := st.(type) {
+	case *dynamodb.Store:
+		ds = s
+	case interface{ Unwrap() store.Store }:
+		ds, _ = s.Unwrap().(*dynamodb.Store)
+	}
+	if ds == nil {
+		return nil, usage("--baseline dynamodb-txn needs --store dynamodb://...")
+	}
+	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
+		items := make([]store.Item, len(writeKeys))
+		for i, k := range writeKeys {
+			items[i] = store.Item{Key: "d/" + k, Value: value}
+		}
+		reads := make([]string, len(readKeys))
+		for i, k := range readKeys {
+			reads[i] = "d/" + k
+		}
+		time.Sleep(2 * b.latency)
+		_, err := ds.Transact(ctx, items, reads)
+		return err
+	}, nil
+}
+
+// startShim runs a shim in this process over st, which it closes when stopped.
+func startShim(ctx context.Context, st store.Store) (stop func(), addr string, err error) {
 	m, err := txn.New(ctx, st, txn.Config{})
 	if err != nil {
 		st.Close()

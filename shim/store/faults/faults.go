@@ -185,3 +185,6 @@ func (f *committerStore) PutCreate(ctx context.Context, items []store.Item, key 
 	}
 	return f.after("put-create", amb, f.c.PutCreate(ctx, items, key, value))
 }
+
+// Unwrap returns the store under the faults.
+func (f *Store) Unwrap() store.Store { return f.s }
