@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -230,13 +231,14 @@ func (b *benchCmd) dynamoTxn(st store.Store) (bench.TxnFunc, error) {
 		return nil, usage("--baseline dynamodb-txn needs --store dynamodb://...")
 	}
 	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
-		items := make([]store.Item, len(writeKeys))
-		for i, k := range writeKeys {
-			items[i] = store.Item{Key: "d/" + k, Value: value}
+		// A DynamoDB transaction may not name one item twice, and Zipf draws repeat keys.
+		var items []store.Item
+		for _, k := range unique(writeKeys) {
+			items = append(items, store.Item{Key: "d/" + k, Value: value})
 		}
-		reads := make([]string, len(readKeys))
-		for i, k := range readKeys {
-			reads[i] = "d/" + k
+		var reads []string
+		for _, k := range unique(readKeys) {
+			reads = append(reads, "d/"+k)
 		}
 		time.Sleep(2 * b.latency)
 		_, err := ds.Transact(ctx, items, reads)
@@ -328,4 +330,15 @@ func writeHeapProfile(path string) error {
 		return fmt.Errorf("memprofile: %w", err)
 	}
 	return nil
+}
+
+// unique returns keys without repeats, in order.
+func unique(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
