@@ -63,7 +63,7 @@ func runOutage(t *testing.T, storeURL string, outage, recover func()) {
 		t.Errorf("anomalies: %v", rep)
 	}
 	atLeast(t, map[string][2]int64{
-		"errors during the outage":  {stats.Errors, 1},
+		"errors during the outage": {stats.Errors, 1},
 		"commits after the outage": {int64(after), 20},
 	})
 }
