@@ -42,6 +42,7 @@ fuzz-short:
 	@echo "== short fuzz runs ($(FUZZTIME) each)"
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) ./shim/record/
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./shim/server/
+	$(GO) test -run='^$$' -fuzz='^FuzzMiddleware$$' -fuzztime=$(FUZZTIME) ./middleware/
 
 fuzz: FUZZTIME = 5m
 fuzz:

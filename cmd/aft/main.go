@@ -22,6 +22,8 @@ var commands = map[string]func() command{
 	"demo":     func() command { return &demoCmd{} },
 	"bench":    func() command { return &benchCmd{} },
 	"provider": func() command { return providerCmd{} },
+	"proxy":    func() command { return &proxyCmd{} },
+	"dlq":      func() command { return &dlqCmd{} },
 }
 
 func main() {

@@ -13,22 +13,75 @@ import (
 	bootstrap "github.com/openfaas/faas-provider"
 	"github.com/openfaas/faas-provider/types"
 
+	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/plugin/local"
+	"github.com/aft-shim/aft/plugin/openfaas"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// providerCmd runs an OpenFaaS provider: `aft provider local` runs functions as local
-// processes (development and tests).
+// providerCmd runs an OpenFaaS provider: `aft provider openfaas` is the aft plugin in
+// front of another provider; `aft provider local` runs functions as local processes
+// (development and tests).
 type providerCmd struct{}
 
 func (providerCmd) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usage("aft provider local [flags]")
+		return usage("aft provider openfaas|local [flags]")
 	}
 	switch args[0] {
 	case "local":
 		return runLocalProvider(ctx, args[1:])
+	case "openfaas":
+		return runOpenFaaSPlugin(ctx, args[1:])
 	}
-	return usage("unknown provider %q; want local", args[0])
+	return usage("unknown provider %q; want openfaas or local", args[0])
+}
+
+func runOpenFaaSPlugin(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("provider openfaas", flag.ContinueOnError)
+	port := fs.Int("port", 8081, "TCP port of the provider API the gateway calls (functions_provider_url)")
+	o := openfaas.Options{}
+	fs.StringVar(&o.Upstream, "upstream", "", "base URL of the provider behind the plugin (faas-netes, faasd, aft provider local)")
+	fs.StringVar(&o.ShimURL, "shim", "http://127.0.0.1:7654", "base URL of the aft shim")
+	fs.IntVar(&o.Defaults.Attempts, "attempts", middleware.DefaultAttempts, "default attempts of a transactional request")
+	fs.DurationVar(&o.Defaults.AttemptTimeout, "attempt-timeout", middleware.DefaultAttemptTimeout, "default timeout of one attempt")
+	fs.DurationVar(&o.Defaults.Deadline, "deadline", middleware.DefaultDeadline, "default deadline of all attempts together")
+	fs.Var(&o.Defaults.OnRunning, "on-running", "default duplicate policy: run, wait or refuse")
+	fs.DurationVar(&o.SettingsTTL, "settings-ttl", 5*time.Second, "how long a function's annotations are cached")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.Upstream == "" {
+		return usage("--upstream is required: the provider the gateway would otherwise call")
+	}
+	if err := checkPort(*port); err != nil {
+		return err
+	}
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	o.Registry = prometheus.DefaultRegisterer // faas-provider serves the default registry at /metrics
+	p, err := openfaas.New(o)
+	if err != nil {
+		return &usageError{err}
+	}
+	cfg := &types.FaaSConfig{TCPPort: port, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute}
+	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s)\n", *port, o.Upstream, o.ShimURL)
+	bootstrap.Serve(ctx, p.Handlers(), cfg) // returns when ctx ends
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return p.Wait(wctx)
+}
+
+// checkPort fails with an error naming port when it cannot be listened on: bootstrap.Serve
+// would exit the process through log.Fatal instead.
+func checkPort(port int) error {
+	if port <= 0 || port > 65535 {
+		return usage("--port %d: want 1..65535", port)
+	}
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return fmt.Errorf("provider port %d: %w (pick another with --port)", port, err)
+	}
+	return l.Close()
 }
 
 func runLocalProvider(ctx context.Context, args []string) error {
@@ -39,16 +92,9 @@ func runLocalProvider(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *port <= 0 || *port > 65535 {
-		return usage("--port %d: want 1..65535", *port)
+	if err := checkPort(*port); err != nil {
+		return err
 	}
-	// bootstrap.Serve exits the process through log.Fatal when it cannot listen: check first,
-	// for an error that names the port.
-	l, err := net.Listen("tcp", ":"+strconv.Itoa(*port))
-	if err != nil {
-		return fmt.Errorf("provider port %d: %w (pick another with --port)", *port, err)
-	}
-	l.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	p := local.New(local.Options{Dir: *dir, Log: log})
 	defer p.Close()

@@ -1,0 +1,306 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/openfaas/faas-provider/types"
+)
+
+// gatewayBinary builds the OpenFaaS gateway from the tools module (a test peer under the
+// OpenFaaS CE licence: built here, never shipped), once per test run.
+var gateway struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	bin := aftBinary(t) // also finds the build directory
+	gateway.once.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			gateway.err = fmt.Errorf("build gateway: go env GOMOD: %v", err)
+			return
+		}
+		gateway.path = filepath.Join(filepath.Dir(bin), "gateway")
+		cmd := exec.Command("go", "build", "-o", gateway.path, "github.com/openfaas/faas/gateway")
+		cmd.Dir = filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "tools", "gateway")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			gateway.err = fmt.Errorf("build gateway in %s: %v\n%s", cmd.Dir, err, out)
+		}
+	})
+	if gateway.err != nil {
+		t.Fatal(gateway.err)
+	}
+	return gateway.path
+}
+
+// proc is a process the test started, killed at cleanup, its output in a file.
+type proc struct {
+	cmd *exec.Cmd
+	log string
+}
+
+func startProc(t *testing.T, logPath string, env []string, name string, args ...string) *proc {
+	t.Helper()
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{cmd: cmd, log: logPath}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return p
+}
+
+func (p *proc) output() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// waitHTTP polls url until it answers 200.
+func waitHTTP(t *testing.T, url string, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer 200 within 30s; output:\n%s", url, p.output())
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestOpenFaaSGateway runs the real OpenFaaS gateway -> aft provider openfaas (the plugin)
+// -> aft provider local -> function processes -> aft serve, and checks through the gateway:
+// a function that crashes between its two writes is retried and leaves both written once,
+// never one without the other to concurrent readers; a duplicate is answered from the
+// stored result; a zombie and its retry both finish and exactly one commits; a nested call
+// joins its caller's transaction; an unannotated function passes untouched; and the
+// management API works through the plugin.
+func TestOpenFaaSGateway(t *testing.T) {
+	for _, port := range []int{8080, 8082} { // the gateway's, fixed
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			t.Fatalf("the OpenFaaS gateway needs ports 8080 and 8082, and %d is taken: %v (stop what uses it and run again)", port, err)
+		}
+		l.Close()
+	}
+	bin, gw := aftBinary(t), gatewayBinary(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+
+	shimProc := startAft(t, bin, filepath.Join(dir, "data"), filepath.Join(dir, "shim.log"))
+	shimURL := "http://" + shimProc.addr
+	localPort, pluginPort := freePort(t), freePort(t)
+	local := startProc(t, filepath.Join(dir, "local.log"), nil, bin, "provider", "local", "--port", strconv.Itoa(localPort))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", localPort), local)
+	plugin := startProc(t, filepath.Join(dir, "plugin.log"), nil, bin, "provider", "openfaas",
+		"--port", strconv.Itoa(pluginPort), "--upstream", fmt.Sprintf("http://127.0.0.1:%d", localPort),
+		"--shim", shimURL, "--attempt-timeout", "1s", "--deadline", "10s")
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", pluginPort), plugin)
+
+	// The gateway's GET /system/functions panics when no Prometheus answers: a minimal one.
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	t.Cleanup(prom.Close)
+	promPort := prom.Listener.Addr().(*net.TCPAddr).Port
+	gwProc := startProc(t, filepath.Join(dir, "gateway.log"), []string{
+		fmt.Sprintf("functions_provider_url=http://127.0.0.1:%d/", pluginPort),
+		"faas_prometheus_host=127.0.0.1", "faas_prometheus_port=" + strconv.Itoa(promPort),
+		"basic_auth=false", "read_timeout=30s", "write_timeout=30s", "upstream_timeout=25s",
+	}, gw)
+	const gwURL = "http://127.0.0.1:8080"
+	waitHTTP(t, gwURL+"/healthz", gwProc)
+	logs := func() string {
+		return "\ngateway:\n" + gwProc.output() + "\nplugin:\n" + plugin.output() + "\nlocal:\n" + local.output()
+	}
+
+	call := func(method, path, key string, body any) (*http.Response, string) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, gwURL+path, rd)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v%s", method, path, err, logs())
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	deploy := func(name, mode string, transactional bool) {
+		t.Helper()
+		ann := map[string]string{}
+		if transactional {
+			ann["com.openfaas.aft/transactional"] = "true"
+		}
+		dep := types.FunctionDeployment{Service: name, Image: strconv.Quote(os.Args[0]),
+			EnvVars:     map[string]string{"AFT_E2E_FUNCTION": mode, "INNER_URL": gwURL + "/function/inner"},
+			Annotations: &ann}
+		if resp, body := call("POST", "/system/functions", "", dep); resp.StatusCode/100 != 2 {
+			t.Fatalf("deploy %s through the gateway: %d %s%s", name, resp.StatusCode, body, logs())
+		}
+	}
+	for _, f := range []struct {
+		name, mode string
+		tx         bool
+	}{{"pair", "pair", true}, {"zombie", "zombie", true}, {"outer", "outer", true}, {"inner", "inner", true}, {"plain", "plain", false}} {
+		deploy(f.name, f.mode, f.tx)
+	}
+	shim := client.New(shimURL)
+	read := func(keys ...string) map[string]string {
+		t.Helper()
+		r, err := shim.Begin(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer shim.Abort(ctx, r.ID)
+		out := map[string]string{}
+		for _, k := range keys {
+			if v, err := shim.Get(ctx, r.ID, k); err == nil {
+				out[k] = string(v.Bytes)
+			}
+		}
+		return out
+	}
+
+	t.Run("crash between two writes, retried", func(t *testing.T) {
+		stop := make(chan struct{})
+		var fractured, reads int
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // a concurrent reader: both keys or neither
+			defer wg.Done()
+			for i := 0; i < 10000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				got := read("pair/a", "pair/b")
+				reads++
+				if len(got) == 1 || got["pair/a"] != got["pair/b"] {
+					fractured++
+				}
+			}
+		}()
+		resp, body := call("POST", "/function/pair", "pair-1", map[string]int{"n": 1})
+		close(stop)
+		wg.Wait()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Aft-Attempts") != "2" {
+			t.Fatalf("invoke = %d %q, attempts %q%s", resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"), logs())
+		}
+		if got := read("pair/a", "pair/b"); got["pair/a"] != "pair-1" || got["pair/b"] != "pair-1" {
+			t.Errorf("after the invocation: %v, want both keys written", got)
+		}
+		if fractured != 0 {
+			t.Errorf("%d of %d concurrent reads saw one key without the other", fractured, reads)
+		}
+		// The same request again: the stored result, nothing runs.
+		resp2, body2 := call("POST", "/function/pair", "pair-1", map[string]int{"n": 1})
+		if resp2.StatusCode != 200 || body2 != body || resp2.Header.Get("X-Aft-Replayed") != "true" {
+			t.Errorf("duplicate = %d %q replayed %q; want the stored %q", resp2.StatusCode, body2, resp2.Header.Get("X-Aft-Replayed"), body)
+		}
+	})
+
+	t.Run("zombie and retry, one commit", func(t *testing.T) {
+		resp, body := call("POST", "/function/zombie", "zombie-1", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("invoke = %d %q%s", resp.StatusCode, body, logs())
+		}
+		time.Sleep(2 * time.Second) // the zombie finishes and tries to commit
+		if got := read("zombie/count"); got["zombie/count"] != "1" {
+			t.Errorf("count = %q after a zombie and its retry, want exactly 1", got["zombie/count"])
+		}
+	})
+
+	t.Run("nested call joins the transaction", func(t *testing.T) {
+		resp, body := call("POST", "/function/outer", "nested-1", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("invoke = %d %q%s", resp.StatusCode, body, logs())
+		}
+		r, _ := shim.Begin(ctx, "")
+		defer shim.Abort(ctx, r.ID)
+		outer, err1 := shim.Get(ctx, r.ID, "nested/outer")
+		inner, err2 := shim.Get(ctx, r.ID, "nested/inner")
+		if err1 != nil || err2 != nil || outer.Version != inner.Version {
+			t.Errorf("outer %+v %v, inner %+v %v: want both written by one commit", outer, err1, inner, err2)
+		}
+	})
+
+	t.Run("unannotated function untouched", func(t *testing.T) {
+		resp, body := call("GET", "/function/plain", "", nil)
+		if resp.StatusCode != 200 || body != `txn=""` {
+			t.Errorf("plain = %d %q, want no transaction", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("management API through the plugin", func(t *testing.T) {
+		_, body := call("GET", "/system/functions", "", nil)
+		var list []types.FunctionStatus
+		if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 5 {
+			t.Fatalf("list = %s (%v), want 5 functions", body, err)
+		}
+		if resp, body := call("POST", "/system/scale-function/plain", "", types.ScaleServiceRequest{ServiceName: "plain", Replicas: 2}); resp.StatusCode/100 != 2 {
+			t.Fatalf("scale = %d %s", resp.StatusCode, body)
+		}
+		var st types.FunctionStatus
+		_, body = call("GET", "/system/function/plain", "", nil)
+		if json.Unmarshal([]byte(body), &st); st.Replicas != 2 {
+			t.Errorf("after scaling: %s, want 2 replicas", body)
+		}
+		if resp, body := call("DELETE", "/system/functions", "", types.DeleteFunctionRequest{FunctionName: "plain"}); resp.StatusCode/100 != 2 {
+			t.Fatalf("delete = %d %s", resp.StatusCode, body)
+		}
+		if resp, _ := call("GET", "/system/function/plain", "", nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("status after delete = %d, want 404", resp.StatusCode)
+		}
+	})
+}

@@ -1,0 +1,433 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/middleware/dlq"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Middleware runs every request to the function behind it as transactional attempts at
+// the shim (see the package documentation). It is an http.Handler, safe for concurrent
+// use.
+type Middleware struct {
+	cfg     Config
+	next    http.Handler
+	shim    *client.Client
+	metrics *metrics
+	flights flights
+	zombies chan struct{} // one token per zombie running
+	wg      sync.WaitGroup
+}
+
+// New returns the middleware with cfg in front of next, the function (typically an
+// httputil.ReverseProxy to it). Its metrics are registered in reg (nil: not registered);
+// several Middlewares may share one registry. Wait waits for what still runs in the
+// background.
+func New(cfg Config, reg prometheus.Registerer, next http.Handler) (*Middleware, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if next == nil {
+		return nil, errors.New("middleware: next handler is nil")
+	}
+	return &Middleware{cfg: cfg, next: next, shim: cfg.Client, metrics: newMetrics(reg), zombies: make(chan struct{}, cfg.MaxZombies)}, nil
+}
+
+// Wait waits until the attempts still running in the background (zombies, and cancelled
+// attempts being aborted) are done, or ctx ends. Call it after the server in front has
+// shut down.
+func (m *Middleware) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("middleware wait: %w", ctx.Err())
+	}
+}
+
+// options returns the Options of r.
+func (m *Middleware) options(r *http.Request) (Options, error) {
+	if m.cfg.Resolve == nil {
+		return m.cfg.Options, nil
+	}
+	o, ok := m.cfg.Resolve(r)
+	if !ok {
+		return m.cfg.Options, nil
+	}
+	o = o.fill(m.cfg.Options)
+	if err := o.validate(); err != nil {
+		return o, fmt.Errorf("%w: %v", errBadOptions, err)
+	}
+	return o, nil
+}
+
+// ServeHTTP serves one request.
+func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	opt, err := m.options(r)
+	if err != nil {
+		m.cfg.Log.Error("resolve function options", "function", opt.Function, "err", err)
+		m.metrics.invocations.WithLabelValues(opt.Function, errOutcome(err)).Inc()
+		errorAnswer(err, 0).write(w, r)
+		return
+	}
+	if _, ok := r.Header[HeaderTxnID]; ok {
+		m.nested(w, r, opt)
+		return
+	}
+	c := &call{m: m, opt: opt, r: r, deadline: start.Add(opt.Deadline),
+		won: make(chan *answer, 1), zombieDone: make(chan struct{}, opt.Attempts)}
+	ans, err := c.serve()
+	m.metrics.invocations.WithLabelValues(opt.Function, c.outcome(ans, err)).Inc()
+	switch {
+	case errors.Is(err, errCallerGone):
+		return // nobody to answer
+	case err != nil:
+		ans = errorAnswer(err, c.attempts)
+	}
+	ans.write(w, r)
+	m.metrics.overhead.WithLabelValues(opt.Function).Observe(max(0, time.Since(start)-c.fnTime-c.slept).Seconds())
+}
+
+// nested serves a call that joins the transaction of its caller: no begin, no commit, no
+// retry; the transaction must be running.
+func (m *Middleware) nested(w http.ResponseWriter, r *http.Request, opt Options) {
+	err := m.checkRunning(r)
+	if err != nil {
+		m.metrics.invocations.WithLabelValues(opt.Function, errOutcome(err)).Inc()
+		errorAnswer(err, 0).write(w, r)
+		return
+	}
+	m.metrics.invocations.WithLabelValues(opt.Function, "nested").Inc()
+	r.Header.Set(HeaderShim, m.cfg.ShimURL) // the shim where the transaction was found running
+	m.next.ServeHTTP(w, r)
+}
+
+// checkRunning returns nil when the transaction r names in X-Aft-Txn-Id is running.
+func (m *Middleware) checkRunning(r *http.Request) error {
+	ids := r.Header.Values(HeaderTxnID)
+	if len(ids) != 1 || ids[0] == "" {
+		return fmt.Errorf("%w: want one non-empty %s header, got %d", errTxnNotFound, HeaderTxnID, len(ids))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.ShimTimeout)
+	defer cancel()
+	tx, err := m.shim.Status(ctx, ids[0])
+	switch {
+	case errors.Is(err, client.ErrTxnNotFound):
+		return fmt.Errorf("%w: %s %q is unknown to the shim", errTxnNotFound, HeaderTxnID, ids[0])
+	case err != nil:
+		return shimError("status of the caller's transaction", err)
+	case tx.Status != "running":
+		return fmt.Errorf("%w: %s %q is %s", errTxnNotRunning, HeaderTxnID, ids[0], tx.Status)
+	}
+	return nil
+}
+
+// shimError classifies an error of a shim call: no answer or a 5xx is errShimUnavailable.
+func shimError(op string, err error) error {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.StatusCode < 500 {
+		if ce.Code == "bad_idempotency_key" {
+			return fmt.Errorf("%w: %s: %v", errBadIdemKey, op, err)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%w: %s: %v", errShimUnavailable, op, err)
+}
+
+// call is one request served with attempts.
+type call struct {
+	m          *Middleware
+	opt        Options
+	r          *http.Request
+	key        string
+	body       []byte
+	fp         Fingerprint
+	deadline   time.Time
+	won        chan *answer  // the answer of a zombie of this call that committed
+	zombies    atomic.Int32  // zombies of this call still running
+	zombieDone chan struct{} // a zombie of this call finished
+
+	attempts      int           // attempts begun
+	last          failure       // how the last attempt failed
+	dead          bool          // recorded as dead
+	fnTime, slept time.Duration // spent waiting for the function, and in backoff
+}
+
+// failure is a failed attempt that may be retried.
+type failure struct {
+	ans        *answer // the function's answer (408, 429, 5xx), or nil
+	err        error   // else what happened (timeout, broken connection, aborted)
+	reason     string  // for metrics: status, timeout, broken, aborted
+	retryAfter time.Duration
+}
+
+func (f failure) String() string {
+	if f.ans != nil {
+		b := f.ans.body[:min(len(f.ans.body), 200)]
+		excerpt := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+		return fmt.Sprintf("function answered %d %s: %s", f.ans.status, http.StatusText(f.ans.status), excerpt)
+	}
+	if f.err != nil {
+		return f.err.Error()
+	}
+	return "no attempt completed"
+}
+
+// outcome names how the call ended, for the invocations metric.
+func (c *call) outcome(ans *answer, err error) string {
+	switch {
+	case err != nil:
+		return errOutcome(err)
+	case c.dead:
+		return "dead"
+	case ans.replayed:
+		return "replayed"
+	case ans.committed:
+		return "committed"
+	}
+	return "passed"
+}
+
+// serve finds the identity, buffers the body, applies the duplicate policy and runs the
+// attempts.
+func (c *call) serve() (*answer, error) {
+	var err error
+	if c.key, _, err = IdempotencyKey(c.r); err != nil {
+		return nil, err
+	}
+	if c.body, err = readBody(c.r, c.opt.MaxRequestBytes); err != nil {
+		return nil, err
+	}
+	c.fp = fingerprint(c.opt.Function, c.r, c.body)
+	fk := flightKey(c.opt.Function, c.key)
+	for {
+		f, running := c.m.flights.start(fk, c.fp, c.opt.OnRunning == OnRunningRun)
+		if running != nil {
+			if running.fp != c.fp {
+				if f != nil {
+					c.m.flights.finish(fk, f, nil, errKeyReused)
+				}
+				return nil, fmt.Errorf("%w: a request for %s %s runs with it", errKeyReused, running.fp.Method, running.fp.Path)
+			}
+			c.m.metrics.duplicates.WithLabelValues(c.opt.Function, string(c.opt.OnRunning)).Inc()
+			switch c.opt.OnRunning {
+			case OnRunningRefuse:
+				return nil, fmt.Errorf("%w in this middleware", errInProgress)
+			case OnRunningWait:
+				if ans, err, ok := c.await(running); ok {
+					return ans, err
+				}
+				continue // it ended without an answer (its caller left): run
+			}
+		}
+		ans, err := c.run()
+		c.m.flights.finish(fk, f, ans, err)
+		return ans, err
+	}
+}
+
+// await waits for the outcome of the running request f and answers it; ok is false when
+// f ended without an answer.
+func (c *call) await(f *flight) (ans *answer, err error, ok bool) {
+	t := time.NewTimer(time.Until(c.deadline))
+	defer t.Stop()
+	select {
+	case <-f.done:
+	case <-t.C:
+		return nil, fmt.Errorf("%w: still running after %v", errInProgress, c.opt.Deadline), true
+	case <-c.r.Context().Done():
+		return nil, errCallerGone, true
+	}
+	switch {
+	case errors.Is(f.err, errCallerGone):
+		return nil, nil, false
+	case f.ans != nil && f.ans.committed:
+		a := *f.ans
+		a.replayed = true // nothing ran for this request
+		c.m.metrics.replayed.WithLabelValues(c.opt.Function).Inc()
+		return &a, nil, true
+	}
+	return f.ans, f.err, true
+}
+
+// readBody reads r's body, at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", errRequestTooLarge, r.ContentLength, limit)
+	}
+	if r.Body == nil {
+		return []byte{}, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadBody, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: over %d bytes", errRequestTooLarge, limit)
+	}
+	return b, nil
+}
+
+// run runs attempts until one commits or answers a final error, or none is left.
+func (c *call) run() (*answer, error) {
+	fn := c.opt.Function
+	ctx, cancel := context.WithDeadline(c.r.Context(), c.deadline)
+	defer cancel()
+	for n := 1; ; n++ {
+		bctx, bcancel := context.WithTimeout(ctx, c.m.cfg.ShimTimeout)
+		tx, err := c.m.shim.Begin(bctx, c.key)
+		bcancel()
+		switch {
+		case err != nil && c.r.Context().Err() != nil:
+			return nil, errCallerGone
+		case err != nil && ctx.Err() != nil && n > 1:
+			return c.die() // out of time before another attempt
+		case err != nil:
+			return nil, shimError("begin", err)
+		case tx.Committed():
+			return c.stored(tx.Result, n == 1)
+		case !time.Now().Before(c.deadline):
+			c.m.abort(fn, tx.ID, "deadline")
+			return c.die()
+		}
+		c.attempts = n
+		ans, f, err := c.attempt(n, tx.ID)
+		if ans != nil || err != nil {
+			return ans, err
+		}
+		c.last = f
+		if n == c.opt.Attempts {
+			return c.die()
+		}
+		wait := c.backoff(n, f.retryAfter)
+		if time.Now().Add(wait).After(c.deadline) {
+			return c.die()
+		}
+		c.m.metrics.retries.WithLabelValues(fn, f.reason).Inc()
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case ans := <-c.won:
+			t.Stop()
+			return ans, nil
+		case <-c.r.Context().Done():
+			t.Stop()
+			return nil, errCallerGone
+		}
+		c.slept += wait
+	}
+}
+
+// backoff returns the wait before retry n (1, 2, ...): full jitter, but at least what
+// Retry-After asked for.
+func (c *call) backoff(n int, retryAfter time.Duration) time.Duration {
+	ceil := c.opt.BackoffMax
+	if n-1 < 30 && c.opt.BackoffBase<<(n-1) < ceil && c.opt.BackoffBase<<(n-1) > 0 {
+		ceil = c.opt.BackoffBase << (n - 1)
+	}
+	var d time.Duration
+	if ceil > 0 {
+		d = rand.N(ceil)
+	}
+	return max(d, retryAfter)
+}
+
+// stored answers the stored result of a committed attempt of the key; replayed says that
+// nothing ran for this request.
+func (c *call) stored(result []byte, replayed bool) (*answer, error) {
+	var res Result
+	if err := res.UnmarshalBinary(result); err != nil {
+		// Committed by another client of the shim, with a result of its own: answer it as
+		// it is; there is no fingerprint to compare.
+		c.m.cfg.Log.Warn("stored result not written by the middleware", "function", c.opt.Function, "err", err)
+		res = Result{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/octet-stream"}}, Body: result}
+	} else if res.Request != c.fp {
+		return nil, fmt.Errorf("%w: it answered %s %s (body sha256 %.12s…) to function %q; this is %s %s (body sha256 %.12s…) to %q",
+			errKeyReused, res.Request.Method, res.Request.Path, res.Request.BodySHA256, res.Request.Function,
+			c.fp.Method, c.fp.Path, c.fp.BodySHA256, c.fp.Function)
+	}
+	ans := resultAnswer(res)
+	ans.replayed = replayed
+	if replayed {
+		c.m.metrics.replayed.WithLabelValues(c.opt.Function).Inc()
+	}
+	return ans, nil
+}
+
+// die answers the last failure and records the request as dead, unless a zombie of it
+// still runs and commits before the deadline: then its answer is the answer.
+func (c *call) die() (*answer, error) {
+	if ans, err := c.awaitZombies(); ans != nil || err != nil {
+		return ans, err
+	}
+	c.dead = true
+	c.m.metrics.dead.WithLabelValues(c.opt.Function).Inc()
+	e := dlq.Entry{
+		Key: c.key, Function: c.opt.Function, LastError: c.last.String(), Attempts: c.attempts, Time: time.Now().UTC(),
+		Request: dlq.Request{Method: c.r.Method, URL: c.r.URL.RequestURI(), Header: dlq.StoredHeader(c.r.Header), Body: c.body},
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), c.m.cfg.ShimTimeout)
+	defer cancel()
+	if err := dlq.Put(ctx, c.m.shim, e); err != nil {
+		c.m.metrics.deadFailed.WithLabelValues(c.opt.Function).Inc()
+		c.m.cfg.Log.Error("record dead request", "function", c.opt.Function, "key", c.key, "err", err)
+	}
+	if c.last.ans != nil {
+		return c.last.ans, nil
+	}
+	if c.last.err != nil {
+		return nil, c.last.err
+	}
+	return nil, fmt.Errorf("%w: no attempt completed within %v", errAttemptTimeout, c.opt.Deadline)
+}
+
+// awaitZombies waits, until the deadline, for the zombies of c still running, and returns
+// the answer of one that commits (nil when none does).
+func (c *call) awaitZombies() (*answer, error) {
+	t := time.NewTimer(time.Until(c.deadline))
+	defer t.Stop()
+	for c.zombies.Load() > 0 {
+		select {
+		case ans := <-c.won:
+			return ans, nil
+		case <-c.zombieDone:
+		case <-t.C:
+			return nil, nil
+		case <-c.r.Context().Done():
+			return nil, errCallerGone
+		}
+	}
+	select {
+	case ans := <-c.won:
+		return ans, nil
+	default:
+		return nil, nil
+	}
+}
+
+// retryAfter parses a Retry-After header in seconds (an HTTP date is ignored).
+func retryAfter(h http.Header) time.Duration {
+	s, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || s < 0 {
+		return 0
+	}
+	return time.Duration(min(s, 3600)) * time.Second
+}

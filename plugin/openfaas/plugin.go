@@ -1,0 +1,224 @@
+// Package openfaas is the aft plugin for OpenFaaS: a provider (on
+// github.com/openfaas/faas-provider) that the gateway talks to as its
+// functions_provider_url. It forwards the management API (deploy, list, scale, secrets,
+// logs, namespaces) to the provider it stands in front of (faas-netes, faasd, or aft's
+// local provider), and puts invocations of functions annotated
+// com.openfaas.aft/transactional: "true" through the aft middleware. Other functions pass
+// through untouched.
+package openfaas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aft-shim/aft/middleware"
+	"github.com/gorilla/mux"
+	"github.com/openfaas/faas-provider/types"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure a Plugin.
+type Options struct {
+	Upstream string             // base URL of the provider behind the plugin. Required.
+	ShimURL  string             // base URL of the shim. Required.
+	Defaults middleware.Options // settings of transactional functions that annotations do not set
+	// SettingsTTL is how long a function's annotations are cached (default 5s); deploys,
+	// updates and deletes through the plugin clear the cache at once.
+	SettingsTTL time.Duration
+	Registry    prometheus.Registerer // for the middleware's metrics; nil: not registered
+	Log         *slog.Logger          // nil discards
+}
+
+// Plugin is the provider. Its handlers are safe for concurrent use.
+type Plugin struct {
+	o        Options
+	upstream *url.URL
+	forward  *httputil.ReverseProxy // to the upstream provider, path and query as they are
+	mw       *middleware.Middleware
+	client   *http.Client
+
+	mu       sync.Mutex
+	settings map[string]cached
+}
+
+type cached struct {
+	s  settings
+	at time.Time
+}
+
+// settings are what the plugin needs to know of a function.
+type settings struct {
+	transactional bool
+	opts          middleware.Options
+	err           error // bad annotations: invocations are answered 500
+}
+
+type ctxKey struct{}
+
+// New returns the plugin.
+func New(o Options) (*Plugin, error) {
+	up, err := url.Parse(o.Upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+		return nil, fmt.Errorf("openfaas plugin: upstream %q: want http(s)://host:port", o.Upstream)
+	}
+	if o.SettingsTTL == 0 {
+		o.SettingsTTL = 5 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	p := &Plugin{o: o, upstream: up, settings: map[string]cached{}, client: &http.Client{Timeout: 10 * time.Second}}
+	p.forward = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			pr.Out.Host = pr.In.Host
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			p.o.Log.Warn("upstream provider", "path", r.URL.Path, "err", err)
+			http.Error(w, "aft plugin: the upstream provider did not answer: "+err.Error(), http.StatusBadGateway)
+		},
+	}
+	def := o.Defaults
+	def.Function = "openfaas" // replaced per request by Resolve
+	p.mw, err = middleware.New(middleware.Config{
+		Options: def,
+		ShimURL: o.ShimURL,
+		Log:     o.Log,
+		Resolve: func(r *http.Request) (middleware.Options, bool) {
+			opts, ok := r.Context().Value(ctxKey{}).(middleware.Options)
+			return opts, ok
+		},
+	}, o.Registry, p.forward)
+	if err != nil {
+		return nil, fmt.Errorf("openfaas plugin: %w", err)
+	}
+	return p, nil
+}
+
+// Handlers returns the provider's handlers for faas-provider's bootstrap.Serve.
+func (p *Plugin) Handlers() *types.FaaSHandlers {
+	fwd := p.forward.ServeHTTP
+	return &types.FaaSHandlers{
+		FunctionProxy:   p.invoke,
+		FunctionLister:  fwd,
+		DeployFunction:  p.forwardAndForget,
+		UpdateFunction:  p.forwardAndForget,
+		DeleteFunction:  p.forwardAndForget,
+		FunctionStatus:  fwd,
+		ScaleFunction:   fwd,
+		Secrets:         fwd,
+		Logs:            fwd,
+		ListNamespaces:  fwd,
+		MutateNamespace: fwd,
+		Info:            fwd,
+		Health:          func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) },
+	}
+}
+
+// Wait waits for the middleware's background attempts (zombies) after shutdown.
+func (p *Plugin) Wait(ctx context.Context) error { return p.mw.Wait(ctx) }
+
+// forwardAndForget forwards a deploy, update or delete and forgets cached settings.
+func (p *Plugin) forwardAndForget(w http.ResponseWriter, r *http.Request) {
+	p.forward.ServeHTTP(w, r)
+	p.mu.Lock()
+	clear(p.settings)
+	p.mu.Unlock()
+}
+
+// invoke serves /function/NAME[/...]: through the middleware when NAME is transactional.
+func (p *Plugin) invoke(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	if name == "" {
+		name = strings.SplitN(strings.TrimPrefix(r.URL.Path, "/function/"), "/", 2)[0]
+	}
+	s, err := p.lookup(r.Context(), name)
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadGateway, "provider_unavailable",
+			fmt.Sprintf("function %s: cannot read its settings from the upstream provider, so it does not run (it may be transactional): %v", name, err))
+	case s.err != nil:
+		writeError(w, http.StatusInternalServerError, "bad_function_options", fmt.Sprintf("function %s: %v", name, s.err))
+	case s.transactional:
+		p.mw.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s.opts)))
+	default:
+		p.forward.ServeHTTP(w, r)
+	}
+}
+
+// lookup returns a function's settings, from the cache or from its annotations upstream.
+// A function the upstream does not know is not transactional: the invocation is forwarded
+// and the upstream answers it. When the upstream cannot tell, stale settings serve; with
+// none, the error is returned, and the function must not run: it may be transactional.
+func (p *Plugin) lookup(ctx context.Context, name string) (settings, error) {
+	p.mu.Lock()
+	c, ok := p.settings[name]
+	p.mu.Unlock()
+	if ok && time.Since(c.at) < p.o.SettingsTTL {
+		return c.s, nil
+	}
+	s, err := p.fetch(ctx, name)
+	switch {
+	case errors.Is(err, errNoFunction):
+		return settings{}, nil
+	case err != nil && ok:
+		p.o.Log.Warn("function settings: using stale ones", "function", name, "err", err)
+		return c.s, nil
+	case err != nil:
+		return settings{}, err
+	}
+	p.mu.Lock()
+	p.settings[name] = cached{s: s, at: time.Now()}
+	p.mu.Unlock()
+	return s, nil
+}
+
+var errNoFunction = errors.New("no such function")
+
+func (p *Plugin) fetch(ctx context.Context, name string) (settings, error) {
+	u := p.upstream.JoinPath("/system/function/", name)
+	if ns := namespaceOf(name); ns != "" {
+		u = p.upstream.JoinPath("/system/function/", strings.TrimSuffix(name, "."+ns))
+		u.RawQuery = url.Values{"namespace": {ns}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return settings{}, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return settings{}, fmt.Errorf("status of %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return settings{}, errNoFunction
+	}
+	if resp.StatusCode != http.StatusOK {
+		return settings{}, fmt.Errorf("status of %s: upstream answered %s", name, resp.Status)
+	}
+	var st types.FunctionStatus
+	if err := decodeJSON(resp, &st); err != nil {
+		return settings{}, fmt.Errorf("status of %s: %w", name, err)
+	}
+	var ann map[string]string
+	if st.Annotations != nil {
+		ann = *st.Annotations
+	}
+	return parseAnnotations(name, ann), nil
+}
+
+// namespaceOf returns the namespace of a "name.namespace" function name.
+func namespaceOf(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		return name[i+1:]
+	}
+	return ""
+}

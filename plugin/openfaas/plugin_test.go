@@ -1,0 +1,196 @@
+package openfaas
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/middleware"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store/mem"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/gorilla/mux"
+	"github.com/openfaas/faas-provider/types"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// router serves the handlers on the gateway's paths (as faas-provider's bootstrap does).
+func router(h *types.FaaSHandlers) http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/system/functions", h.FunctionLister).Methods(http.MethodGet)
+	r.HandleFunc("/system/functions", h.DeployFunction).Methods(http.MethodPost)
+	r.HandleFunc("/system/function/{name}", h.FunctionStatus).Methods(http.MethodGet)
+	r.HandleFunc("/function/{name}", h.FunctionProxy)
+	r.HandleFunc("/function/{name}/{params:.*}", h.FunctionProxy)
+	return r
+}
+
+// fakeProvider is an upstream provider with three functions: tx (transactional, crashes
+// on its first call after writing one key), plain (not annotated) and bad (bad
+// annotations).
+type fakeProvider struct {
+	shim     *client.Client
+	txCalls  atomic.Int32
+	deployed atomic.Int32
+	ann      map[string]map[string]string
+}
+
+func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/system/functions" && r.Method == http.MethodPost:
+		f.deployed.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	case r.URL.Path == "/system/functions":
+		json.NewEncoder(w).Encode([]types.FunctionStatus{{Name: "tx"}, {Name: "plain"}})
+	case strings.HasPrefix(r.URL.Path, "/system/function/"):
+		name := strings.TrimPrefix(r.URL.Path, "/system/function/")
+		ann, ok := f.ann[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(types.FunctionStatus{Name: name, Annotations: &ann})
+	case r.URL.Path == "/function/tx":
+		id := r.Header.Get("X-Aft-Txn-Id")
+		ctx := r.Context()
+		n := f.txCalls.Add(1)
+		f.shim.Put(ctx, id, "order", []byte("created"))
+		if n == 1 {
+			http.Error(w, "crashed half way", http.StatusInternalServerError)
+			return
+		}
+		f.shim.Put(ctx, id, "stock", []byte("reserved"))
+		io.WriteString(w, "ok")
+	case r.URL.Path == "/function/plain":
+		io.WriteString(w, "txn="+r.Header.Get("X-Aft-Txn-Id"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func setup(t *testing.T) (plugin *httptest.Server, up *fakeProvider, shim *client.Client) {
+	t.Helper()
+	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shimSrv := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
+	t.Cleanup(func() { shimSrv.Close(); m.Close() })
+	shim = client.New(shimSrv.URL)
+	up = &fakeProvider{shim: shim, ann: map[string]map[string]string{
+		"tx":    {AnnotationTransactional: "true", AnnotationAttempts: "3", AnnotationAttemptTimeout: "2s"},
+		"plain": {},
+		"bad":   {AnnotationTransactional: "true", AnnotationAttempts: "many"},
+	}}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	p, err := New(Options{Upstream: upSrv.URL, ShimURL: shimSrv.URL, Registry: prometheus.NewRegistry(),
+		Defaults: middleware.Options{BackoffBase: 1e6, BackoffMax: 1e7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin = httptest.NewServer(router(p.Handlers()))
+	t.Cleanup(plugin.Close)
+	return plugin, up, shim
+}
+
+func send(t *testing.T, ts *httptest.Server, method, path, key string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader("{}"))
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestPlugin(t *testing.T) {
+	plugin, up, shim := setup(t)
+	ctx := context.Background()
+
+	// A transactional function that crashes half way on its first attempt: retried, and
+	// its writes are committed exactly once, together.
+	resp, body := send(t, plugin, "POST", "/function/tx", "order-1")
+	if resp.StatusCode != 200 || body != "ok" || resp.Header.Get("X-Aft-Attempts") != "2" {
+		t.Fatalf("invoke tx = %d %q attempts %q", resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"))
+	}
+	r, _ := shim.Begin(ctx, "")
+	for _, k := range []string{"order", "stock"} {
+		if _, err := shim.Get(ctx, r.ID, k); err != nil {
+			t.Errorf("read %s after the retried invocation: %v", k, err)
+		}
+	}
+	// A duplicate is answered from the stored result; the function does not run again.
+	resp, body = send(t, plugin, "POST", "/function/tx", "order-1")
+	if resp.StatusCode != 200 || body != "ok" || resp.Header.Get("X-Aft-Replayed") != "true" || up.txCalls.Load() != 2 {
+		t.Errorf("duplicate = %d %q replayed %q, function calls %d", resp.StatusCode, body, resp.Header.Get("X-Aft-Replayed"), up.txCalls.Load())
+	}
+	// An unannotated function passes through untouched.
+	if resp, body := send(t, plugin, "GET", "/function/plain", ""); resp.StatusCode != 200 || body != "txn=" {
+		t.Errorf("plain = %d %q, want no transaction", resp.StatusCode, body)
+	}
+	// Bad annotations: refused with a JSON error that names them.
+	if resp, body := send(t, plugin, "GET", "/function/bad", ""); resp.StatusCode != 500 || !strings.Contains(body, "bad_function_options") {
+		t.Errorf("bad = %d %s", resp.StatusCode, body)
+	}
+	// An unknown function: the upstream answers.
+	if resp, _ := send(t, plugin, "GET", "/function/nope", ""); resp.StatusCode != 404 {
+		t.Errorf("unknown function = %d, want the upstream's 404", resp.StatusCode)
+	}
+	// The management API is forwarded.
+	if resp, body := send(t, plugin, "GET", "/system/functions", ""); resp.StatusCode != 200 || !strings.Contains(body, `"plain"`) {
+		t.Errorf("list = %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := send(t, plugin, "POST", "/system/functions", ""); resp.StatusCode != 202 || up.deployed.Load() != 1 {
+		t.Errorf("deploy = %d, upstream deploys %d", resp.StatusCode, up.deployed.Load())
+	}
+}
+
+func TestPluginUpstreamDown(t *testing.T) {
+	m, _ := txn.New(context.Background(), mem.New(), txn.Config{})
+	defer m.Close()
+	shimSrv := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
+	defer shimSrv.Close()
+	p, err := New(Options{Upstream: "http://127.0.0.1:1", ShimURL: shimSrv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(router(p.Handlers()))
+	defer ts.Close()
+	if resp, body := send(t, ts, "POST", "/function/tx", "k"); resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "provider_unavailable") {
+		t.Errorf("invoke with the upstream down = %d %s, want 502 provider_unavailable", resp.StatusCode, body)
+	}
+}
+
+func TestParseAnnotations(t *testing.T) {
+	tests := []struct {
+		name    string
+		ann     map[string]string
+		wantTx  bool
+		wantErr bool
+	}{
+		{"none", nil, false, false},
+		{"not true", map[string]string{AnnotationTransactional: "yes"}, false, false},
+		{"on", map[string]string{AnnotationTransactional: "true", AnnotationOnRunning: "wait", AnnotationDeadline: "1m"}, true, false},
+		{"bad attempts", map[string]string{AnnotationTransactional: "true", AnnotationAttempts: "0"}, false, true},
+		{"bad timeout", map[string]string{AnnotationTransactional: "true", AnnotationAttemptTimeout: "soon"}, false, true},
+		{"bad policy", map[string]string{AnnotationTransactional: "true", AnnotationOnRunning: "sometimes"}, false, true},
+	}
+	for _, tt := range tests {
+		s := parseAnnotations("f", tt.ann)
+		if s.transactional != tt.wantTx || (s.err != nil) != tt.wantErr {
+			t.Errorf("%s: %+v, want transactional %v error %v", tt.name, s, tt.wantTx, tt.wantErr)
+		}
+	}
+}
