@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ type Error struct {
 	Code       string // stable code, such as "fenced" or "key_not_found"
 	Message    string
 	Winner     string // on a fenced commit: the id of the attempt that committed
+	Result     []byte // on a fenced commit: the winner's stored result, when the shim sent it
 	Version    string // on key_not_found: the version of the delete read, if any
 }
 
@@ -40,12 +42,16 @@ func decodeError(resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var j struct {
-		Error  string `json:"error"`
-		Code   string `json:"code"`
-		Winner string `json:"winner"`
+		Error  string  `json:"error"`
+		Code   string  `json:"code"`
+		Winner string  `json:"winner"`
+		Result *string `json:"result"`
 	}
 	if json.Unmarshal(b, &j) == nil && j.Code != "" {
 		e.Code, e.Message, e.Winner = j.Code, j.Error, j.Winner
+		if j.Result != nil {
+			e.Result, _ = base64.StdEncoding.DecodeString(*j.Result)
+		}
 	} else {
 		e.Code, e.Message = "http_"+fmt.Sprint(resp.StatusCode), string(b)
 	}

@@ -9,9 +9,10 @@ import (
 
 // errorJSON is the error shape of the API: {"error": "...", "code": "..."}.
 type errorJSON struct {
-	Error  string `json:"error"`
-	Code   string `json:"code"`
-	Winner string `json:"winner,omitempty"` // on a fenced commit: the attempt that committed
+	Error  string  `json:"error"`
+	Code   string  `json:"code"`
+	Winner string  `json:"winner,omitempty"` // on a fenced commit: the attempt that committed
+	Result *string `json:"result,omitempty"` // and, when known, its stored result in base64
 }
 
 func writeError(w http.ResponseWriter, code int, errCode, msg string) {

@@ -165,7 +165,12 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	info, err := s.m.Commit(r.Context(), id, result)
 	if errors.Is(err, txn.ErrFenced) && info.ID != "" {
-		writeJSON(w, http.StatusConflict, errorJSON{Error: err.Error(), Code: "fenced", Winner: info.ID})
+		e := errorJSON{Error: err.Error(), Code: "fenced", Winner: info.ID}
+		if info.Result != nil {
+			r := base64.StdEncoding.EncodeToString(info.Result)
+			e.Result = &r
+		}
+		writeJSON(w, http.StatusConflict, e)
 		return
 	}
 	if err != nil {

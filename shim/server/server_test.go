@@ -179,8 +179,8 @@ func TestAPIFlowWithClient(t *testing.T) {
 	if _, err := c.Commit(ctx, a1.ID, []byte("the result")); err != nil {
 		t.Errorf("repeated commit: %v", err)
 	}
-	if _, err := c.Commit(ctx, a2.ID, nil); !errors.Is(err, client.ErrFenced) || !errors.As(err, &ce) || ce.Winner != a1.ID {
-		t.Errorf("second attempt commit: %v, want fenced by %s", err, a1.ID)
+	if _, err := c.Commit(ctx, a2.ID, nil); !errors.Is(err, client.ErrFenced) || !errors.As(err, &ce) || ce.Winner != a1.ID || string(ce.Result) != "the result" {
+		t.Errorf("second attempt commit: %v, want fenced by %s with its result", err, a1.ID)
 	}
 	again, err := c.Begin(ctx, "req-1")
 	if err != nil || !again.Committed() || again.ID != a1.ID || string(again.Result) != "the result" {

@@ -24,6 +24,13 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 		return Info{}, &LimitError{What: "result", Size: n, Limit: MaxResultSize}
 	}
 	t, err := m.lookup(id)
+	if errors.Is(err, ErrFenced) {
+		// Fenced before: answer with the winner again, when it is known.
+		if info, serr := m.Status(ctx, id); serr == nil && info.Winner != "" {
+			return Info{ID: info.Winner, Status: Committed},
+				fmt.Errorf("commit txn %s: %w (winner %s)", id, ErrFenced, info.Winner)
+		}
+	}
 	if errors.Is(err, ErrCommitted) || errors.Is(err, ErrTxnNotFound) {
 		// Committed before, or forgotten: the status (which may find the record) answers.
 		info, serr := m.Status(ctx, id)
@@ -98,6 +105,7 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 			err = gerr
 		} else if winner, err = record.Unmarshal(b); err == nil && winner.Version.Txn != id {
 			m.deleteVersions(ctx, items)
+			t.winner = winner.Version.Txn
 			m.finish(t, Fenced)
 			m.metrics.fenced.Inc()
 			return Info{ID: winner.Version.Txn, Status: Committed, Attempt: winner.Attempt, Result: winner.Result},

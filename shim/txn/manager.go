@@ -64,6 +64,7 @@ type txn struct {
 	deleted map[string]bool       // reads that found a tombstone
 	bytes   int64                 // buffered bytes
 	version ra.Version            // commit version, fixed once a commit was tried
+	winner  string                // when fenced by a commit: the attempt that committed
 }
 
 type write struct {
@@ -177,7 +178,11 @@ func (m *Manager) finish(t *txn, s Status) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.running, t.id)
-	m.finished.add(t.id, finishedTxn{status: s, version: t.version})
+	f := finishedTxn{status: s, winner: t.winner}
+	if s == Committed {
+		f.version = t.version // a version only for what committed
+	}
+	m.finished.add(t.id, f)
 	if ks := m.keys[t.idemKey]; ks != nil {
 		delete(ks.running, t.id)
 		ks.last = m.cfg.Now()
@@ -187,7 +192,8 @@ func (m *Manager) finish(t *txn, s Status) {
 // finishedTxn is what is remembered of a finished transaction.
 type finishedTxn struct {
 	status  Status
-	version ra.Version
+	version ra.Version // when committed
+	winner  string     // when fenced by a commit: the attempt that committed
 }
 
 // finishedSet remembers the statuses of the last n finished transactions in fixed memory:
@@ -202,6 +208,7 @@ type finishedSet struct {
 
 type finishedEntry struct {
 	ts     uint64
+	winner [16]byte // zero: none
 	status uint8
 }
 
@@ -227,6 +234,9 @@ func (f *finishedSet) add(id string, t finishedTxn) {
 		}
 	}
 	e := finishedEntry{ts: t.version.TS}
+	if w, ok := idBytes(t.winner); ok {
+		e.winner = w
+	}
 	for i, s := range statusCodes {
 		if s == t.status {
 			e.status = uint8(i)
@@ -247,6 +257,9 @@ func (f *finishedSet) get(id string) (finishedTxn, bool) {
 	t := finishedTxn{status: statusCodes[e.status]}
 	if e.ts != 0 {
 		t.version = ra.Version{TS: e.ts, Txn: id}
+	}
+	if e.winner != ([16]byte{}) {
+		t.winner = hex.EncodeToString(e.winner[:])
 	}
 	return t, true
 }

@@ -40,6 +40,7 @@ type Info struct {
 	Attempt int
 	Version ra.Version // when committed and known
 	Result  []byte     // the stored result, when Begin found the key committed
+	Winner  string     // when fenced by a commit: the attempt that committed, if known
 }
 
 // Begin starts an attempt. When opts.IdemKey already committed, it starts nothing and
@@ -124,7 +125,7 @@ func (m *Manager) Status(ctx context.Context, id string) (Info, error) {
 	f, ok := m.finished.get(id)
 	m.mu.Unlock()
 	if ok {
-		return Info{ID: id, Status: f.status, Version: f.version}, nil
+		return Info{ID: id, Status: f.status, Version: f.version, Winner: f.winner}, nil
 	}
 	if validID(id) {
 		b, err := m.store.Get(ctx, record.RecordKey("", id))

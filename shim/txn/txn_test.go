@@ -168,8 +168,11 @@ func testIdempotencyFirstCommitWins(t *testing.T, st store.Store) {
 	if !errors.Is(err, ErrFenced) || info.ID != a2 || string(info.Result) != "result 2" {
 		t.Fatalf("losing commit = %+v, %v; want fenced by %s", info, err, a2)
 	}
-	if s, _ := m.Status(ctx, a1); s.Status != Fenced {
-		t.Errorf("status of loser = %v, want fenced", s.Status)
+	if s, _ := m.Status(ctx, a1); s.Status != Fenced || s.Winner != a2 || !s.Version.IsZero() {
+		t.Errorf("status of loser = %+v, want fenced by %s with no version", s, a2)
+	}
+	if again, err := m.Commit(ctx, a1, nil); !errors.Is(err, ErrFenced) || again.ID != a2 {
+		t.Errorf("repeated losing commit = %+v, %v; want fenced by %s again", again, err, a2)
 	}
 	b, err := m.Begin(ctx, BeginOptions{IdemKey: "req"})
 	if err != nil || b.Status != Committed || b.ID != a2 || b.Attempt != 2 || string(b.Result) != "result 2" {
