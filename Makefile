@@ -13,8 +13,11 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/aft
 
-# The shim on a fresh embedded store, and a short demo workload against it.
+# The shim on a fresh embedded store, the OpenFaaS plugin over the local provider, and a
+# short demo workload against them.
 run: build
+	$(GO) build -o bin/fn-order ./sdk/examples/order
+	$(GO) build -o bin/fn-reserve ./sdk/examples/reserve
 	@bash scripts/run-demo.sh $(BIN)
 
 test: deps verify unit fuzz-short

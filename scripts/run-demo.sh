@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# make run: start `aft serve` on a fresh embedded store, run the demo against it, stop it.
+# make run: start `aft serve` on a fresh embedded store, then the OpenFaaS plugin in front of
+# the local provider (functions as local processes, no containers), and run the demo.
 set -euo pipefail
 bin=${1:-bin/aft}
+fns=$(dirname "$bin")
 dir=$(mktemp -d -t aft-demo.XXXXXX)
-log="$dir/serve.log"
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$dir/data" >"$log" 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do
-  addr=$(sed -n 's/^aft serve: listening on \([^ ]*\).*/\1/p' "$log")
-  [ -n "$addr" ] && break
-  kill -0 $pid 2>/dev/null || { echo "aft serve failed:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-[ -n "${addr:-}" ] || { echo "aft serve did not get ready in 10s:"; cat "$log"; exit 1; }
-echo "started: aft serve on $addr, data in $dir/data"
-"$bin" demo --shim "http://$addr"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# wait_line FILE PATTERN PID: wait until the process prints its ready line.
+wait_line() {
+  for _ in $(seq 1 200); do
+    grep -q "$2" "$1" && return 0
+    kill -0 "$3" 2>/dev/null || { echo "failed to start:"; cat "$1"; exit 1; }
+    sleep 0.1
+  done
+  echo "not ready in 20s:"; cat "$1"; exit 1
+}
+
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$dir/data" >"$dir/serve.log" 2>&1 &
+pids+=($!); wait_line "$dir/serve.log" '^aft serve: listening on' $!
+shim=$(sed -n 's/^aft serve: listening on \([^ ]*\).*/\1/p' "$dir/serve.log")
+echo "started: aft serve on $shim, data in $dir/data"
+
+local_port=$(port); plugin_port=$(port)
+"$bin" provider local --port "$local_port" >"$dir/local.log" 2>&1 &
+pids+=($!); wait_line "$dir/local.log" 'listening on' $!
+"$bin" provider openfaas --port "$plugin_port" --upstream "http://127.0.0.1:$local_port" --shim "http://$shim" >"$dir/plugin.log" 2>&1 &
+pids+=($!); wait_line "$dir/plugin.log" 'listening on' $!
+echo "started: aft provider local on :$local_port, aft provider openfaas (the gateway's provider) on :$plugin_port"
+
+"$bin" demo --shim "http://$shim" --plugin "http://127.0.0.1:$plugin_port" --functions "$(cd "$fns" && pwd)"

@@ -14,14 +14,18 @@ import (
 
 // demoCmd walks through what aft guarantees, against a running shim, printing each step.
 type demoCmd struct {
-	shim  string
-	out   io.Writer
-	first string // the attempt that crashed in step 2
+	shim   string
+	plugin string // base URL of aft provider openfaas, for the OpenFaaS part
+	bin    string // folder with the example function binaries
+	out    io.Writer
+	first  string // the attempt that crashed in step 2
 }
 
 func (d *demoCmd) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&d.shim, "shim", "http://127.0.0.1:7654", "base URL of the shim")
+	fs.StringVar(&d.plugin, "plugin", "", "base URL of aft provider openfaas in front of aft provider local: also run the OpenFaaS part")
+	fs.StringVar(&d.bin, "functions", "bin", "folder with the fn-order and fn-reserve example binaries (make run builds them)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +47,12 @@ func (d *demoCmd) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(d.out, "\n%s\n", s.title)
 		if err := s.run(ctx, c); err != nil {
 			return fmt.Errorf("%s: %w", s.title, err)
+		}
+	}
+	if d.plugin != "" {
+		o := &openfaasDemo{d: d, plugin: d.plugin, bin: d.bin, shim: c}
+		if err := o.run(ctx); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintln(d.out, "\ndemo done: every guarantee held.")
