@@ -29,7 +29,7 @@ var (
 )
 
 // aftBinary builds ./cmd/aft of this module, once per test run, and returns its path.
-func aftBinary(t *testing.T) string {
+func aftBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		goTool, err := exec.LookPath("go")
@@ -93,7 +93,7 @@ func listenAddr(out string) string {
 
 // startAft starts `aft serve` on a free loopback port with the data directory dir and the
 // extra flags, waits until it says where it listens, and kills it at cleanup.
-func startAft(t *testing.T, bin, dir, logPath string, extra ...string) *aftProc {
+func startAft(t testing.TB, bin, dir, logPath string, extra ...string) *aftProc {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {

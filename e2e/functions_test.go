@@ -24,12 +24,17 @@ import (
 //	outer:  writes nested/outer, then calls inner (at $INNER_URL) in the same transaction
 //	inner:  writes nested/inner
 //	plain:  not transactional: answers whether it got a transaction
+//	noop:   answers at once (for benchmarks of the invocation path)
 func serveFunction(mode string) {
 	var mu sync.Mutex
 	attempts := map[string]int{} // per idempotency key (this process sees every attempt)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if mode == "plain" {
+		switch mode {
+		case "plain":
 			fmt.Fprintf(w, "txn=%q", r.Header.Get("X-Aft-Txn-Id"))
+			return
+		case "noop":
+			io.WriteString(w, "ok")
 			return
 		}
 		t, err := sdk.FromRequest(r)

@@ -30,7 +30,7 @@ var gateway struct {
 	err  error
 }
 
-func gatewayBinary(t *testing.T) string {
+func gatewayBinary(t testing.TB) string {
 	t.Helper()
 	bin := aftBinary(t) // also finds the build directory
 	gateway.once.Do(func() {
@@ -58,7 +58,7 @@ type proc struct {
 	log string
 }
 
-func startProc(t *testing.T, logPath string, env []string, name string, args ...string) *proc {
+func startProc(t testing.TB, logPath string, env []string, name string, args ...string) *proc {
 	t.Helper()
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -85,7 +85,7 @@ func (p *proc) output() string {
 }
 
 // waitHTTP polls url until it answers 200.
-func waitHTTP(t *testing.T, url string, p *proc) {
+func waitHTTP(t testing.TB, url string, p *proc) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -100,7 +100,7 @@ func waitHTTP(t *testing.T, url string, p *proc) {
 	t.Fatalf("%s did not answer 200 within 30s; output:\n%s", url, p.output())
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,54 +110,57 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestOpenFaaSGateway runs the real OpenFaaS gateway -> aft provider openfaas (the plugin)
-// -> aft provider local -> function processes -> aft serve, and checks through the gateway:
-// a function that crashes between its two writes is retried and leaves both written once,
-// never one without the other to concurrent readers; a duplicate is answered from the
-// stored result; a zombie and its retry both finish and exactly one commits; a nested call
-// joins its caller's transaction; an unannotated function passes untouched; and the
-// management API works through the plugin.
-func TestOpenFaaSGateway(t *testing.T) {
+// stack is the whole OpenFaaS path on this machine: the real gateway -> aft provider
+// openfaas -> aft provider local -> function processes (this test binary) -> aft serve.
+type stack struct {
+	shimURL string
+	logs    func() string
+	call    func(method, path, key string, body any) (*http.Response, string)
+	deploy  func(name, mode string, transactional bool)
+}
+
+// startStack starts the stack; everything stops at cleanup.
+func startStack(tb testing.TB) *stack {
+	tb.Helper()
 	for _, port := range []int{8080, 8082} { // the gateway's, fixed
 		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 		if err != nil {
-			t.Fatalf("the OpenFaaS gateway needs ports 8080 and 8082, and %d is taken: %v (stop what uses it and run again)", port, err)
+			tb.Fatalf("the OpenFaaS gateway needs ports 8080 and 8082, and %d is taken: %v (stop what uses it and run again)", port, err)
 		}
 		l.Close()
 	}
-	bin, gw := aftBinary(t), gatewayBinary(t)
-	dir := t.TempDir()
-	ctx := context.Background()
+	bin, gw := aftBinary(tb), gatewayBinary(tb)
+	dir := tb.TempDir()
 
-	shimProc := startAft(t, bin, filepath.Join(dir, "data"), filepath.Join(dir, "shim.log"))
+	shimProc := startAft(tb, bin, filepath.Join(dir, "data"), filepath.Join(dir, "shim.log"))
 	shimURL := "http://" + shimProc.addr
-	localPort, pluginPort := freePort(t), freePort(t)
-	local := startProc(t, filepath.Join(dir, "local.log"), nil, bin, "provider", "local", "--port", strconv.Itoa(localPort))
-	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", localPort), local)
-	plugin := startProc(t, filepath.Join(dir, "plugin.log"), nil, bin, "provider", "openfaas",
+	localPort, pluginPort := freePort(tb), freePort(tb)
+	local := startProc(tb, filepath.Join(dir, "local.log"), nil, bin, "provider", "local", "--port", strconv.Itoa(localPort))
+	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", localPort), local)
+	plugin := startProc(tb, filepath.Join(dir, "plugin.log"), nil, bin, "provider", "openfaas",
 		"--port", strconv.Itoa(pluginPort), "--upstream", fmt.Sprintf("http://127.0.0.1:%d", localPort),
 		"--shim", shimURL, "--attempt-timeout", "1s", "--deadline", "10s")
-	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", pluginPort), plugin)
+	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", pluginPort), plugin)
 
 	// The gateway's GET /system/functions panics when no Prometheus answers: a minimal one.
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
 	}))
-	t.Cleanup(prom.Close)
+	tb.Cleanup(prom.Close)
 	promPort := prom.Listener.Addr().(*net.TCPAddr).Port
-	gwProc := startProc(t, filepath.Join(dir, "gateway.log"), []string{
+	gwProc := startProc(tb, filepath.Join(dir, "gateway.log"), []string{
 		fmt.Sprintf("functions_provider_url=http://127.0.0.1:%d/", pluginPort),
 		"faas_prometheus_host=127.0.0.1", "faas_prometheus_port=" + strconv.Itoa(promPort),
 		"basic_auth=false", "read_timeout=30s", "write_timeout=30s", "upstream_timeout=25s",
 	}, gw)
 	const gwURL = "http://127.0.0.1:8080"
-	waitHTTP(t, gwURL+"/healthz", gwProc)
+	waitHTTP(tb, gwURL+"/healthz", gwProc)
 	logs := func() string {
 		return "\ngateway:\n" + gwProc.output() + "\nplugin:\n" + plugin.output() + "\nlocal:\n" + local.output()
 	}
 
 	call := func(method, path, key string, body any) (*http.Response, string) {
-		t.Helper()
+		tb.Helper()
 		var rd io.Reader
 		if body != nil {
 			b, _ := json.Marshal(body)
@@ -169,14 +172,14 @@ func TestOpenFaaSGateway(t *testing.T) {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatalf("%s %s: %v%s", method, path, err, logs())
+			tb.Fatalf("%s %s: %v%s", method, path, err, logs())
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
 	deploy := func(name, mode string, transactional bool) {
-		t.Helper()
+		tb.Helper()
 		ann := map[string]string{}
 		if transactional {
 			ann["com.openfaas.aft/transactional"] = "true"
@@ -185,9 +188,23 @@ func TestOpenFaaSGateway(t *testing.T) {
 			EnvVars:     map[string]string{"AFT_E2E_FUNCTION": mode, "INNER_URL": gwURL + "/function/inner"},
 			Annotations: &ann}
 		if resp, body := call("POST", "/system/functions", "", dep); resp.StatusCode/100 != 2 {
-			t.Fatalf("deploy %s through the gateway: %d %s%s", name, resp.StatusCode, body, logs())
+			tb.Fatalf("deploy %s through the gateway: %d %s%s", name, resp.StatusCode, body, logs())
 		}
 	}
+	return &stack{shimURL: shimURL, logs: logs, call: call, deploy: deploy}
+}
+
+// TestOpenFaaSGateway runs the real OpenFaaS gateway -> aft provider openfaas (the plugin)
+// -> aft provider local -> function processes -> aft serve, and checks through the gateway:
+// a function that crashes between its two writes is retried and leaves both written once,
+// never one without the other to concurrent readers; a duplicate is answered from the
+// stored result; a zombie and its retry both finish and exactly one commits; a nested call
+// joins its caller's transaction; an unannotated function passes untouched; and the
+// management API works through the plugin.
+func TestOpenFaaSGateway(t *testing.T) {
+	st := startStack(t)
+	ctx := context.Background()
+	logs, call, deploy, shimURL := st.logs, st.call, st.deploy, st.shimURL
 	for _, f := range []struct {
 		name, mode string
 		tx         bool
