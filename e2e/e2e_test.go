@@ -17,14 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/shim/shimtest"
+
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
-	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestMain(m *testing.M) {
@@ -43,14 +43,7 @@ var strict = history.Options{StrictTombstones: true}
 
 // newShim returns the real shim over st, served by an httptest server closed at cleanup.
 func newShim(t *testing.T, st store.Store) (*httptest.Server, *txn.Manager) {
-	t.Helper()
-	m, err := txn.New(context.Background(), st, txn.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { ts.Close(); m.Close() })
-	return ts, m
+	return shimtest.StartStore(t, st, txn.Config{})
 }
 
 // metric reads one unlabelled counter or gauge from the shim's /metrics.

@@ -17,25 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/shim/shimtest"
+
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
-	"github.com/aft-shim/aft/shim/store/mem"
-	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // newShim starts the real shim over the mem store, closed at cleanup.
-func newShim(t testing.TB) (string, *client.Client) {
-	t.Helper()
-	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { ts.Close(); m.Close() })
-	return ts.URL, client.New(ts.URL)
-}
+func newShim(t testing.TB) (string, *client.Client) { return shimtest.Start(t) }
 
 // env is a middleware in front of a function, with a shim, for one test.
 type env struct {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aft-shim/aft/sdk/internal/shimtest"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
 // lang is one of the SDKs in another language, with its test command and examples.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/sdk"
-	"github.com/aft-shim/aft/sdk/internal/shimtest"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
 var ctx = context.Background()

@@ -13,24 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/shim/shimtest"
+
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
-	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // newShim serves a fresh shim over the in-memory store.
 func newShim(t *testing.T) *httptest.Server {
-	t.Helper()
-	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { ts.Close(); m.Close() })
+	ts, _ := shimtest.StartStore(t, mem.New(), txn.Config{})
 	return ts
 }
 

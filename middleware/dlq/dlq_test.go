@@ -5,27 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/shim/shimtest"
+
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func newShim(t *testing.T, cfg txn.Config) *client.Client {
-	t.Helper()
-	m, err := txn.New(context.Background(), mem.New(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { ts.Close(); m.Close() })
+	ts, _ := shimtest.StartStore(t, mem.New(), cfg)
 	return client.New(ts.URL)
 }
 

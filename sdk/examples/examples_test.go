@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/aft-shim/aft/sdk/examples"
-	"github.com/aft-shim/aft/sdk/internal/shimtest"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
 func TestTransfer(t *testing.T) {

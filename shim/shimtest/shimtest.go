@@ -1,5 +1,6 @@
-// Package shimtest starts a shim in the test's process, for the tests of the SDKs and their
-// examples.
+// Package shimtest starts a shim in the test's process and plays the middleware around a
+// function, for the tests of the packages above the shim (SDKs, middleware, plugins,
+// workloads, end-to-end tests).
 package shimtest
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,13 +25,21 @@ import (
 // base URL and a client of it.
 func Start(t testing.TB) (string, *client.Client) {
 	t.Helper()
-	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
+	ts, _ := StartStore(t, mem.New(), txn.Config{})
+	return ts.URL, client.New(ts.URL)
+}
+
+// StartStore starts a shim on st with cfg, served by an httptest server; both stop when t
+// ends (st is not closed).
+func StartStore(t testing.TB, st store.Store, cfg txn.Config) (*httptest.Server, *txn.Manager) {
+	t.Helper()
+	m, err := txn.New(context.Background(), st, cfg)
 	if err != nil {
 		t.Fatalf("shimtest: start manager: %v", err)
 	}
 	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
 	t.Cleanup(func() { ts.Close(); m.Close() })
-	return ts.URL, client.New(ts.URL)
+	return ts, m
 }
 
 // Seed commits key=value pairs (alternating) in a transaction of their own.
