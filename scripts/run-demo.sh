@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run: start `aft serve` on a fresh embedded store, then the OpenFaaS plugin in front of
-# the local provider (functions as local processes, no containers), and run the demo.
+# the local provider (functions as local processes, no containers), and run the demo; then
+# the workload suite, short, and its anomaly table (see the end).
 set -euo pipefail
 bin=${1:-bin/aft}
 fns=$(dirname "$bin")
@@ -32,3 +33,9 @@ pids+=($!); wait_line "$dir/plugin.log" 'listening on' $!
 echo "started: aft provider local on :$local_port, aft provider openfaas (the gateway's provider) on :$plugin_port"
 
 "$bin" demo --shim "http://$shim" --plugin "http://127.0.0.1:$plugin_port" --functions "$(cd "$fns" && pwd)"
+# The workload suite, short: each failure scenario in plain mode (functions straight on the
+# store) and in aft mode (through the middleware and an in-process shim, on an embedded store
+# of its own), then the anomaly table. It exits non-zero when aft mode shows an anomaly.
+echo
+echo "== aft workloads --quick: anomalies without aft (plain) and with it (aft)"
+"$bin" workloads --quick

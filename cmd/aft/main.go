@@ -18,12 +18,13 @@ type command interface {
 }
 
 var commands = map[string]func() command{
-	"serve":    func() command { return &serveCmd{} },
-	"demo":     func() command { return &demoCmd{} },
-	"bench":    func() command { return &benchCmd{} },
-	"provider": func() command { return providerCmd{} },
-	"proxy":    func() command { return &proxyCmd{} },
-	"dlq":      func() command { return &dlqCmd{} },
+	"serve":     func() command { return &serveCmd{} },
+	"demo":      func() command { return &demoCmd{} },
+	"bench":     func() command { return &benchCmd{} },
+	"provider":  func() command { return providerCmd{} },
+	"proxy":     func() command { return &proxyCmd{} },
+	"dlq":       func() command { return &dlqCmd{} },
+	"workloads": func() command { return &workloadsCmd{} },
 }
 
 func main() {

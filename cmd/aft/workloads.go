@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/aft-shim/aft/shim/backend"
+	"github.com/aft-shim/aft/workloads"
+)
+
+// workloadsCmd runs the workload suite: every scenario in plain mode, in aft mode and,
+// on DynamoDB, with DynamoDB's transactions; it prints the anomaly table and writes a
+// report folder. `aft workloads report` renders a folder again from its results.json;
+// `aft workloads compare A B` prints what changed between two runs.
+type workloadsCmd struct {
+	quick     bool
+	store     string
+	scenarios string
+	modes     string
+	out       string
+	dataDir   string
+	list      bool
+}
+
+func (w *workloadsCmd) Run(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return w.render(args[1:])
+		case "compare":
+			return w.compare(args[1:])
+		case "-h", "-help", "--help":
+			fmt.Fprintln(os.Stderr, "usage: aft workloads [flags]\n"+
+				"       aft workloads report --in DIR [--out DIR]   render a report folder again from its results.json\n"+
+				"       aft workloads compare A B                   print what differs between two report folders")
+		}
+	}
+	fs := flag.NewFlagSet("workloads", flag.ContinueOnError)
+	fs.BoolVar(&w.quick, "quick", false, "a short run of every scenario (well under a minute)")
+	fs.StringVar(&w.store, "store", "", "storage backend `URL`, as aft serve takes it (empty: an embedded store in a temporary directory; mem://, redis://, dynamodb://, s3://)")
+	fs.StringVar(&w.scenarios, "scenarios", "", "comma-separated scenarios to run (default all; --list names them)")
+	fs.StringVar(&w.modes, "modes", "", "comma-separated modes: plain, aft, dynamodb-txn (default plain,aft, and dynamodb-txn on DynamoDB)")
+	fs.StringVar(&w.out, "out", "", "write the report folder `DIR`: report.md, results.json, results.csv, charts (default: print only)")
+	fs.StringVar(&w.dataDir, "data-dir", "", "where the embedded stores and the shim processes keep their data (default: a temporary directory, removed after)")
+	fs.BoolVar(&w.list, "list", false, "list the scenarios and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if w.list {
+		for _, s := range workloads.Catalogue() {
+			fmt.Printf("%-22s %s\n", s.Name, s.Title)
+		}
+		return nil
+	}
+	if err := backend.Check(w.store); err != nil {
+		return usage("--store: %v", err)
+	}
+	o := workloads.Options{Store: w.store, DataDir: w.dataDir, Quick: w.quick, Scenarios: wlSplit(w.scenarios),
+		ServeCommand: wlServeCommand(), Progress: wlProgress}
+	for _, m := range wlSplit(w.modes) {
+		o.Modes = append(o.Modes, workloads.Mode(m))
+	}
+	if _, err := workloads.Select(o.Scenarios); err != nil {
+		return usage("--scenarios: %v", err)
+	}
+	start := time.Now()
+	results, err := workloads.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	info := workloads.NewRunInfo(wlCommandLine(args), o, start)
+	wlPrintResults(results)
+	fmt.Printf("took %.1fs\n", info.Seconds)
+	if w.out != "" {
+		if err := workloads.WriteAll(w.out, results, info); err != nil {
+			return err
+		}
+		fmt.Printf("report: %s/%s\n", strings.TrimRight(w.out, "/"), workloads.FileReport)
+	}
+	return wlVerdict(results)
+}
+
+// wlVerdict is an error when aft mode showed an anomaly or a run failed.
+func wlVerdict(results []workloads.Result) error {
+	var bad, failed []string
+	for _, r := range results {
+		switch {
+		case r.Error != "":
+			failed = append(failed, r.Scenario+"/"+string(r.Mode))
+		case r.Mode == workloads.Aft && r.Anomalies.Total() > 0:
+			bad = append(bad, fmt.Sprintf("%s (%v)", r.Scenario, r.Anomalies))
+		}
+	}
+	var errs []error
+	if len(bad) > 0 {
+		errs = append(errs, fmt.Errorf("aft mode showed anomalies: %s", strings.Join(bad, "; ")))
+	}
+	if len(failed) > 0 {
+		errs = append(errs, fmt.Errorf("runs failed: %s", strings.Join(failed, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// wlProgress prints a status line per scenario and mode: its start, then its outcome.
+func wlProgress(e workloads.Event) {
+	if e.Result == nil {
+		fmt.Printf("[%2d/%d] %-22s %-12s ", e.Index, e.Total, e.Scenario, e.Mode)
+		return
+	}
+	r := e.Result
+	switch {
+	case r.Skipped != "":
+		fmt.Printf("skipped: %s\n", r.Skipped)
+	case r.Error != "":
+		fmt.Printf("%5.1fs  FAILED: %s\n", r.Seconds, r.Error)
+	default:
+		fmt.Printf("%5.1fs  %3d requests, %3d acked, %4d deliveries  anomalies: %v\n", r.Seconds, r.Requests, r.Acked, r.Deliveries, r.Anomalies)
+	}
+}
+
+// wlPrintResults prints the anomaly table and one summary line per mode.
+func wlPrintResults(results []workloads.Result) {
+	fmt.Println()
+	fmt.Print(workloads.AnomalyTable(results).Text())
+	fmt.Println()
+	for _, l := range workloads.Summary(results) {
+		fmt.Println(l)
+	}
+}
+
+// render is `aft workloads report --in DIR [--out DIR]`.
+func (w *workloadsCmd) render(args []string) error {
+	fs := flag.NewFlagSet("workloads report", flag.ContinueOnError)
+	in := fs.String("in", "", "report folder (or results.json) to render again")
+	out := fs.String("out", "", "write the report here (default: the --in folder)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return usage("--in DIR is required")
+	}
+	results, info, err := workloads.ReadDir(*in)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		if dir = *in; strings.HasSuffix(dir, ".json") {
+			dir = wlDirOf(dir)
+		}
+	}
+	write := workloads.Render
+	if *out != "" {
+		write = workloads.WriteAll // a new folder gets the raw results too
+	}
+	if err := write(dir, results, info); err != nil {
+		return err
+	}
+	wlPrintResults(results)
+	fmt.Printf("report: %s/%s\n", strings.TrimRight(dir, "/"), workloads.FileReport)
+	return nil
+}
+
+// compare is `aft workloads compare A B`.
+func (w *workloadsCmd) compare(args []string) error {
+	fs := flag.NewFlagSet("workloads compare", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err}
+	}
+	if fs.NArg() != 2 {
+		return usage("want two report folders (or results.json files): aft workloads compare A B")
+	}
+	a, _, err := workloads.ReadDir(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	b, _, err := workloads.ReadDir(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	t, same := workloads.Compare(a, b)
+	fmt.Printf("A: %s\nB: %s\n\n", fs.Arg(0), fs.Arg(1))
+	if len(t.Rows) == 0 {
+		fmt.Printf("no differences (%d scenario/mode pairs)\n", same)
+		return nil
+	}
+	fmt.Print(t.Text())
+	fmt.Printf("\n%d differ, %d the same\n", len(t.Rows), same)
+	return nil
+}
+
+// wlServeCommand runs this binary's `aft serve`, configured by its flags alone.
+func wlServeCommand() func(args ...string) *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return func(args ...string) *exec.Cmd {
+		cmd := exec.Command(exe, append([]string{"serve"}, args...)...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "AFT_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		return cmd
+	}
+}
+
+// wlCommandLine returns the command that made a run, any password in a URL hidden.
+func wlCommandLine(args []string) string {
+	shown := []string{"aft", "workloads"}
+	for _, a := range args {
+		name, val, eq := strings.Cut(a, "=")
+		if !eq {
+			name, val = "", a
+		}
+		if u, err := url.Parse(val); err == nil && u.User != nil {
+			val = u.Redacted()
+		}
+		if eq {
+			val = name + "=" + val
+		}
+		if val == "" || strings.ContainsAny(val, " \t\n'\"\\$&;|<>()*?`") {
+			val = "'" + strings.ReplaceAll(val, "'", `'\''`) + "'"
+		}
+		shown = append(shown, val)
+	}
+	return strings.Join(shown, " ")
+}
+
+func wlSplit(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func wlDirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i]
+	}
+	return "."
+}

@@ -1,0 +1,330 @@
+package workloads
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/workloads/anomaly"
+)
+
+// The files of a report folder.
+const (
+	FileResults = "results.json"
+	FileRun     = "run.json"
+	FileCSV     = "results.csv"
+	FileReport  = "report.md"
+	chartByScen = "anomalies"     // .png and .svg
+	chartByKind = "anomaly-kinds" // .png and .svg
+)
+
+// RunInfo describes how a suite run was made: run.json.
+type RunInfo struct {
+	// Command is the command line that made the run.
+	Command string    `json:"command"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	// Store is the --store URL, "" for the embedded store.
+	Store     string `json:"store"`
+	Quick     bool   `json:"quick"`
+	GoVersion string `json:"go_version"`
+	Platform  string `json:"platform"` // GOOS/GOARCH
+	CPUs      int    `json:"cpus"`
+}
+
+// NewRunInfo returns the RunInfo of a run of o started at start by command.
+func NewRunInfo(command string, o Options, start time.Time) RunInfo {
+	return RunInfo{Command: command, Started: start.UTC().Truncate(time.Second), Seconds: time.Since(start).Seconds(),
+		Store: o.Store, Quick: o.Quick, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU()}
+}
+
+// WriteAll writes the whole report folder dir: results.json, run.json, results.csv,
+// report.md and the charts.
+func WriteAll(dir string, results []Result, info RunInfo) error {
+	if err := report.WriteJSON(filepath.Join(dir, FileResults), results); err != nil {
+		return err
+	}
+	if err := report.WriteJSON(filepath.Join(dir, FileRun), info); err != nil {
+		return err
+	}
+	return Render(dir, results, info)
+}
+
+// Render writes report.md, results.csv and the charts of dir from results.
+func Render(dir string, results []Result, info RunInfo) error {
+	if err := report.WriteCSVFile(filepath.Join(dir, FileCSV), CSV(results)); err != nil {
+		return err
+	}
+	if len(results) > 0 {
+		if _, err := report.SaveAll(filepath.Join(dir, chartByScen), ScenarioChart(results, info), report.Size{}); err != nil {
+			return err
+		}
+		if _, err := report.SaveAll(filepath.Join(dir, chartByKind), KindChart(results), report.Size{}); err != nil {
+			return err
+		}
+	}
+	return report.WriteFile(filepath.Join(dir, FileReport), []byte(Markdown(results, info)))
+}
+
+// ReadDir reads results.json and, when there, run.json of a report folder. dir may also
+// name a results.json file.
+func ReadDir(dir string) ([]Result, RunInfo, error) {
+	path := dir
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		path = filepath.Join(dir, FileResults)
+	}
+	var results []Result
+	if err := report.ReadJSON(path, &results); err != nil {
+		return nil, RunInfo{}, err
+	}
+	var info RunInfo
+	err := report.ReadJSON(filepath.Join(filepath.Dir(path), FileRun), &info)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, RunInfo{}, err
+	}
+	return results, info, nil
+}
+
+// modesOf returns the modes in results, in the order plain, aft, dynamodb-txn.
+func modesOf(results []Result) []Mode {
+	var ms []Mode
+	for _, m := range []Mode{Plain, Aft, DynamoTxn} {
+		if slices.ContainsFunc(results, func(r Result) bool { return r.Mode == m }) {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// scenariosOf returns the scenarios in results, in the order they first appear.
+func scenariosOf(results []Result) []string {
+	var ss []string
+	for _, r := range results {
+		if !slices.Contains(ss, r.Scenario) {
+			ss = append(ss, r.Scenario)
+		}
+	}
+	return ss
+}
+
+func find(results []Result, scenario string, m Mode) (Result, bool) {
+	i := slices.IndexFunc(results, func(r Result) bool { return r.Scenario == scenario && r.Mode == m })
+	if i < 0 {
+		return Result{}, false
+	}
+	return results[i], true
+}
+
+// Cell returns how the anomaly table shows r: the total and the non-zero kinds.
+func Cell(r Result) string {
+	switch {
+	case r.Skipped != "":
+		return "skipped"
+	case r.Error != "":
+		return "error"
+	}
+	c := r.Anomalies
+	if c.Total() == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, k := range anomaly.Kinds() {
+		if n := c.Get(k); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	return fmt.Sprintf("%d (%s)", c.Total(), strings.Join(parts, ", "))
+}
+
+// AnomalyTable is the table of anomalies, scenario by mode.
+func AnomalyTable(results []Result) report.Table {
+	ms := modesOf(results)
+	t := report.Table{Header: []string{"scenario"}}
+	for _, m := range ms {
+		t.Header = append(t.Header, string(m))
+	}
+	for _, s := range scenariosOf(results) {
+		row := []string{s}
+		for _, m := range ms {
+			cell := "-"
+			if r, ok := find(results, s, m); ok {
+				cell = Cell(r)
+			}
+			row = append(row, cell)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// CSV is results.csv: one row per scenario and mode.
+func CSV(results []Result) report.Table {
+	t := report.Table{Header: []string{"scenario", "mode", "requests", "acked", "deliveries", "executions", "snapshots"}}
+	for _, k := range anomaly.Kinds() {
+		t.Header = append(t.Header, string(k))
+	}
+	t.Header = append(t.Header, "total", "seconds", "skipped", "error")
+	for _, r := range results {
+		row := []string{r.Scenario, string(r.Mode), strconv.Itoa(r.Requests), strconv.Itoa(r.Acked),
+			strconv.Itoa(r.Deliveries), strconv.Itoa(r.Executions), strconv.Itoa(r.Snapshots)}
+		for _, k := range anomaly.Kinds() {
+			row = append(row, strconv.Itoa(r.Anomalies.Get(k)))
+		}
+		row = append(row, strconv.Itoa(r.Anomalies.Total()), strconv.FormatFloat(r.Seconds, 'f', 2, 64), r.Skipped, r.Error)
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// modeColors keeps a mode's colour the same in every chart: plain vermillion, aft blue,
+// dynamodb-txn green.
+var modeColors = map[Mode]int{Plain: 1, Aft: 0, DynamoTxn: 2}
+
+// ScenarioChart is the chart of the total anomalies by scenario and mode.
+func ScenarioChart(results []Result, info RunInfo) report.Bars {
+	b := report.Bars{
+		Title:         "Anomalies by scenario and mode" + runLabel(info),
+		CategoryLabel: "scenario",
+		ValueLabel:    "anomalies (requests or reads affected)",
+		Categories:    scenariosOf(results),
+		Horizontal:    true,
+		ValueLabels:   true,
+	}
+	for _, m := range modesOf(results) {
+		s := report.BarSeries{Name: string(m), Color: report.Palette[modeColors[m]]}
+		for _, sc := range b.Categories {
+			r, _ := find(results, sc, m)
+			s.Values = append(s.Values, float64(r.Anomalies.Total()))
+		}
+		b.Series = append(b.Series, s)
+	}
+	return b
+}
+
+// KindChart is the chart of the anomalies by kind and mode, over all scenarios.
+func KindChart(results []Result) report.Bars {
+	b := report.Bars{
+		Title:         "Anomalies by kind, all scenarios",
+		CategoryLabel: "kind of anomaly",
+		ValueLabel:    "anomalies (requests or reads affected)",
+		ValueLabels:   true,
+	}
+	for _, k := range anomaly.Kinds() {
+		b.Categories = append(b.Categories, string(k))
+	}
+	for _, m := range modesOf(results) {
+		s := report.BarSeries{Name: string(m), Color: report.Palette[modeColors[m]], Values: make([]float64, len(b.Categories))}
+		for _, r := range results {
+			if r.Mode == m {
+				for i, k := range anomaly.Kinds() {
+					s.Values[i] += float64(r.Anomalies.Get(k))
+				}
+			}
+		}
+		b.Series = append(b.Series, s)
+	}
+	return b
+}
+
+func runLabel(info RunInfo) string {
+	var parts []string
+	if info.Quick {
+		parts = append(parts, "--quick")
+	}
+	parts = append(parts, storeName(info.Store))
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// storeName names a --store URL for people, without credentials or parameters.
+func storeName(u string) string {
+	switch {
+	case u == "":
+		return "embedded store"
+	case strings.HasPrefix(u, "mem:"):
+		return "memory store"
+	}
+	if i := strings.Index(u, "://"); i > 0 {
+		return u[:i] + " store"
+	}
+	return u
+}
+
+// Summary is one line per mode: its anomalies over all scenarios.
+func Summary(results []Result) []string {
+	var lines []string
+	for _, m := range modesOf(results) {
+		var total, reqs, with, runs int
+		var skipped, failed []string
+		for _, r := range results {
+			if r.Mode != m {
+				continue
+			}
+			switch {
+			case r.Skipped != "":
+				skipped = append(skipped, r.Scenario)
+				continue
+			case r.Error != "":
+				failed = append(failed, r.Scenario)
+				continue
+			}
+			runs++
+			reqs += r.Requests
+			total += r.Anomalies.Total()
+			if r.Anomalies.Total() > 0 {
+				with++
+			}
+		}
+		line := fmt.Sprintf("%s: %d anomalies in %d of %d scenarios (%d requests)", m, total, with, runs, reqs)
+		if len(skipped) > 0 {
+			line += "; skipped: " + strings.Join(skipped, ", ")
+		}
+		if len(failed) > 0 {
+			line += "; FAILED to run: " + strings.Join(failed, ", ")
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// metricNames are the counters a scenario's notes show for aft mode, with their labels.
+var metricNames = []struct{ key, label string }{
+	{"middleware_attempts", "attempts"},
+	{"middleware_retries", "retries"},
+	{"middleware_replayed", "duplicates answered from the stored result"},
+	{"middleware_running_duplicates", "duplicates that ran beside the first"},
+	{"middleware_commits/fenced", "commits fenced"},
+	{"middleware_zombie_commits/fenced", "zombies fenced"},
+	{"middleware_zombie_commits/committed", "zombies committed"},
+	{"middleware_dead_requests", "dead requests"},
+	{"txns_committed", "shim commits"},
+	{"store_errors", "store errors in the shim"},
+}
+
+// metricLine describes the counters of an aft run.
+func metricLine(m map[string]float64) string {
+	var parts []string
+	for _, n := range metricNames {
+		if v := m[n.key]; v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", report.Cell(v), n.label))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sortedKinds returns the kinds that have examples, in the order of anomaly.Kinds.
+func sortedKinds(ex map[anomaly.Kind][]string) []anomaly.Kind {
+	var ks []anomaly.Kind
+	for _, k := range anomaly.Kinds() {
+		if len(ex[k]) > 0 {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}

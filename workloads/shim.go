@@ -1,0 +1,197 @@
+package workloads
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// localShim is a shim served in this process over a store.
+type localShim struct {
+	url string
+	srv *http.Server
+	m   *txn.Manager
+}
+
+// startLocalShim serves a shim over st on a loopback port; its metrics go to reg.
+func startLocalShim(ctx context.Context, st store.Store, reg *prometheus.Registry) (*localShim, error) {
+	m, err := txn.New(ctx, st, txn.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("shim: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("shim: %w", err)
+	}
+	s := &localShim{url: "http://" + ln.Addr().String(), m: m,
+		srv: &http.Server{Handler: server.New(m, reg, nil), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (s *localShim) close() {
+	s.srv.Close()
+	s.m.Close()
+}
+
+// readyRE matches the line `aft serve` prints when it serves (spec/cli.md).
+var readyRE = regexp.MustCompile(`^aft serve: listening on (\S+)`)
+
+// procShim is `aft serve` run as a process of its own, to be killed with SIGKILL and
+// started again on the same data directory or store.
+type procShim struct {
+	command func(args ...string) *exec.Cmd
+	args    []string // --data-dir DIR or --store URL, and more
+	swap    *hostSwap
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	out    *tail
+	kills  int
+}
+
+// start starts the process on a free loopback port and waits until it serves; the
+// address goes to the hostSwap that every client of the shim uses.
+func (s *procShim) start(ctx context.Context) error {
+	cmd := s.command(append([]string{"--listen", "127.0.0.1:0"}, s.args...)...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("aft serve: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(exited)
+	}()
+	out := &tail{}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			out.add(sc.Text())
+			if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case ready <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	s.mu.Lock()
+	s.cmd, s.exited, s.out = cmd, exited, out
+	s.mu.Unlock()
+	select {
+	case addr := <-ready:
+		s.swap.set(addr)
+		return nil
+	case <-exited:
+		return fmt.Errorf("aft serve exited before it served: %s", out)
+	case <-time.After(30 * time.Second):
+		s.kill()
+		return fmt.Errorf("aft serve printed no address in 30s: %s", out)
+	case <-ctx.Done():
+		s.kill()
+		return ctx.Err()
+	}
+}
+
+// kill sends SIGKILL and waits until the process is gone.
+func (s *procShim) kill() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// crash kills the process and starts it again after down, unless it was killed max
+// times already. It reports whether it killed the process.
+func (s *procShim) crash(ctx context.Context, down time.Duration, max int) (bool, error) {
+	s.mu.Lock()
+	if s.kills >= max {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.kills++
+	s.mu.Unlock()
+	s.kill()
+	time.Sleep(down)
+	return true, s.start(ctx)
+}
+
+// tail keeps the last lines of a process's output, for error messages.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *tail) add(l string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, l)
+	if len(t.lines) > 20 {
+		t.lines = t.lines[1:]
+	}
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, " | ")
+}
+
+// hostSwap sends every request to the current address of the shim, which changes when
+// it restarts.
+type hostSwap struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	host string
+}
+
+func (h *hostSwap) set(host string) {
+	h.mu.Lock()
+	h.host = host
+	h.mu.Unlock()
+}
+
+// RoundTrip sends req to the current host.
+func (h *hostSwap) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	host := h.host
+	h.mu.Unlock()
+	if host == "" {
+		return nil, errors.New("shim not started")
+	}
+	r := req.Clone(req.Context())
+	r.URL.Host, r.Host = host, host
+	return h.base.RoundTrip(r)
+}

@@ -1,0 +1,119 @@
+package workloads
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestQuickSuite runs the whole quick catalogue on the memory store: aft mode must show
+// no anomaly anywhere, and plain mode must show them where requests fail.
+func TestQuickSuite(t *testing.T) {
+	results, err := Run(context.Background(), Options{Store: "mem://", Quick: true, ServeCommand: serveCommand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * len(Catalogue()); len(results) != want {
+		t.Fatalf("%d results, want %d", len(results), want)
+	}
+	for _, r := range results {
+		t.Logf("%-22s %-6s %5.2fs %d requests, %d acked, %d deliveries, %d executions, %d snapshots, injected %v: %v",
+			r.Scenario, r.Mode, r.Seconds, r.Requests, r.Acked, r.Deliveries, r.Executions, r.Snapshots, r.Injected, r.Anomalies)
+		if r.Error != "" || r.Skipped != "" {
+			t.Errorf("%s/%s did not run: %s%s", r.Scenario, r.Mode, r.Error, r.Skipped)
+		}
+		if r.Requests == 0 || r.Snapshots == 0 {
+			t.Errorf("%s/%s: %d requests, %d snapshots", r.Scenario, r.Mode, r.Requests, r.Snapshots)
+		}
+		if r.Mode == Aft && r.Anomalies.Total() > 0 {
+			t.Errorf("%s/aft: anomalies %v: %v", r.Scenario, r.Anomalies, r.Examples)
+		}
+	}
+	for _, name := range []string{"crash-partial", "duplicate-sequential", "duplicate-concurrent", "zombie", "composition"} {
+		r, ok := find(results, name, Plain)
+		if !ok || r.Anomalies.Total() == 0 {
+			t.Errorf("%s/plain shows no anomaly: %+v", name, r)
+		}
+	}
+	// The faults struck in both modes alike.
+	for _, c := range []struct {
+		scenario string
+		mode     Mode
+		kind     string
+	}{
+		{"crash-partial", Aft, "crash"}, {"zombie", Aft, "stall"}, {"shim-kill", Aft, "shim_kill"},
+		{"shim-kill", Plain, "pod_kill"}, {"scale-down", Aft, "pod_kill"}, {"store-faults", Aft, "store_fault"},
+	} {
+		if r, _ := find(results, c.scenario, c.mode); r.Injected[c.kind] == 0 {
+			t.Errorf("%s/%s: no %s struck: %v", c.scenario, c.mode, c.kind, r.Injected)
+		}
+	}
+	if bad := AftAnomalies(results); len(bad) > 0 {
+		t.Errorf("AftAnomalies = %d runs", len(bad))
+	}
+}
+
+func TestSelect(t *testing.T) {
+	all, err := Select(nil)
+	if err != nil || len(all) != len(Catalogue()) {
+		t.Fatalf("Select(nil) = %d, %v", len(all), err)
+	}
+	two, err := Select([]string{"zombie", "baseline"})
+	if err != nil || len(two) != 2 || two[0].Name != "zombie" {
+		t.Fatalf("Select = %v, %v", two, err)
+	}
+	if _, err := Select([]string{"nope"}); err == nil {
+		t.Error("unknown scenario accepted")
+	}
+	names := map[string]bool{}
+	for _, s := range all {
+		if names[s.Name] || s.Title == "" || s.Story == "" {
+			t.Errorf("scenario %q: duplicate name or no title/story", s.Name)
+		}
+		names[s.Name] = true
+	}
+}
+
+func TestRunRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+	}{
+		{"bad store", Options{Store: "ftp://x"}},
+		{"unknown scenario", Options{Store: "mem://", Scenarios: []string{"nope"}}},
+		{"dynamodb-txn without dynamodb", Options{Store: "mem://", Modes: []Mode{DynamoTxn}, Scenarios: []string{"baseline"}}},
+		{"unknown mode", Options{Store: "mem://", Modes: []Mode{"fast"}, Scenarios: []string{"baseline"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), tc.o); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+// TestRequestsCoverTheirStream checks that every key a request updates is one its
+// stream's readers read, in both shapes.
+func TestRequestsCoverTheirStream(t *testing.T) {
+	for _, compose := range []bool{false, true} {
+		r := &run{id: "t", sc: Scenario{Compose: compose}}
+		for _, a := range apps {
+			st := stream{n: 0, app: a}
+			for _, k := range a.keys {
+				st.keys = append(st.keys, r.key(st, k))
+			}
+			for i := range 12 {
+				_, keys := r.invocation(st, i, "r")
+				if len(keys) < 2 {
+					t.Errorf("%s request %d updates %v: want two keys or more", a.name, i, keys)
+				}
+				for _, k := range keys {
+					if !slices.Contains(st.keys, k) {
+						t.Errorf("%s request %d updates %s, not a key of its stream", a.name, i, k)
+					}
+				}
+			}
+		}
+	}
+}
