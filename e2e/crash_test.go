@@ -155,30 +155,6 @@ func (p *aftProc) tail() string {
 	return string(b)
 }
 
-// hostSwap sends every request to the current address of the shim, which changes at
-// every restart.
-type hostSwap struct {
-	base http.RoundTripper
-	mu   sync.Mutex
-	host string
-}
-
-func (h *hostSwap) set(host string) {
-	h.mu.Lock()
-	h.host = host
-	h.mu.Unlock()
-}
-
-// RoundTrip sends req to the current host.
-func (h *hostSwap) RoundTrip(req *http.Request) (*http.Response, error) {
-	h.mu.Lock()
-	host := h.host
-	h.mu.Unlock()
-	r := req.Clone(req.Context())
-	r.URL.Host, r.Host = host, host
-	return h.base.RoundTrip(r)
-}
-
 // logWriter writes each line to t.Log.
 type logWriter struct{ t *testing.T }
 
@@ -205,7 +181,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 	data := filepath.Join(dir, "data")
 	var p *aftProc
 	starts := 0
-	tr := &hostSwap{base: http.DefaultTransport.(*http.Transport).Clone()}
+	tr := &client.Retarget{Base: http.DefaultTransport.(*http.Transport).Clone()}
 	restart := func() {
 		t.Helper()
 		if p != nil {
@@ -213,7 +189,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 		}
 		starts++
 		p = startAft(t, bin, data, filepath.Join(dir, fmt.Sprintf("aft-%d.log", starts)), serveFlags...)
-		tr.set(p.addr)
+		tr.Set(p.addr)
 	}
 	restart()
 	c := client.New("http://aft", client.WithHTTPClient(&http.Client{Transport: tr}))

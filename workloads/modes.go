@@ -79,7 +79,7 @@ func (r *run) setupAft(ctx context.Context) error {
 	shimHC := &http.Client{Transport: tr}
 	var shimURL string
 	if r.sc.ShimProcess {
-		swap := &hostSwap{base: tr}
+		swap := &client.Retarget{Base: tr}
 		shimHC = &http.Client{Transport: swap}
 		shimURL = "http://aft-shim.invalid:7654"
 		args := []string{"--log-level", "warn"}

@@ -3,7 +3,6 @@ package workloads
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/txn"
@@ -59,7 +59,7 @@ var readyRE = regexp.MustCompile(`^aft serve: listening on (\S+)`)
 type procShim struct {
 	command func(args ...string) *exec.Cmd
 	args    []string // --data-dir DIR or --store URL, and more
-	swap    *hostSwap
+	swap    *client.Retarget
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -69,7 +69,7 @@ type procShim struct {
 }
 
 // start starts the process on a free loopback port and waits until it serves; the
-// address goes to the hostSwap that every client of the shim uses.
+// address goes to the client.Retarget that every client of the shim uses.
 func (s *procShim) start(ctx context.Context) error {
 	cmd := s.command(append([]string{"--listen", "127.0.0.1:0"}, s.args...)...)
 	pr, pw := io.Pipe()
@@ -103,7 +103,7 @@ func (s *procShim) start(ctx context.Context) error {
 	s.mu.Unlock()
 	select {
 	case addr := <-ready:
-		s.swap.set(addr)
+		s.swap.Set(addr)
 		return nil
 	case <-exited:
 		return fmt.Errorf("aft serve exited before it served: %s", out)
@@ -167,31 +167,4 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, " | ")
-}
-
-// hostSwap sends every request to the current address of the shim, which changes when
-// it restarts.
-type hostSwap struct {
-	base http.RoundTripper
-	mu   sync.Mutex
-	host string
-}
-
-func (h *hostSwap) set(host string) {
-	h.mu.Lock()
-	h.host = host
-	h.mu.Unlock()
-}
-
-// RoundTrip sends req to the current host.
-func (h *hostSwap) RoundTrip(req *http.Request) (*http.Response, error) {
-	h.mu.Lock()
-	host := h.host
-	h.mu.Unlock()
-	if host == "" {
-		return nil, errors.New("shim not started")
-	}
-	r := req.Clone(req.Context())
-	r.URL.Host, r.Host = host, host
-	return h.base.RoundTrip(r)
 }
