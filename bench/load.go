@@ -1,6 +1,25 @@
-// Package bench generates load of the AFT paper's transaction shape (writes then reads over
-// Zipf-distributed keys) against a shim, or the same work straight against a store, and
-// reports throughput, latency percentiles and memory.
+// Package bench measures aft under load and writes reports that people can read and share.
+//
+// The load is the AFT paper's transaction: writes then reads over Zipf-distributed keys
+// (PaperShape). It runs closed loop (Run: N clients, each sending its next transaction
+// when the last one answered) or open loop (Attack: vegeta at a constant rate, whatever
+// the answers), in two scenarios:
+//
+//   - api: the transaction through the shim's HTTP API (AftTxn: begin, a call per write and
+//     read, commit). Open loop, one vegeta hit is one whole transaction: ShapeTargeter draws
+//     the keys into the body of a request to the virtual endpoint aft-txn://, which
+//     TxnTransport runs as the transaction's calls;
+//   - gateway: one invocation of ShapeFunction, a function written with the Go SDK doing the
+//     transaction, through the aft middleware (Gateway), against the same function called
+//     directly.
+//
+// Each runs in the mode aft, and plain (DirectTxn: the same reads and writes straight on the
+// store), and on DynamoDB also with DynamoDB's own transactions (DynamoTxn). CrashRestart
+// loads a shim process, kills it with SIGKILL and restarts it, and records the throughput
+// over time and the recovery time. RunSuite runs all of it per store and injected store
+// latency (aft bench --out); the Results it returns are saved as results.json and CSV
+// (Save, WriteCSV) and rendered as report.md with charts (WriteReport, with package
+// report); Compare sets two results side by side.
 package bench
 
 import (
@@ -18,10 +37,11 @@ import (
 
 // Shape is the work of one transaction.
 type Shape struct {
-	Writes, Reads int     // per transaction, writes first (paper: 2 and 4)
-	Keys          int     // key space (paper: 1,000)
-	ValueSize     int     // bytes per value (paper: 4 KiB)
-	Zipf          float64 // Zipf exponent s > 1 of key popularity (0: uniform)
+	Writes    int     `json:"writes"`     // per transaction, writes first (paper: 2)
+	Reads     int     `json:"reads"`      // per transaction (paper: 4)
+	Keys      int     `json:"keys"`       // key space (paper: 1,000)
+	ValueSize int     `json:"value_size"` // bytes per value (paper: 4 KiB)
+	Zipf      float64 `json:"zipf"`       // Zipf exponent s > 1 of key popularity (0: uniform)
 }
 
 // PaperShape is the transaction shape of the AFT paper's evaluation.
@@ -37,6 +57,12 @@ type Options struct {
 	// Progress, when set, is called every ProgressEvery with the transactions done so far.
 	Progress      func(done int64, elapsed time.Duration)
 	ProgressEvery time.Duration
+	// Observe, when set, is called after every transaction with when it began, how long
+	// it took and its error (from the client goroutines, concurrently).
+	Observe func(start time.Time, took time.Duration, err error)
+	// ErrorPause is how long a client waits after an error before its next transaction
+	// (default 0), so that a dead shim is not hammered in a tight loop.
+	ErrorPause time.Duration
 }
 
 // Result summarises a run.
@@ -47,6 +73,23 @@ type Result struct {
 	TPS      float64
 	P50, P99 time.Duration
 	LastErr  error
+	lat      *hist // of the successes
+}
+
+// Latency returns the latency percentiles of the successful transactions.
+func (r Result) Latency() Latency {
+	if r.lat == nil {
+		return Latency{}
+	}
+	return r.lat.summary()
+}
+
+// CDF samples the latency distribution of the successful transactions.
+func (r Result) CDF() []CDFPoint {
+	if r.lat == nil {
+		return nil
+	}
+	return r.lat.cdf()
 }
 
 func (r Result) String() string {
@@ -70,7 +113,7 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 		defer cancel()
 	}
-	var done, errs atomic.Int64
+	var done, errs, slots atomic.Int64
 	var lastErr atomic.Value
 	lat := make([]hist, opts.Clients)
 	start := time.Now()
@@ -101,7 +144,9 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 			rng.Read(value)
 			w, r := make([]string, opts.Shape.Writes), make([]string, opts.Shape.Reads)
 			for ctx.Err() == nil {
-				if opts.Txns > 0 && done.Load() >= opts.Txns {
+				// A slot per transaction, given back on error: exactly Txns succeed.
+				if opts.Txns > 0 && slots.Add(1) > opts.Txns {
+					slots.Add(-1)
 					return
 				}
 				for i := range w {
@@ -115,12 +160,23 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 				if ctx.Err() != nil {
 					return // cut off by the bound: not counted
 				}
+				took := time.Since(t0)
+				if opts.Observe != nil {
+					opts.Observe(t0, took, err)
+				}
 				if err != nil {
+					slots.Add(-1)
 					errs.Add(1)
 					lastErr.Store(err)
+					if opts.ErrorPause > 0 {
+						select {
+						case <-ctx.Done():
+						case <-time.After(opts.ErrorPause):
+						}
+					}
 					continue
 				}
-				lat[c].add(time.Since(t0))
+				lat[c].add(took)
 				done.Add(1)
 			}
 		}(c)
@@ -137,10 +193,11 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	if e, ok := lastErr.Load().(error); ok {
 		res.LastErr = e
 	}
-	var all hist
+	all := new(hist)
 	for i := range lat {
 		all.merge(&lat[i])
 	}
+	res.lat = all
 	res.P50, res.P99 = all.quantile(0.50), all.quantile(0.99)
 	res.TPS = float64(res.Txns) / res.Elapsed.Seconds()
 	return res, nil
@@ -156,27 +213,89 @@ func keyPicker(rng *rand.Rand, s Shape) func() string {
 }
 
 // AftTxn runs the shape as one aft transaction: begin, writes, reads, commit.
-func AftTxn(c *client.Client) TxnFunc {
+func AftTxn(c *client.Client) TxnFunc { return AftTxnSteps(c, nil) }
+
+// AftTxnSteps is AftTxn that also records the latency of each call in steps (nil: not).
+func AftTxnSteps(c *client.Client, steps *Steps) TxnFunc {
 	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
+		t0 := time.Now()
 		t, err := c.Begin(ctx, "")
 		if err != nil {
 			return err
 		}
+		t0 = steps.add(StepBegin, t0)
 		for _, k := range writeKeys {
 			if err := c.Put(ctx, t.ID, k, value); err != nil {
 				c.Abort(ctx, t.ID)
 				return err
 			}
+			t0 = steps.add(StepWrite, t0)
 		}
 		for _, k := range readKeys {
 			if _, err := c.Get(ctx, t.ID, k); err != nil && !errors.Is(err, client.ErrKeyNotFound) {
 				c.Abort(ctx, t.ID)
 				return err
 			}
+			t0 = steps.add(StepRead, t0)
 		}
-		_, err = c.Commit(ctx, t.ID, nil)
-		return err
+		if _, err = c.Commit(ctx, t.ID, nil); err != nil {
+			return err
+		}
+		steps.add(StepCommit, t0)
+		return nil
 	}
+}
+
+// The calls of an aft transaction, as Steps names them.
+const (
+	StepBegin  = "begin"
+	StepWrite  = "write"
+	StepRead   = "read"
+	StepCommit = "commit"
+)
+
+// Steps records the latency of each HTTP call inside aft transactions, by call. The zero
+// value is ready; a nil *Steps records nothing. It is safe for concurrent use.
+type Steps struct {
+	mu sync.Mutex
+	h  map[string]*hist
+}
+
+// add records the call step that began at t0 and returns now, when the next call begins.
+func (s *Steps) add(step string, t0 time.Time) time.Time {
+	now := time.Now()
+	if s == nil {
+		return now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		s.h = map[string]*hist{}
+	}
+	h := s.h[step]
+	if h == nil {
+		h = new(hist)
+		s.h[step] = h
+	}
+	h.add(now.Sub(t0))
+	return now
+}
+
+// Summary returns the latency percentiles of each call recorded, nil if none.
+func (s *Steps) Summary() map[string]Latency {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.h) == 0 {
+		return nil
+	}
+	out := make(map[string]Latency, len(s.h))
+	for k, h := range s.h {
+		out[k] = h.summary()
+	}
+	return out
 }
 
 // DirectTxn does the same work straight on a store, without transactions: one Put of the

@@ -3,9 +3,21 @@
 # and without 5 ms of injected store latency (and, for DynamoDB, vs DynamoDB's own
 # transactions). Starts each real server on a free loopback port (make deps installs
 # them), runs `aft bench` against it, and stops it. Usage: scripts/bench-backends.sh [DURATION]
+#
+# With a report folder, scripts/bench-backends.sh --out DIR [aft bench flags...], it runs
+# one `aft bench --out DIR` over every store at once (a --store per server started), which
+# writes one report comparing the backends; add --quick for a short run.
 set -euo pipefail
+out=
+if [ "${1:-}" = --out ]; then
+  out=${2:?--out needs a folder}
+  shift 2
+  case $out in /*) ;; *) out=$PWD/$out ;; esac # relative to where it was called from
+  dur=
+else
+  dur=${1:-10s}
+fi
 cd "$(dirname "$0")/.."
-dur=${1:-10s}
 cache=${AFT_CACHE:-$HOME/.cache/aft}
 make -s build
 bin=bin/aft
@@ -35,6 +47,19 @@ if [ -n "$minio" ]; then
   MINIO_ROOT_USER=aftbench MINIO_ROOT_PASSWORD=aftbench-secret "$minio" server --address "127.0.0.1:$p" "$work/minio" >"$work/minio.log" 2>&1 &
   pids+=($!); wait_port "$p"; sleep 1
   stores+=("s3|s3://aftbench/shim?region=us-east-1&endpoint=http://127.0.0.1:$p&path-style=true")
+fi
+
+if [ -n "$out" ]; then
+  args=()
+  for entry in "${stores[@]}"; do
+    args+=(--store "${entry#*|}") # "" is the embedded store
+  done
+  # One process talks to every store: MinIO's credentials, which DynamoDB Local (which
+  # takes any) accepts too.
+  export AWS_ACCESS_KEY_ID=aftbench AWS_SECRET_ACCESS_KEY=aftbench-secret
+  echo "== aft bench --out $out ${args[*]} $*"
+  "$bin" bench --out "$out" "${args[@]}" --note "run by scripts/bench-backends.sh --out $out $*, which started the servers of these stores on loopback ports" "$@"
+  exit 0
 fi
 
 for entry in "${stores[@]}"; do

@@ -6,9 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -19,39 +20,54 @@ import (
 	"github.com/aft-shim/aft/bench"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/backend"
-	"github.com/aft-shim/aft/shim/server"
-	"github.com/aft-shim/aft/shim/store"
-	"github.com/aft-shim/aft/shim/store/dynamodb"
-	"github.com/aft-shim/aft/shim/store/faults"
-	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // benchCmd runs the paper's transaction shape through aft over HTTP and, for comparison,
-// the same work straight on the embedded store, in one run.
+// the same work straight on the store. With --out it runs the whole suite of package bench
+// (closed and open loop, the API and the gateway path, per store and injected latency, a
+// kill -9 and restart) and writes a report folder. `aft bench report --in DIR` renders a
+// report again from its results.json; `aft bench compare A B` compares two.
 type benchCmd struct {
-	shim     string
-	opts     bench.Options
-	direct   bool
-	noSync   bool
-	dataDir  string
-	every    time.Duration
-	rssMarks string
-	memProf  string
-	latency  time.Duration
-	jitter   time.Duration
-	store    string
-	baseline string
+	shim      string
+	opts      bench.Options
+	direct    bool
+	noSync    bool
+	dataDir   string
+	every     time.Duration
+	rssMarks  string
+	memProf   string
+	latencies durations
+	jitter    time.Duration
+	stores    stringList
+	baseline  string
+
+	// --out: the suite
+	out      string
+	quick    bool
+	openDur  time.Duration
+	rates    string
+	crashDur time.Duration
+	killAt   time.Duration
+	notes    stringList
+	given    map[string]bool
 }
 
 func (b *benchCmd) Run(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return benchReport(args[1:])
+		case "compare":
+			return benchCompare(args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	s := &b.opts.Shape
 	*s = bench.PaperShape
 	fs.StringVar(&b.shim, "shim", "", "base URL of a running shim (empty: start one in-process on a fresh embedded store)")
 	fs.IntVar(&b.opts.Clients, "clients", 16, "concurrent clients (closed loop)")
-	fs.DurationVar(&b.opts.Duration, "duration", 10*time.Second, "length of each run")
-	fs.Int64Var(&b.opts.Txns, "txns", 0, "stop each run after this many transactions (0: duration only)")
+	fs.DurationVar(&b.opts.Duration, "duration", 10*time.Second, "length of each run (with --out: of each closed-loop run)")
+	fs.Int64Var(&b.opts.Txns, "txns", 0, "stop each run after this many transactions (0: duration only; not with --out)")
 	fs.IntVar(&s.Writes, "writes", s.Writes, "writes per transaction")
 	fs.IntVar(&s.Reads, "reads", s.Reads, "reads per transaction")
 	fs.IntVar(&s.Keys, "keys", s.Keys, "key space")
@@ -62,26 +78,65 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&b.dataDir, "data-dir", "", "where in-process stores live (default: a temporary directory, removed after)")
 	fs.DurationVar(&b.every, "progress", 2*time.Second, "interval of progress lines")
 	fs.StringVar(&b.rssMarks, "rss-at", "", "comma-separated transaction counts at which to report resident memory, e.g. 100000,1000000")
-	fs.StringVar(&b.store, "store", "", "storage of the in-process shim and of the comparison, a --store URL of aft serve (default: a fresh embedded store)")
+	fs.Var(&b.stores, "store", "storage of the in-process shim and of the comparison, a --store URL of aft serve (default: a fresh embedded store); with --out it may be repeated, one set of runs per store")
 	fs.StringVar(&b.baseline, "baseline", "store", "what aft is compared with: store (the same reads and writes straight on the store) or dynamodb-txn (DynamoDB's TransactWriteItems and TransactGetItems)")
-	fs.DurationVar(&b.latency, "store-latency", 0, "in-process stores: add this latency to every storage call")
+	fs.Var(&b.latencies, "store-latency", "in-process stores: add this latency to every storage call; with --out a comma-separated list, each run besides the runs without (default with --out: 5ms)")
 	fs.DurationVar(&b.jitter, "store-jitter", 0, "in-process stores: plus a uniform random extra up to this")
 	fs.StringVar(&b.memProf, "memprofile", "", "write a heap profile of the in-process shim to this file after the aft run")
+	fs.StringVar(&b.out, "out", "", "run the whole suite and write a report folder here: report.md, charts (PNG, SVG), results.json, CSV")
+	fs.BoolVar(&b.quick, "quick", false, "with --out: short runs, a minute or two in all on the embedded store")
+	fs.DurationVar(&b.openDur, "open-duration", 10*time.Second, "with --out: length of each open-loop (vegeta) run")
+	fs.StringVar(&b.rates, "rates", "0.5,0.9", "with --out: open-loop rates, as fractions of aft's closed-loop throughput")
+	fs.DurationVar(&b.crashDur, "crash-duration", 20*time.Second, "with --out: length of the load across a kill -9 and restart of aft serve (0: none)")
+	fs.DurationVar(&b.killAt, "kill-at", 8*time.Second, "with --out: when, into that load, the shim gets SIGKILL")
+	fs.Var(&b.notes, "note", "with --out: a line for the report's notes, such as the script that ran this (may be repeated)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	b.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { b.given[f.Name] = true })
 	if b.opts.Duration <= 0 && b.opts.Txns <= 0 {
 		return usage("set --duration or --txns")
 	}
 	if s.Zipf != 0 && s.Zipf <= 1 {
 		return usage("--zipf %v must be above 1 (or 0 for uniform)", s.Zipf)
 	}
-	if err := backend.Check(b.store); err != nil {
-		return usage("--store: %v", err)
+	for _, st := range b.stores {
+		if err := backend.Check(st); err != nil {
+			return usage("--store: %v", err)
+		}
 	}
 	if b.baseline != "store" && b.baseline != "dynamodb-txn" {
 		return usage("--baseline %q: want store or dynamodb-txn", b.baseline)
 	}
+	if b.out != "" {
+		return b.suite(ctx)
+	}
+	if len(b.stores) > 1 || len(b.latencies) > 1 {
+		return usage("several --store or --store-latency values need --out")
+	}
+	return b.single(ctx)
+}
+
+// store is the one store URL of a run without --out.
+func (b *benchCmd) store() string {
+	if len(b.stores) == 0 {
+		return ""
+	}
+	return b.stores[0]
+}
+
+// latency is the one injected latency of a run without --out.
+func (b *benchCmd) latency() time.Duration {
+	if len(b.latencies) == 0 {
+		return 0
+	}
+	return b.latencies[0]
+}
+
+// single is a run without --out: aft over HTTP, then the comparison, printed.
+func (b *benchCmd) single(ctx context.Context) error {
+	s := &b.opts.Shape
 	marks, err := parseMarks(b.rssMarks)
 	if err != nil {
 		return err
@@ -93,23 +148,24 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 	}
+	sc := bench.StoreConfig{URL: b.store(), DataDir: dir, NoSync: b.noSync, Latency: b.latency(), Jitter: b.jitter}
 	shim, rss := b.shim, selfRSS
 	if shim == "" {
-		st, _, err := b.open(ctx, dir+"/aft")
+		st, _, err := sc.Open(ctx, "aft")
 		if err != nil {
 			return err
 		}
-		stop, addr, err := startShim(ctx, st)
+		srv, err := bench.StartShim(ctx, st)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		shim = "http://" + addr
+		defer srv.Close()
+		shim = srv.URL
 	} else {
 		rss = metricsRSS(shim)
 	}
 	fmt.Printf("shape: %d writes then %d reads, %d-byte values, %d keys, zipf %.2f, %d clients, fsync %v, store latency %v (+%v jitter)\n",
-		s.Writes, s.Reads, s.ValueSize, s.Keys, s.Zipf, b.opts.Clients, !b.noSync, b.latency, b.jitter)
+		s.Writes, s.Reads, s.ValueSize, s.Keys, s.Zipf, b.opts.Clients, !b.noSync, b.latency(), b.jitter)
 
 	b.opts.ProgressEvery = b.every
 	var detail func() string
@@ -130,7 +186,7 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	if !b.direct {
 		return nil
 	}
-	st, desc, err := b.open(ctx, dir+"/direct")
+	st, desc, err := sc.Open(ctx, "direct")
 	if err != nil {
 		return err
 	}
@@ -138,8 +194,8 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 	fn := bench.DirectTxn(st)
 	name := "same work on the store"
 	if b.baseline == "dynamodb-txn" {
-		if fn, err = b.dynamoTxn(st); err != nil {
-			return err
+		if fn, err = bench.DynamoTxn(st, b.latency()); err != nil {
+			return usage("--baseline dynamodb-txn needs --store dynamodb://...")
 		}
 		name = "DynamoDB transactions"
 	}
@@ -197,71 +253,6 @@ func progress(name string, rss func() int64, detail func() string, marks []int64
 		}
 		last, lastT = done, elapsed
 	}
-}
-
-func (b *benchCmd) faults() faults.Options {
-	return faults.Options{Latency: b.latency, Jitter: b.jitter}
-}
-
-// open opens the store of the run (a fresh embedded one in dir by default) with the
-// injected latency.
-func (b *benchCmd) open(ctx context.Context, dir string) (store.Store, string, error) {
-	st, desc, err := backend.Open(ctx, b.store, backend.Options{DataDir: dir, CreateStore: true, NoSync: b.noSync})
-	if err != nil {
-		return nil, "", err
-	}
-	if b.latency > 0 || b.jitter > 0 {
-		st, _ = faults.Wrap(st, b.faults())
-	}
-	return st, desc, nil
-}
-
-// dynamoTxn is the work of one transaction done with DynamoDB's own transactions: the
-// writes in one TransactWriteItems, the reads in one TransactGetItems. The injected
-// latency is added to each of the two round trips.
-func (b *benchCmd) dynamoTxn(st store.Store) (bench.TxnFunc, error) {
-	var ds *dynamodb.Store
-	switch s := st.(type) {
-	case *dynamodb.Store:
-		ds = s
-	case interface{ Unwrap() store.Store }:
-		ds, _ = s.Unwrap().(*dynamodb.Store)
-	}
-	if ds == nil {
-		return nil, usage("--baseline dynamodb-txn needs --store dynamodb://...")
-	}
-	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
-		// A DynamoDB transaction may not name one item twice, and Zipf draws repeat keys.
-		var items []store.Item
-		for _, k := range unique(writeKeys) {
-			items = append(items, store.Item{Key: "d/" + k, Value: value})
-		}
-		var reads []string
-		for _, k := range unique(readKeys) {
-			reads = append(reads, "d/"+k)
-		}
-		time.Sleep(2 * b.latency)
-		_, err := ds.Transact(ctx, items, reads)
-		return err
-	}, nil
-}
-
-// startShim runs a shim in this process over st, which it closes when stopped.
-func startShim(ctx context.Context, st store.Store) (stop func(), addr string, err error) {
-	m, err := txn.New(ctx, st, txn.Config{})
-	if err != nil {
-		st.Close()
-		return nil, "", err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		m.Close()
-		st.Close()
-		return nil, "", err
-	}
-	srv := &http.Server{Handler: server.New(m, prometheus.NewRegistry(), nil)}
-	go srv.Serve(ln)
-	return func() { srv.Close(); m.Close(); st.Close() }, ln.Addr().String(), nil
 }
 
 // selfRSS reads this process's resident set size from /proc.
@@ -332,13 +323,214 @@ func writeHeapProfile(path string) error {
 	return nil
 }
 
-// unique returns keys without repeats, in order.
-func unique(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
+// suite runs the whole suite (--out) and writes the report folder.
+func (b *benchCmd) suite(ctx context.Context) error {
+	switch {
+	case b.shim != "":
+		return usage("--out starts its own shims: drop --shim")
+	case b.opts.Txns > 0:
+		return usage("--out runs by time: drop --txns")
+	case b.baseline != "store":
+		return usage("--out compares with DynamoDB transactions on every dynamodb:// store: drop --baseline")
+	case b.rssMarks != "" || b.memProf != "":
+		return usage("--rss-at and --memprofile are for runs without --out")
+	}
+	fractions, err := parseFractions(b.rates)
+	if err != nil {
+		return err
+	}
+	closed, open, crash, killAt := b.opts.Duration, b.openDur, b.crashDur, b.killAt
+	if b.quick { // the flags given on the command line still win
+		closed, open, crash, killAt = b.pick("duration", closed, 4*time.Second), b.pick("open-duration", open, 3*time.Second),
+			b.pick("crash-duration", crash, 10*time.Second), b.pick("kill-at", killAt, 4*time.Second)
+	}
+	if crash > 0 && (killAt <= 0 || killAt >= crash) {
+		return usage("--kill-at %v must fall inside --crash-duration %v", killAt, crash)
+	}
+	stores := []string(b.stores)
+	if len(stores) == 0 {
+		stores = []string{""}
+	}
+	latencies := []time.Duration{0}
+	extra := []time.Duration(b.latencies)
+	if !b.given["store-latency"] {
+		extra = []time.Duration{5 * time.Millisecond}
+	}
+	for _, l := range extra {
+		if l > 0 && !slices.Contains(latencies, l) {
+			latencies = append(latencies, l)
 		}
 	}
-	return out
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: find the aft binary for the kill -9 run: %w", err)
+	}
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	dir := b.dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "aft-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	logf, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer logf.Close()
+	cfg := bench.SuiteConfig{
+		Stores: stores, Latencies: latencies, Jitter: b.jitter, DataDir: dir, NoSync: b.noSync,
+		Shape: b.opts.Shape, Clients: b.opts.Clients, Closed: closed, Open: open, RateFractions: fractions,
+		Crash: crash, KillAt: killAt, Status: os.Stdout,
+		ServeCommand: func(addr, dataDir, storeURL string) *exec.Cmd {
+			args := []string{"serve", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn"}
+			if storeURL != "" {
+				args = append(args, "--store", storeURL, "--create-store")
+			}
+			if b.noSync {
+				args = append(args, "--no-sync")
+			}
+			cmd := exec.Command(bin, args...)
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "AFT_") { // the flags alone configure it
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			cmd.Stdout, cmd.Stderr = logf, logf
+			return cmd
+		},
+	}
+	fmt.Printf("aft bench: %d store(s) x %d latenc(ies), closed loop %v, open loop %v at %v of aft's rate, kill -9 run %v; report in %s\n",
+		len(stores), len(latencies), closed, open, fractions, crash, b.out)
+	res, err := bench.RunSuite(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res.Command = commandLine()
+	res.Quick = b.quick
+	res.Notes = append(b.notes, res.Notes...)
+	if err := writeResults(b.out, res); err != nil {
+		return err
+	}
+	fmt.Printf("report: %s\n", filepath.Join(b.out, "report.md"))
+	return nil
+}
+
+// pick returns def unless the flag name was given on the command line.
+func (b *benchCmd) pick(name string, v, def time.Duration) time.Duration {
+	if b.given[name] {
+		return v
+	}
+	return def
+}
+
+// writeResults writes results.json, the CSV files and the report into dir.
+func writeResults(dir string, res *bench.Results) error {
+	if err := res.Save(filepath.Join(dir, "results.json")); err != nil {
+		return err
+	}
+	if err := res.WriteCSV(dir); err != nil {
+		return err
+	}
+	return bench.WriteReport(dir, res)
+}
+
+// benchReport is `aft bench report --in DIR`: the report of DIR made again from its
+// results.json.
+func benchReport(args []string) error {
+	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
+	in := fs.String("in", "", "report folder with a results.json (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return usage("report: --in DIR is required")
+	}
+	if err := bench.Render(*in); err != nil {
+		return err
+	}
+	fmt.Printf("report: %s\n", filepath.Join(*in, "report.md"))
+	return nil
+}
+
+// benchCompare is `aft bench compare A B`: the ratios of B's results to A's, as markdown
+// on stdout.
+func benchCompare(args []string) error {
+	if len(args) != 2 {
+		return usage("compare: want two report folders (or results.json files): aft bench compare A B")
+	}
+	var rs [2]*bench.Results
+	for i, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			a = filepath.Join(a, "results.json")
+		}
+		r, err := bench.Load(a)
+		if err != nil {
+			return err
+		}
+		rs[i] = r
+	}
+	fmt.Print(bench.Compare(rs[0], rs[1]))
+	return nil
+}
+
+// commandLine is the command that runs this process, as a shell would read it back.
+func commandLine() string {
+	args := []string{"aft"}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$&;|<>()*?`") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		args = append(args, a)
+	}
+	return strings.Join(args, " ")
+}
+
+// parseFractions parses --rates: fractions above 0.
+func parseFractions(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 || v > 10 {
+			return nil, usage("--rates: bad fraction %q: want a number above 0, such as 0.5", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// stringList is a flag that may be repeated.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// durations is a flag of comma-separated durations; repeating it adds more.
+type durations []time.Duration
+
+func (d *durations) String() string {
+	var s []string
+	for _, x := range *d {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (d *durations) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		x, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || x < 0 {
+			return fmt.Errorf("bad duration %q", f)
+		}
+		*d = append(*d, x)
+	}
+	return nil
 }

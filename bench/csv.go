@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"encoding/csv"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// runsHeader are the columns of runs.csv: one row per Run, the fields of results.json
+// without the CDF and the per-step latencies.
+var runsHeader = []string{
+	"scenario", "mode", "loop", "backend", "store_latency_ms", "clients", "rate_fraction", "rate_offered",
+	"duration_s", "requests", "successes", "errors", "retried", "throughput", "middleware_overhead_ms",
+	"p50_ms", "p90_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms", "last_error",
+}
+
+// timelineHeader are the columns of timeline.csv: one row per Bucket of every Recovery.
+var timelineHeader = []string{"backend", "t_s", "ok", "errors", "ok_per_s"}
+
+// WriteCSV writes runs.csv and timeline.csv into dir.
+func (r *Results) WriteCSV(dir string) error {
+	rows := [][]string{runsHeader}
+	for _, x := range r.Runs {
+		rows = append(rows, []string{
+			x.Scenario, x.Mode, x.Loop, x.Backend, num(x.StoreLatencyMS), strconv.Itoa(x.Clients), num(x.RateFraction), num(x.RateOffered),
+			num(x.DurationS), itoa(x.Requests), itoa(x.Successes), itoa(x.Errors), itoa(x.Retried), num(x.Throughput), num(x.OverheadMS),
+			num(x.Latency.P50), num(x.Latency.P90), num(x.Latency.P99), num(x.Latency.P999), num(x.Latency.Mean), num(x.Latency.Max), x.LastError,
+		})
+	}
+	if err := writeCSV(dir+"/runs.csv", rows); err != nil {
+		return err
+	}
+	rows = [][]string{timelineHeader}
+	for _, rec := range r.Recoveries {
+		for _, b := range rec.Series {
+			rows = append(rows, []string{rec.Backend, num(b.AtS), itoa(b.OK), itoa(b.Errors), num(float64(b.OK) / rec.BucketS)})
+		}
+	}
+	return writeCSV(dir+"/timeline.csv", rows)
+}
+
+func writeCSV(path string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	w := csv.NewWriter(f)
+	w.WriteAll(rows) // flushes
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("write csv %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write csv %s: %w", path, err)
+	}
+	return nil
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+func itoa(n int64) string  { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aft-shim/aft/shim/backend"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/store/dynamodb"
+	"github.com/aft-shim/aft/shim/store/faults"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// StoreConfig says how the stores of a run are opened.
+type StoreConfig struct {
+	URL     string        // a --store URL of aft serve; "" is the embedded store
+	DataDir string        // embedded stores live in a subdirectory of it per store
+	NoSync  bool          // embedded stores skip fsync
+	Latency time.Duration // injected into every storage call
+	Jitter  time.Duration // plus a uniform random extra up to this
+}
+
+// Open opens the store name (for an embedded store, a fresh one in DataDir/name) with the
+// injected latency, and describes it in a few words.
+func (c StoreConfig) Open(ctx context.Context, name string) (store.Store, string, error) {
+	st, desc, err := backend.Open(ctx, c.URL, backend.Options{DataDir: filepath.Join(c.DataDir, name), CreateStore: true, NoSync: c.NoSync})
+	if err != nil {
+		return nil, "", fmt.Errorf("open store %s: %w", name, err)
+	}
+	if c.Latency > 0 || c.Jitter > 0 {
+		st, _ = faults.Wrap(st, faults.Options{Latency: c.Latency, Jitter: c.Jitter})
+		desc += fmt.Sprintf(", +%v latency", c.Latency)
+	}
+	return st, desc, nil
+}
+
+// BackendName returns the short name of a store URL: embedded (for ""), or its scheme
+// (mem, redis, dynamodb, s3; rediss is redis).
+func BackendName(storeURL string) string {
+	if storeURL == "" {
+		return "embedded"
+	}
+	u, err := url.Parse(storeURL)
+	if err != nil || u.Scheme == "" {
+		return "unknown"
+	}
+	if s := strings.ToLower(u.Scheme); s != "rediss" {
+		return s
+	}
+	return "redis"
+}
+
+// Shim is a shim served in this process on a loopback port.
+type Shim struct {
+	*Server
+	Registry *prometheus.Registry // its metrics
+	m        *txn.Manager
+	st       store.Store
+}
+
+// StartShim serves a shim over st, which it closes when it is closed.
+func StartShim(ctx context.Context, st store.Store) (*Shim, error) {
+	m, err := txn.New(ctx, st, txn.Config{})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("start shim: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	srv, err := Serve(server.New(m, reg, nil))
+	if err != nil {
+		m.Close()
+		st.Close()
+		return nil, fmt.Errorf("start shim: %w", err)
+	}
+	return &Shim{Server: srv, Registry: reg, m: m, st: st}, nil
+}
+
+// Close stops the shim and closes its store.
+func (s *Shim) Close() error {
+	s.Server.Close()
+	s.m.Close()
+	return s.st.Close()
+}
+
+// ErrNotDynamoDB is returned by DynamoTxn for a store that is not DynamoDB.
+var ErrNotDynamoDB = fmt.Errorf("the dynamodb-txn baseline needs a dynamodb:// store")
+
+// DynamoTxn does the work of one transaction with DynamoDB's own transactions: the writes
+// in one TransactWriteItems, the reads in one TransactGetItems. st is a DynamoDB store,
+// perhaps under injected faults; the injected latency is added to each of the two round
+// trips, as the faults store adds it to each of its calls.
+func DynamoTxn(st store.Store, latency time.Duration) (TxnFunc, error) {
+	var ds *dynamodb.Store
+	switch s := st.(type) {
+	case *dynamodb.Store:
+		ds = s
+	case interface{ Unwrap() store.Store }:
+		ds, _ = s.Unwrap().(*dynamodb.Store)
+	}
+	if ds == nil {
+		return nil, ErrNotDynamoDB
+	}
+	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
+		// A DynamoDB transaction may not name one item twice, and Zipf draws repeat keys.
+		var items []store.Item
+		for _, k := range unique(writeKeys) {
+			items = append(items, store.Item{Key: "d/" + k, Value: value})
+		}
+		var reads []string
+		for _, k := range unique(readKeys) {
+			reads = append(reads, "d/"+k)
+		}
+		time.Sleep(2 * latency)
+		_, err := ds.Transact(ctx, items, reads)
+		return err
+	}, nil
+}
+
+// unique returns keys without repeats, in order.
+func unique(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
