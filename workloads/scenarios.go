@@ -107,12 +107,7 @@ func Catalogue() []Scenario {
 			Failure: true,
 			Platform: Platform{Name: "gateway with a 200ms timeout that retries", Attempts: 3, Timeout: gatewayTimeout,
 				Backoff: 10 * time.Millisecond},
-			Fault: func(p Point) Action {
-				if p.Step == StepRead && first(p) && p.Index%3 == 1 {
-					return Action{Sleep: stall}
-				}
-				return Action{}
-			},
+			Fault: stallEveryThird(StepRead),
 		},
 		{
 			Name: "composition", Title: "two functions in one request; the second fails",
@@ -166,12 +161,7 @@ func Catalogue() []Scenario {
 			Failure: true,
 			Platform: Platform{Name: "OpenFaaS queue-worker, ack_wait 150ms", Attempts: 2, Timeout: 2 * time.Second,
 				AckWait: 150 * time.Millisecond, Redeliveries: 1, Identity: CallID},
-			Fault: func(p Point) Action {
-				if p.Step == StepWrite && first(p) && p.Index%3 == 1 {
-					return Action{Sleep: stall}
-				}
-				return Action{}
-			},
+			Fault: stallEveryThird(StepWrite),
 		},
 		{
 			Name: "faas-async-timeout", Title: "an asynchronous invocation is run again after a timeout",
@@ -181,12 +171,7 @@ func Catalogue() []Scenario {
 			Failure: true,
 			Platform: Platform{Name: "OpenFaaS queue-worker with a 150ms upstream timeout", Attempts: 3, Timeout: 150 * time.Millisecond,
 				Backoff: 10 * time.Millisecond, Identity: CallID},
-			Fault: func(p Point) Action {
-				if p.Step == StepEnd && first(p) && p.Index%3 == 1 {
-					return Action{Sleep: stall}
-				}
-				return Action{}
-			},
+			Fault: stallEveryThird(StepEnd),
 		},
 		{
 			Name: "knative-duplicate", Title: "the broker delivers one event twice",
@@ -206,12 +191,7 @@ func Catalogue() []Scenario {
 			Failure: true,
 			Platform: Platform{Name: "Knative activator/queue-proxy retrying after 200ms", Attempts: 3, Timeout: gatewayTimeout,
 				Backoff: 10 * time.Millisecond},
-			Fault: func(p Point) Action {
-				if p.Step == StepWrite && first(p) && p.Index%3 == 1 {
-					return Action{Sleep: stall}
-				}
-				return Action{}
-			},
+			Fault: stallEveryThird(StepWrite),
 		},
 		{
 			Name: "scale-down", Title: "pods killed on scale-down with requests in flight",
@@ -252,4 +232,15 @@ func withDuplicates(p Platform, name string, dup func(int) (bool, time.Duration)
 		p.Name = name
 	}
 	return p
+}
+
+// stallEveryThird stalls the first execution of every third request (indexes 1, 4, 7, ...)
+// at step, past the platform's timeout, so that it runs on beside its retry.
+func stallEveryThird(step Step) func(Point) Action {
+	return func(p Point) Action {
+		if p.Step == step && first(p) && p.Index%3 == 1 {
+			return Action{Sleep: stall}
+		}
+		return Action{}
+	}
 }
