@@ -83,6 +83,7 @@ func (serveCmd) flags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&t.OrphanGrace, "orphan-grace", 5*time.Minute, "age after which data versions without a commit record are removed")
 	fs.DurationVar(&t.ResultRetention, "result-retention", 24*time.Hour, "how long the stored result of a committed idempotency key is kept")
 	fs.DurationVar(&t.SweepInterval, "sweep-interval", 10*time.Minute, "how often orphans and expired results are swept")
+	fs.DurationVar(&t.SettleTime, "settle-time", 5*time.Second, "how long after a failed store write it may still land; an abort after a failed commit waits this long")
 	return fs
 }
 

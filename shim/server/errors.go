@@ -30,6 +30,7 @@ var codes = []struct {
 	{txn.ErrFenced, http.StatusConflict, "fenced"},
 	{txn.ErrCommitted, http.StatusConflict, "committed"},
 	{txn.ErrAborted, http.StatusConflict, "aborted"},
+	{txn.ErrCommitTried, http.StatusConflict, "commit_tried"},
 	{txn.ErrBadKey, http.StatusBadRequest, "bad_key"},
 	{txn.ErrBadIdemKey, http.StatusBadRequest, "bad_idempotency_key"},
 	{txn.ErrBusy, http.StatusServiceUnavailable, "busy"},

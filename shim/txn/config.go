@@ -28,7 +28,12 @@ type Config struct {
 	OrphanGrace      time.Duration // data versions without a commit record this old are removed (default 5m)
 	ResultRetention  time.Duration // results of committed idempotency keys are kept this long (default 24h)
 	SweepInterval    time.Duration // how often orphans and expired results are swept (default 10m)
-	Now              func() time.Time
+	// SettleTime bounds how long after a store write returned an error it may still take
+	// effect (default 5s): a request the store received goes on there after its caller gave
+	// up. An abort or a late commit retry after a failed commit try waits this long before
+	// it decides, from the store, whether the try's record landed.
+	SettleTime time.Duration
+	Now        func() time.Time
 }
 
 // Validate fills in defaults and rejects impossible settings.
@@ -44,6 +49,7 @@ func (c *Config) Validate() error {
 	def(&c.OrphanGrace, 5*time.Minute)
 	def(&c.ResultRetention, 24*time.Hour)
 	def(&c.SweepInterval, 10*time.Minute)
+	def(&c.SettleTime, 5*time.Second)
 	if c.MaxValueSize == 0 {
 		c.MaxValueSize = 4 << 20
 	}
@@ -64,7 +70,7 @@ func (c *Config) Validate() error {
 	}
 	var errs []error
 	for name, d := range map[string]time.Duration{"idle timeout": c.IdleTimeout, "commit timeout": c.CommitTimeout,
-		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval} {
+		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval, "settle time": c.SettleTime} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is negative", name, d))
 		}
@@ -76,8 +82,9 @@ func (c *Config) Validate() error {
 	if c.FinishedStatuses < 0 {
 		errs = append(errs, fmt.Errorf("finished statuses %d is negative", c.FinishedStatuses))
 	}
-	if c.OrphanGrace <= 2*c.CommitTimeout {
-		errs = append(errs, fmt.Errorf("orphan grace %v must exceed twice the commit timeout %v", c.OrphanGrace, c.CommitTimeout))
+	if c.OrphanGrace <= 2*(c.CommitTimeout+c.SettleTime) {
+		errs = append(errs, fmt.Errorf("orphan grace %v must exceed twice the commit timeout %v plus the settle time %v",
+			c.OrphanGrace, c.CommitTimeout, c.SettleTime))
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ var (
 	ErrKeyNotFound = errors.New("key not found")
 	ErrCommitted   = errors.New("transaction already committed")
 	ErrAborted     = errors.New("transaction aborted")
+	ErrCommitTried = errors.New("a commit of the transaction was tried: its writes are frozen (retry the commit or abort)")
 	ErrFenced      = errors.New("transaction fenced: another attempt of its idempotency key committed or superseded it")
 	ErrBadKey      = errors.New("bad key")
 	ErrBadIdemKey  = errors.New("bad idempotency key")

@@ -100,7 +100,7 @@ func (m *Manager) expire() {
 		if !t.mu.TryLock() {
 			continue // busy: it is not idle
 		}
-		if t.lastUsed.Load() < cutoff {
+		if t.lastUsed.Load() < cutoff && !time.Now().Before(t.settleBy) {
 			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.CommitTimeout)
 			_ = m.abortLocked(ctx, t, "expired")
 			cancel()
@@ -119,7 +119,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	var orphans []string
 	err := m.store.List(ctx, record.VersionPrefix, false, func(k string, _ []byte) error {
 		v, err := record.ParseVersionKey(k)
-		if err == nil && v.TS < orphanCutoff && !m.idx.Has(v.Txn) {
+		if err == nil && v.TS < orphanCutoff && !m.live(v.Txn) {
 			orphans = append(orphans, k)
 		}
 		return nil
@@ -142,6 +142,20 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	m.deleteKeys(ctx, expired)
 	m.metrics.orphans.Add(float64(len(orphans)))
 	return nil
+}
+
+// live reports whether the data versions of transaction id may be named by a commit record
+// here: it runs on this node (a commit may be landing, however old its version: a commit
+// retried long after its first try writes the same version), or the index holds it.
+//
+// The order matters: a transaction leaves the running set only after a commit applied it to
+// the index, so when it is not running here at the first check, a commit of it that happened
+// is in the index at the second.
+func (m *Manager) live(id string) bool {
+	m.mu.Lock()
+	running := m.running[id] != nil
+	m.mu.Unlock()
+	return running || m.idx.Has(id)
 }
 
 // recover rebuilds the index from the commit records in the store: every commit that was

@@ -30,13 +30,14 @@ const (
 
 // Manager runs transactions over a store. It is safe for concurrent use.
 type Manager struct {
-	cfg       Config
-	store     store.Store
-	committer store.Committer // nil when the store cannot write a commit in one step
-	idx       *index.Index
-	cache     *index.Cache
-	clock     hlc
-	metrics   *metrics
+	cfg         Config
+	store       store.Store
+	committer   store.Committer // nil when the store cannot write a commit in one step
+	recordLimit int             // largest commit record the store holds; 0: no limit
+	idx         *index.Index
+	cache       *index.Cache
+	clock       hlc
+	metrics     *metrics
 
 	mu       sync.Mutex
 	running  map[string]*txn
@@ -57,14 +58,15 @@ type txn struct {
 	beginSeq uint64       // index.Seq()+1 at begin: the garbage collection horizon it holds
 	lastUsed atomic.Int64 // unix nanoseconds of the last call
 
-	mu      sync.Mutex // serialises every call on the transaction, commit included
-	status  Status
-	writes  map[string]write
-	reads   map[string]ra.Version // versions read from the committed history (zero: none)
-	deleted map[string]bool       // reads that found a tombstone
-	bytes   int64                 // buffered bytes
-	version ra.Version            // commit version, fixed once a commit was tried
-	winner  string                // when fenced by a commit: the attempt that committed
+	mu       sync.Mutex // serialises every call on the transaction, commit included
+	status   Status
+	writes   map[string]write
+	reads    map[string]ra.Version // versions read from the committed history (zero: none)
+	deleted  map[string]bool       // reads that found a tombstone
+	bytes    int64                 // buffered bytes
+	version  ra.Version            // commit version, fixed once a commit was tried: writes are frozen then
+	settleBy time.Time             // after a commit try failed in the store: when its writes have surely landed or never will
+	winner   string                // when fenced by a commit: the attempt that committed
 }
 
 type write struct {
@@ -85,18 +87,21 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("txn config: %w", err)
 	}
-	if l, ok := st.(store.Limiter); ok && int64(l.MaxValueSize()) < cfg.MaxValueSize {
-		cfg.MaxValueSize = int64(l.MaxValueSize())
+	recordLimit := 0
+	if l, ok := st.(store.Limiter); ok {
+		recordLimit = l.MaxValueSize()
+		cfg.MaxValueSize = min(cfg.MaxValueSize, int64(recordLimit))
 	}
 	m := &Manager{
-		cfg:      cfg,
-		idx:      index.New(),
-		cache:    index.NewCache(max(cfg.CacheBytes, 0)),
-		metrics:  newMetrics(),
-		running:  map[string]*txn{},
-		keys:     map[string]*keyState{},
-		finished: newFinishedSet(cfg.FinishedStatuses),
-		stop:     make(chan struct{}),
+		cfg:         cfg,
+		recordLimit: recordLimit,
+		idx:         index.New(),
+		cache:       index.NewCache(max(cfg.CacheBytes, 0)),
+		metrics:     newMetrics(),
+		running:     map[string]*txn{},
+		keys:        map[string]*keyState{},
+		finished:    newFinishedSet(cfg.FinishedStatuses),
+		stop:        make(chan struct{}),
 	}
 	m.clock.now = cfg.Now
 	m.store = timedStore{s: st, m: m.metrics}

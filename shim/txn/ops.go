@@ -58,6 +58,7 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 			return Info{}, err
 		}
 		if rec != nil {
+			m.adopt(rec) // the winner's commit try may have failed here, yet landed
 			return Info{ID: rec.Version.Txn, Status: Committed, Attempt: rec.Attempt, Version: rec.Version, Result: rec.Result}, nil
 		}
 	}
@@ -79,6 +80,8 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 			for _, o := range ks.running {
 				older = append(older, o)
 			}
+			// (An older attempt whose commit was tried is not fenced below: its record may
+			// be landing, and only settling its commit can tell.)
 		}
 		ks.running[t.id] = t
 	}
@@ -87,7 +90,7 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 	m.metrics.begun.Inc()
 	for _, o := range older {
 		o.mu.Lock()
-		if o.status == Running {
+		if o.status == Running && o.version.IsZero() {
 			m.finish(o, Fenced)
 			m.metrics.fenced.Inc()
 		}
@@ -167,6 +170,9 @@ func (m *Manager) buffer(id, key string, w write) error {
 	defer t.mu.Unlock()
 	if t.status != Running {
 		return statusErr(t.status)
+	}
+	if !t.version.IsZero() {
+		return fmt.Errorf("write txn %s: %w", id, ErrCommitTried)
 	}
 	old := t.writes[key]
 	delta := int64(len(w.value)+len(key)) - int64(len(old.value))
