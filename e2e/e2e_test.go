@@ -42,8 +42,10 @@ func TestMain(m *testing.M) {
 var strict = history.Options{StrictTombstones: true}
 
 // newShim returns the real shim over st, served by an httptest server closed at cleanup.
+// The stores here are in process: a write that reports failure has landed, if at all,
+// before the call returned, so the settle time of an abort after a failed commit is short.
 func newShim(t *testing.T, st store.Store) (*httptest.Server, *txn.Manager) {
-	return shimtest.StartStore(t, st, txn.Config{})
+	return shimtest.StartStore(t, st, txn.Config{SettleTime: 10 * time.Millisecond})
 }
 
 // metric reads one unlabelled counter or gauge from the shim's /metrics.

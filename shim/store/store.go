@@ -47,7 +47,10 @@ type Item struct {
 // Store is the storage the shim runs on. Implementations must be safe for concurrent use.
 //
 // Durability: when Put, Create or Delete return nil, their effect survives a crash of the
-// process (and, for an embedded store, of the machine when fsync is on). Values passed in
+// process (and, for an embedded store, of the machine when fsync is on). When they return an
+// error, the write may or may not have happened (a timeout after the server applied it),
+// but it happens, if at all, within a bounded time after the call returned: the shim waits
+// that long (txn.Config.SettleTime) before it takes a missing record as final. Values passed in
 // are not retained by the store after the call returns; values returned belong to the
 // caller.
 type Store interface {

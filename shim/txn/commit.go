@@ -191,12 +191,20 @@ func (m *Manager) settleLate(ctx context.Context, t *txn, age time.Duration) (In
 // attempt's when that one won), or nil when no try landed, together with the data versions
 // t's tries may have written. t.mu is held and t.version is fixed.
 //
+// A record found is final at once (nothing removes a record while a transaction runs).
 // Why nil is final: a store write that returned an error may still land, but only until
-// SettleTime after it returned (the store contract; see Config.SettleTime), and settle
-// first waits until then. A record that is not there after that never will be, so the
+// SettleTime after it returned (see Config.SettleTime), and settle reads the store again
+// after that before it answers nil. A record that is not there after that never will be, so the
 // caller may remove the data versions: no landed record can name them. (An abort that did
 // not wait could race a record write still in flight and remove the data it names.)
 func (m *Manager) settle(ctx context.Context, t *txn) (*record.Record, []store.Item, error) {
+	_, items := t.record(t.version, nil)
+	rkey := record.RecordKey(t.idemKey, t.id)
+	rec, err := m.storedRecord(ctx, rkey)
+	if err == nil || !errors.Is(err, store.ErrNotFound) || !time.Now().Before(t.settleBy) {
+		return m.settled(rec, items, err)
+	}
+	// Not there yet: it may still land.
 	if wait := time.Until(t.settleBy); wait > 0 {
 		timer := time.NewTimer(wait)
 		select {
@@ -206,9 +214,12 @@ func (m *Manager) settle(ctx context.Context, t *txn) (*record.Record, []store.I
 			return nil, nil, fmt.Errorf("wait for an earlier commit try to settle: %w: %w", ErrStore, ctx.Err())
 		}
 	}
-	_, items := t.record(t.version, nil)
-	rkey := record.RecordKey(t.idemKey, t.id)
-	rec, err := m.storedRecord(ctx, rkey)
+	rec, err = m.storedRecord(ctx, rkey)
+	return m.settled(rec, items, err)
+}
+
+// settled is settle's answer once the store was read after the settle time.
+func (m *Manager) settled(rec *record.Record, items []store.Item, err error) (*record.Record, []store.Item, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, items, nil
 	}
