@@ -25,7 +25,8 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient makes the client send its requests with hc (default: a client with
-// keep-alive connections sized for many concurrent transactions).
+// keep-alive connections sized for many concurrent transactions), through NoResend of its
+// transport: a call in a transaction is never sent twice.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // New returns a client of the shim at baseURL, such as "http://127.0.0.1:7654".
@@ -40,6 +41,7 @@ func New(baseURL string, opts ...Option) *Client {
 		tr.MaxIdleConns = 256
 		c.hc = &http.Client{Transport: tr}
 	}
+	c.hc = NoResendClient(c.hc)
 	return c
 }
 

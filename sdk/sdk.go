@@ -52,12 +52,14 @@ var (
 )
 
 // defaultHTTP sends the requests of every Txn that was not given its own client: one
-// connection pool for all invocations of the function, not one per invocation.
+// connection pool for all invocations of the function, not one per invocation. Like every
+// client of a Txn it sends through client.NoResend: a call in the transaction is never
+// sent twice.
 var defaultHTTP = &http.Client{Transport: func() http.RoundTripper {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 256
 	tr.MaxIdleConnsPerHost = 64
-	return tr
+	return client.NoResend(tr)
 }(), Timeout: 60 * time.Second}
 
 // Txn is the transaction of one function invocation. It is safe for concurrent use.
@@ -72,7 +74,9 @@ type Txn struct {
 type Option func(*Txn)
 
 // WithHTTPClient makes the Txn send its requests, to the shim and by Call, with hc
-// (default: a client shared by all Txns, with a 60 s timeout per request).
+// (default: a client shared by all Txns, with a 60 s timeout per request), through
+// client.NoResend of its transport: a request that carries the transaction is never sent
+// twice.
 func WithHTTPClient(hc *http.Client) Option { return func(t *Txn) { t.hc = hc } }
 
 // FromRequest returns the transaction of the invocation r, named by its X-Aft-Txn-Id and
@@ -111,6 +115,8 @@ func New(shimURL, id string, opts ...Option) (*Txn, error) {
 	}
 	if t.hc == nil {
 		t.hc = defaultHTTP
+	} else {
+		t.hc = client.NoResendClient(t.hc)
 	}
 	t.c = client.New(shimURL, client.WithHTTPClient(t.hc))
 	return t, nil

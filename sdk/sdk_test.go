@@ -274,3 +274,51 @@ func TestKeyVectors(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestCallNotResent: a call to another function whose kept-alive connection breaks after
+// the callee read the request is not sent again (the callee would run twice in the
+// transaction), with the SDK's HTTP client and with one given to it.
+func TestCallNotResent(t *testing.T) {
+	for _, name := range []string{"default client", "given client"} {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			runs, n := map[string]int{}, 0
+			callee := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				n++
+				drop := n == 2
+				runs[r.URL.Path]++
+				mu.Unlock()
+				if drop { // the second request: drop its reused connection, unanswered
+					if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+						conn.Close()
+						return
+					}
+				}
+				io.WriteString(w, "ok")
+			}))
+			defer callee.Close()
+			var opts []sdk.Option
+			if name == "given client" {
+				opts = append(opts, sdk.WithHTTPClient(&http.Client{}))
+			}
+			tx, err := sdk.New("http://127.0.0.1:1", "t1", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{"/warm", "/dropped"} {
+				req, _ := http.NewRequest("GET", callee.URL+path, nil)
+				resp, err := tx.Call(ctx, req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if runs["/dropped"] != 1 {
+				t.Errorf("the callee ran the dropped call %d times, want 1", runs["/dropped"])
+			}
+		})
+	}
+}
