@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/store"
@@ -117,7 +118,7 @@ func Gateway(shimURL, fnURL string, reg prometheus.Registerer) (*Server, *middle
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
 	rp := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
-		Transport: tr,
+		Transport: client.NoResend(tr), // an attempt reaches the function at most once
 		ErrorLog:  log.New(discard{}, "", 0),
 	}
 	mw, err := middleware.New(middleware.Config{ShimURL: shimURL, Options: middleware.Options{Function: "paper-shape"}}, reg, rp)

@@ -48,7 +48,7 @@ func (c *call) launch(n int, id string) *attempt {
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(c.r.Context()), c.deadline)
 	req := c.r.Clone(ctx)
 	req.Body = io.NopCloser(bytes.NewReader(c.body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c.body)), nil }
+	req.GetBody = nil // the body is not to be sent twice: another attempt is a new request
 	req.ContentLength = int64(len(c.body))
 	req.TransferEncoding = nil
 	req.Header.Del("Content-Length")

@@ -86,7 +86,8 @@ func proxyTo(t testing.TB, h http.Handler) http.Handler {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	u, _ := url.Parse(ts.URL)
-	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, ErrorLog: discardLog}
+	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, ErrorLog: discardLog,
+		Transport: client.NoResend(ts.Client().Transport)}
 }
 
 // reply is an answer of the middleware.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -115,7 +116,7 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
 		},
-		Transport: tr,
+		Transport: client.NoResend(tr), // an attempt reaches the function at most once
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		// A function that cannot be reached answers 502: a failed attempt, retried.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

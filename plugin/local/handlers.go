@@ -10,7 +10,6 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/logs"
-	"github.com/openfaas/faas-provider/proxy"
 	"github.com/openfaas/faas-provider/types"
 )
 
@@ -18,10 +17,10 @@ import (
 const maxBody = 1 << 20
 
 // Handlers returns the provider's faas-provider handlers; invocations go to the function
-// processes through faas-provider's own proxy.
+// processes through a proxy that never sends one twice (invoker).
 func (p *Provider) Handlers(cfg types.FaaSConfig) *types.FaaSHandlers {
 	return &types.FaaSHandlers{
-		FunctionProxy:  proxy.NewHandlerFunc(cfg, p, false),
+		FunctionProxy:  p.invoker(cfg),
 		FunctionLister: p.list,
 		DeployFunction: p.deploy,
 		UpdateFunction: p.update,

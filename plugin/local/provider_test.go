@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -20,8 +21,24 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("AFT_TEST_FUNCTION") != "" {
 		fmt.Println("function starting")
+		var mu sync.Mutex
+		runs := map[string]int{} // per X-Run header
 		http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			runs[r.Header.Get("X-Run")]++
+			n, asked := runs[r.Header.Get("X-Run")], runs[r.URL.Query().Get("runs")]
+			mu.Unlock()
+			switch {
+			case r.URL.Path == "/runs": // how often the request with X-Run: ?runs ran
+				fmt.Fprint(w, asked)
+				return
+			case r.Header.Get("X-Drop") != "" && n == 1: // drop the connection, unanswered
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
 			fmt.Fprintf(w, "%s from %s: %s %s %s", os.Getenv("GREETING"), os.Getenv("PORT"), r.Method, r.URL.Path, body)
 		}))
 		os.Exit(1)
@@ -144,6 +161,42 @@ func TestLocalProvider(t *testing.T) {
 	}
 	if code, _ := do(t, ts, "GET", "/system/function/hello", nil); code != http.StatusNotFound {
 		t.Errorf("status after delete = %d, want 404", code)
+	}
+}
+
+// TestInvokeNotResent: an invocation whose kept-alive connection to the function process
+// breaks after the function read it is not sent again (it may carry a transaction, which
+// would run twice): the caller gets 502 and the function ran it once.
+func TestInvokeNotResent(t *testing.T) {
+	p := New(Options{})
+	t.Cleanup(p.Close)
+	ts := httptest.NewServer(router(p.Handlers(types.FaaSConfig{})))
+	t.Cleanup(ts.Close)
+	dep := types.FunctionDeployment{Service: "drop", Image: fmt.Sprintf("%q", os.Args[0]), EnvVars: map[string]string{"AFT_TEST_FUNCTION": "1"}}
+	if code, body := do(t, ts, "POST", "/system/functions", dep); code != http.StatusAccepted {
+		t.Fatalf("deploy = %d %s", code, body)
+	}
+	invoke := func(path string, h ...string) (int, string) {
+		req, _ := http.NewRequest("GET", ts.URL+"/function/drop"+path, nil)
+		for i := 0; i+1 < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := invoke("/", "X-Run", "warm"); code != 200 {
+		t.Fatalf("first invocation = %d %q", code, body)
+	}
+	if code, body := invoke("/", "X-Run", "dropped", "X-Drop", "true", "Idempotency-Key", "k"); code != http.StatusBadGateway {
+		t.Errorf("dropped invocation = %d %q, want 502", code, body)
+	}
+	if _, runs := invoke("/runs?runs=dropped"); runs != "1" {
+		t.Errorf("the dropped invocation ran %s times, want once", runs)
 	}
 }
 

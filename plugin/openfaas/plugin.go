@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/types"
@@ -81,6 +82,9 @@ func New(o Options) (*Plugin, error) {
 			pr.SetURL(up)
 			pr.Out.Host = pr.In.Host
 		},
+		// An attempt reaches the provider at most once (the provider's own hop to the
+		// function is its business: see the README).
+		Transport: client.NoResend(nil),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.o.Log.Warn("upstream provider", "path", r.URL.Path, "err", err)
 			http.Error(w, "aft plugin: the upstream provider did not answer: "+err.Error(), http.StatusBadGateway)

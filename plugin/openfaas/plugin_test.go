@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -39,6 +40,10 @@ type fakeProvider struct {
 	txCalls  atomic.Int32
 	deployed atomic.Int32
 	ann      map[string]map[string]string
+
+	mu       sync.Mutex
+	dropN    int            // calls of drop
+	dropRuns map[string]int // runs of drop per transaction id
 }
 
 func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +72,20 @@ func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.shim.Put(ctx, id, "stock", []byte("reserved"))
 		io.WriteString(w, "ok")
+	case r.URL.Path == "/function/drop":
+		// Drops the kept-alive connection of its second call, after it ran.
+		f.mu.Lock()
+		f.dropN++
+		drop := f.dropN == 2
+		f.dropRuns[r.Header.Get("X-Aft-Txn-Id")]++
+		f.mu.Unlock()
+		if drop {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		io.WriteString(w, "ok")
 	case r.URL.Path == "/function/plain":
 		io.WriteString(w, "txn="+r.Header.Get("X-Aft-Txn-Id"))
 	default:
@@ -83,8 +102,9 @@ func setup(t *testing.T) (plugin *httptest.Server, up *fakeProvider, shim *clien
 	shimSrv := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
 	t.Cleanup(func() { shimSrv.Close(); m.Close() })
 	shim = client.New(shimSrv.URL)
-	up = &fakeProvider{shim: shim, ann: map[string]map[string]string{
+	up = &fakeProvider{shim: shim, dropRuns: map[string]int{}, ann: map[string]map[string]string{
 		"tx":    {AnnotationTransactional: "true", AnnotationAttempts: "3", AnnotationAttemptTimeout: "2s"},
+		"drop":  {AnnotationTransactional: "true"},
 		"plain": {},
 		"bad":   {AnnotationTransactional: "true", AnnotationAttempts: "many"},
 	}}
@@ -102,7 +122,11 @@ func setup(t *testing.T) (plugin *httptest.Server, up *fakeProvider, shim *clien
 
 func send(t *testing.T, ts *httptest.Server, method, path, key string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader("{}"))
+	var body io.Reader
+	if method != http.MethodGet {
+		body = strings.NewReader("{}")
+	}
+	req, _ := http.NewRequest(method, ts.URL+path, body)
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
@@ -154,6 +178,32 @@ func TestPlugin(t *testing.T) {
 	}
 	if resp, _ := send(t, plugin, "POST", "/system/functions", ""); resp.StatusCode != 202 || up.deployed.Load() != 1 {
 		t.Errorf("deploy = %d, upstream deploys %d", resp.StatusCode, up.deployed.Load())
+	}
+}
+
+// TestPluginConnectionDropped: an invocation whose kept-alive connection to the provider
+// breaks after the function ran is not sent again in the same transaction: the middleware
+// retries it as a new attempt.
+func TestPluginConnectionDropped(t *testing.T) {
+	plugin, up, _ := setup(t)
+	for i, key := range []string{"d1", "d2", "d3"} {
+		for j, method := range []string{"POST", "GET"} {
+			resp, body := send(t, plugin, method, "/function/drop", key+method)
+			want := "1"
+			if i == 0 && j == 1 {
+				want = "2" // the second call of drop: its connection dropped
+			}
+			if resp.StatusCode != 200 || body != "ok" || resp.Header.Get("X-Aft-Attempts") != want {
+				t.Errorf("%s %s = %d %q after %q attempts, want 200 ok after %s", method, key, resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"), want)
+			}
+		}
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	for id, n := range up.dropRuns {
+		if n != 1 {
+			t.Errorf("transaction %s ran drop %d times, want once", id, n)
+		}
 	}
 }
 
