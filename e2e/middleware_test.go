@@ -13,12 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/mem"
 )
 
@@ -208,5 +210,89 @@ func TestMiddlewareProxyRetry(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Errorf("aft proxy still runs 20s after SIGTERM")
+	}
+}
+
+// TestMiddlewareProxyKeepAliveDrop runs `aft proxy` in front of a function whose
+// connections are kept alive, and which drops the connection of the first run of each
+// request after it ran (it read the request and incremented the request's counter in its
+// transaction). The proxy must not send that request again in the same transaction: every
+// transaction id sees one run, every request is answered 200 after two attempts (the
+// dropped one and its retry), and every counter ends at 1, for POSTs with a body and GETs
+// without one alike.
+func TestMiddlewareProxyKeepAliveDrop(t *testing.T) {
+	bin := aftBinary(t)
+	shimSrv, _ := newShim(t, mem.New())
+	shim := client.New(shimSrv.URL)
+
+	var mu sync.Mutex
+	runs, keys := map[string]int{}, map[string]int{} // per transaction id, per key
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		id, key := r.Header.Get("X-Aft-Txn-Id"), r.Header.Get("Idempotency-Key")
+		mu.Lock()
+		runs[id]++
+		keys[key]++
+		first := keys[key] == 1
+		mu.Unlock()
+		n := 0
+		if v, err := shim.Get(r.Context(), id, "drop/"+key); err == nil {
+			n, _ = strconv.Atoi(string(v.Bytes))
+		} else if !errors.Is(err, client.ErrKeyNotFound) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if err := shim.Put(r.Context(), id, "drop/"+key, []byte(strconv.Itoa(n+1))); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if first {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			conn.Close()
+			return
+		}
+		fmt.Fprintf(w, "count=%d", n+1)
+	}))
+	defer fn.Close()
+
+	addr, proxy := startProxy(t, bin, "--upstream", fn.URL, "--shim", shimSrv.URL, "--function", "e2e-drop",
+		"--attempts", "3", "--attempt-timeout", "5s", "--deadline", "20s", "--backoff-base", "10ms", "--backoff-max", "50ms")
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer hc.CloseIdleConnections()
+	const requests = 6
+	for i := range requests {
+		method, key := "GET", "drop-"+strconv.Itoa(i)
+		var body io.Reader
+		if i%2 == 0 {
+			method, body = "POST", strings.NewReader("order "+strconv.Itoa(i))
+		}
+		req, _ := http.NewRequest(method, "http://"+addr+"/orders", body)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "count=1" || resp.Header.Get("X-Aft-Attempts") != "2" {
+			t.Errorf("%s %s = %d %q after %q attempts, want 200 count=1 after 2; proxy log:\n%s", method, key, resp.StatusCode, b, resp.Header.Get("X-Aft-Attempts"), proxy.tail())
+		}
+		if v, ok := shimtest.Committed(t, shim, "drop/"+key); !ok || v != "1" {
+			t.Errorf("drop/%s = %q (found %v), want 1", key, v, ok)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range runs {
+		if n != 1 {
+			t.Errorf("transaction %s ran the function %d times, want once", id, n)
+		}
+	}
+	if len(runs) != 2*requests {
+		t.Errorf("%d transactions ran, want %d (two attempts a request)", len(runs), 2*requests)
 	}
 }
