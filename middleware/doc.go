@@ -51,7 +51,8 @@
 //
 // The result stored with a commit is a Result: status, the function's headers (less
 // hop-by-hop ones, Date, Content-Length and X-Aft-*), body, the number of the attempt,
-// and the request's Fingerprint (function, method, path, SHA-256 of the body), encoded as
+// and the request's Fingerprint (function, method, path, raw query, SHA-256 of the body;
+// a result stored before the query was in it matches any query), encoded as
 // the line "AFT-RESULT 1", a line of JSON and the raw body. The shim keeps at most
 // MaxResultBytes (1 MiB) per result. A larger response still commits and its caller gets
 // it whole, but the body is not stored: a duplicate gets the status and headers with an

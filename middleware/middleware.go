@@ -225,7 +225,7 @@ func (c *call) serve() (*answer, error) {
 				if f != nil {
 					c.m.flights.finish(fk, f, nil, errKeyReused)
 				}
-				return nil, fmt.Errorf("%w: a request for %s %s runs with it", errKeyReused, running.fp.Method, running.fp.Path)
+				return nil, fmt.Errorf("%w: %v runs with it", errKeyReused, running.fp)
 			}
 			c.m.metrics.duplicates.WithLabelValues(c.opt.Function, string(c.opt.OnRunning)).Inc()
 			switch c.opt.OnRunning {
@@ -359,10 +359,8 @@ func (c *call) stored(result []byte, replayed bool) (*answer, error) {
 		// it is; there is no fingerprint to compare.
 		c.m.cfg.Log.Warn("stored result not written by the middleware", "function", c.opt.Function, "err", err)
 		res = Result{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/octet-stream"}}, Body: result}
-	} else if res.Request != c.fp {
-		return nil, fmt.Errorf("%w: it answered %s %s (body sha256 %.12s…) to function %q; this is %s %s (body sha256 %.12s…) to %q",
-			errKeyReused, res.Request.Method, res.Request.Path, res.Request.BodySHA256, res.Request.Function,
-			c.fp.Method, c.fp.Path, c.fp.BodySHA256, c.fp.Function)
+	} else if !res.Request.matches(c.fp) {
+		return nil, fmt.Errorf("%w: it answered %v; this is %v", errKeyReused, res.Request, c.fp)
 	}
 	ans := resultAnswer(res)
 	ans.replayed = replayed

@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -172,7 +174,7 @@ func TestMiddlewareDuplicates(t *testing.T) {
 		fmt.Fprintf(w, "order %d for %s", n, bodyOf(r))
 	})
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, fn)
-	first := e.send("POST", "/orders", "apples", HeaderIdempotencyKey, "order-1")
+	first := e.send("POST", "/orders?shop=1", "apples", HeaderIdempotencyKey, "order-1")
 	if first.status != http.StatusCreated || first.body != "order 1 for apples" || first.replayed() || first.attempts() != "1" {
 		t.Fatalf("first: %d %q replayed=%v attempts=%s", first.status, first.body, first.replayed(), first.attempts())
 	}
@@ -190,12 +192,16 @@ func TestMiddlewareDuplicates(t *testing.T) {
 		body         string
 		want         want
 	}{
-		{"same request", e, "POST", "/orders", "apples", want{http.StatusCreated, "", true}},
-		{"same request at another instance", other, "POST", "/orders", "apples", want{http.StatusCreated, "", true}},
-		{"another body", e, "POST", "/orders", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another body at another instance", other, "POST", "/orders", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another path", e, "POST", "/refunds", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another method", e, "PUT", "/orders", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"same request", e, "POST", "/orders?shop=1", "apples", want{http.StatusCreated, "", true}},
+		{"same request at another instance", other, "POST", "/orders?shop=1", "apples", want{http.StatusCreated, "", true}},
+		{"another body", e, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another body at another instance", other, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another path", e, "POST", "/refunds?shop=1", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another method", e, "PUT", "/orders?shop=1", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another query", e, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another query at another instance", other, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"no query", e, "POST", "/orders", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"the query in another order", e, "POST", "/orders?shop=1&a=b", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.at.send(tc.method, tc.path, tc.body, HeaderIdempotencyKey, "order-1")
@@ -218,6 +224,33 @@ func TestMiddlewareDuplicates(t *testing.T) {
 	}
 	if got := e.metric("aft_middleware_replayed_total"); got != 1 {
 		t.Errorf("replayed metric %v, want 1", got)
+	}
+}
+
+// TestMiddlewareFingerprintWithoutQuery: a result stored before the query was part of the
+// fingerprint (no "query" field) is answered to a retry whatever its query, as when it was
+// stored; the rest of the fingerprint still holds.
+func TestMiddlewareFingerprintWithoutQuery(t *testing.T) {
+	shimURL, shim := newShim(t)
+	ctx := context.Background()
+	tx, err := shim.Begin(ctx, "old-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("apples"))
+	old := `AFT-RESULT 1` + "\n" +
+		`{"status":201,"attempts":1,"request":{"function":"fn","method":"POST","path":"/orders","body_sha256":"` + hex.EncodeToString(sum[:]) + `"},"body_bytes":5,"body_sha256":""}` + "\n" + "stored"
+	if _, err := shim.Commit(ctx, tx.ID, []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the function ran")
+	}))
+	if r := e.send("POST", "/orders?shop=1", "apples", HeaderIdempotencyKey, "old-1"); r.status != 201 || !r.replayed() || r.body != "stored" {
+		t.Errorf("retry with a query = %d %q replayed %v, want the stored 201", r.status, r.body, r.replayed())
+	}
+	if r := e.send("POST", "/refunds?shop=1", "apples", HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != CodeIdempotencyKeyReused {
+		t.Errorf("another path = %d %q, want 422 %s", r.status, r.body, CodeIdempotencyKeyReused)
 	}
 }
 

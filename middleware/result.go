@@ -22,19 +22,65 @@ const resultMagic = "AFT-RESULT 1\n"
 var ErrNotResult = errors.New("not a stored result of the middleware")
 
 // Fingerprint identifies a request, to tell a retry of it from another request that reuses
-// its idempotency key: the function, the method, the path (without the query) and the
-// SHA-256 of the body.
+// its idempotency key: the function, the method, the path, the query and the SHA-256 of
+// the body.
 type Fingerprint struct {
-	Function   string `json:"function"`
-	Method     string `json:"method"`
-	Path       string `json:"path"`
+	Function string `json:"function"`
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	// Query is the raw query as sent (without "?"), "" for none: "a=1&b=2" and "b=2&a=1"
+	// are different requests, as a function may read them differently.
+	Query      string `json:"query"`
 	BodySHA256 string `json:"body_sha256"` // hex
+
+	// AnyQuery marks a fingerprint stored before the query was part of it (its JSON has
+	// no "query" field): it matches a request whatever its query, as it did when it was
+	// stored. Such results expire with the shim's --result-retention (24h by default),
+	// so after that every stored fingerprint holds its query. Refusing them instead would
+	// answer 422 to an honest retry, across an upgrade, of a request that committed.
+	AnyQuery bool `json:"-"`
+}
+
+// UnmarshalJSON decodes a fingerprint, setting AnyQuery when it has no "query" field.
+func (f *Fingerprint) UnmarshalJSON(b []byte) error {
+	type plain Fingerprint // without this method
+	var x struct {
+		plain
+		Query *string `json:"query"`
+	}
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	*f = Fingerprint(x.plain)
+	f.Query, f.AnyQuery = "", x.Query == nil
+	if x.Query != nil {
+		f.Query = *x.Query
+	}
+	return nil
+}
+
+// matches reports whether req, the fingerprint of a request, is the request that f, a
+// stored fingerprint, was taken of.
+func (f Fingerprint) matches(req Fingerprint) bool {
+	if f.AnyQuery {
+		f.Query, f.AnyQuery = req.Query, req.AnyQuery
+	}
+	return f == req
+}
+
+// String names the request f was taken of, for error messages.
+func (f Fingerprint) String() string {
+	q := ""
+	if f.Query != "" {
+		q = "?" + f.Query
+	}
+	return fmt.Sprintf("%s %s%s (body sha256 %.12s…) to function %q", f.Method, f.Path, q, f.BodySHA256, f.Function)
 }
 
 // fingerprint returns the fingerprint of r with body to function.
 func fingerprint(function string, r *http.Request, body []byte) Fingerprint {
 	sum := sha256.Sum256(body)
-	return Fingerprint{Function: function, Method: r.Method, Path: r.URL.Path, BodySHA256: hex.EncodeToString(sum[:])}
+	return Fingerprint{Function: function, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, BodySHA256: hex.EncodeToString(sum[:])}
 }
 
 // Result is the answer of a committed attempt, stored with its commit (the shim keeps it

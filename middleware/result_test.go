@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -85,5 +86,31 @@ func TestIdempotencyKey(t *testing.T) {
 	k2, _, _ := IdempotencyKey(&http.Request{Header: http.Header{}})
 	if from != FromRandom || k1 == k2 || len(k1) > MaxKeyBytes {
 		t.Errorf("random keys %q %q from %s", k1, k2, from)
+	}
+}
+
+// TestFingerprintQuery: the query is part of a fingerprint; one stored without a "query"
+// field (before it was) matches any query, but nothing else that differs.
+func TestFingerprintQuery(t *testing.T) {
+	req := Fingerprint{Function: "f", Method: "GET", Path: "/p", Query: "a=1", BodySHA256: "ab"}
+	for _, tc := range []struct {
+		name, stored string
+		want         bool
+	}{
+		{"same query", `{"function":"f","method":"GET","path":"/p","query":"a=1","body_sha256":"ab"}`, true},
+		{"another query", `{"function":"f","method":"GET","path":"/p","query":"a=2","body_sha256":"ab"}`, false},
+		{"stored without query", `{"function":"f","method":"GET","path":"/p","query":"","body_sha256":"ab"}`, false},
+		{"stored before the query was kept", `{"function":"f","method":"GET","path":"/p","body_sha256":"ab"}`, true},
+		{"before, another path", `{"function":"f","method":"GET","path":"/q","body_sha256":"ab"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fp Fingerprint
+			if err := json.Unmarshal([]byte(tc.stored), &fp); err != nil {
+				t.Fatal(err)
+			}
+			if got := fp.matches(req); got != tc.want {
+				t.Errorf("%s matches %v = %v, want %v", tc.stored, req, got, tc.want)
+			}
+		})
 	}
 }
