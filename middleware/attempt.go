@@ -187,8 +187,14 @@ func (c *call) commit(a *attempt) (*answer, failure, error) {
 		c.m.metrics.commits.WithLabelValues(fn, "committed").Inc()
 		return &answer{status: res.Status, header: res.Header, body: res.Body, attempts: a.n, committed: true}, failure{}, nil
 	case errors.Is(err, client.ErrFenced):
-		// Another attempt of the key committed first: answer its result.
+		// Another attempt of the key committed first: answer its result, which the shim's
+		// 409 carries (but when this commit was fenced before: then a begin finds it).
 		c.m.metrics.commits.WithLabelValues(fn, "fenced").Inc()
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Winner != "" && ce.Result != nil {
+			ans, err := c.stored(ce.Result, false)
+			return ans, failure{}, err
+		}
 		return c.winner(a.n)
 	case errors.Is(err, client.ErrAborted), errors.Is(err, client.ErrTxnNotFound):
 		// The shim ended the transaction (idle expiry, restart): a definite no, retry.
@@ -200,7 +206,8 @@ func (c *call) commit(a *attempt) (*answer, failure, error) {
 	return nil, failure{}, fmt.Errorf("%w: commit of attempt %d, whose outcome is unknown: %v", errShimUnavailable, a.n, err)
 }
 
-// winner answers the result of the attempt that committed first, after a was fenced.
+// winner answers the result of the attempt that committed first, after attempt n was
+// fenced without the winner's result in the answer.
 func (c *call) winner(n int) (*answer, failure, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), c.m.cfg.ShimTimeout)
 	defer cancel()

@@ -1,0 +1,69 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store/mem"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestMiddlewareFencedNoExtraBegin: a commit fenced by another attempt of its key answers
+// the winner's result from the shim's 409, without another begin: two requests of one key
+// run side by side (policy run), the second commits first, and the shim sees one begin per
+// attempt, two in all.
+func TestMiddlewareFencedNoExtraBegin(t *testing.T) {
+	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var begins atomic.Int32
+	h := server.New(m, prometheus.NewRegistry(), nil)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/txns" {
+			begins.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { ts.Close(); m.Close() })
+	shim := client.New(ts.URL)
+
+	var calls atomic.Int32
+	first, release := make(chan struct{}), make(chan struct{})
+	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		count, err := incr(t, shim, r, "count")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		fmt.Fprintf(w, "count=%d by call %d", count, n)
+	})
+	e := newEnv(t, Config{ShimURL: ts.URL, Client: shim, Options: Options{OnRunning: OnRunningRun}}, fn)
+	answered := make(chan reply, 1)
+	go func() { answered <- e.send("POST", "/", "same", HeaderIdempotencyKey, "dup") }()
+	<-first
+	dup := e.send("POST", "/", "same", HeaderIdempotencyKey, "dup")
+	close(release)
+	r1 := <-answered
+	if dup.status != 200 || r1.status != 200 || r1.body != "count=1 by call 2" || dup.body != r1.body {
+		t.Errorf("answers %d %q and %d %q, want both the winner's 200 count=1 by call 2", r1.status, r1.body, dup.status, dup.body)
+	}
+	if got := e.metric("aft_middleware_commits_total", "outcome", "fenced"); got != 1 {
+		t.Errorf("fenced commits %v, want 1", got)
+	}
+	if got := begins.Load(); got != 2 {
+		t.Errorf("the shim saw %d begins, want 2: one per attempt, none to find the winner", got)
+	}
+}
