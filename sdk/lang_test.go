@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,4 +224,86 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLangSDKsNoResend: the Python and Node SDKs do not send a call to another function
+// twice when its connection breaks after the callee read it (Python's urllib opens a
+// connection per request and does not retry; Node's fetch keeps connections alive and
+// does not resend a request that was written, which the test checks on a reused
+// connection): the callee runs the dropped call once.
+func TestLangSDKsNoResend(t *testing.T) {
+	scripts := map[string][]string{
+		"python": {"-c", `
+import os, aft
+t = aft.Txn("t1", "http://127.0.0.1:1")
+for p in ("/w1", "/w2", "/w3", "/dropped"):
+    try:
+        t.call(os.environ["CALLEE"] + p, method="GET")
+    except aft.AftError as e:
+        print(e)
+`},
+		"node": {"-e", `
+const { Txn } = require('./aft');
+(async () => {
+  const t = new Txn('t1', 'http://127.0.0.1:1');
+  for (const p of ['/w1', '/w2', '/w3', '/dropped']) {
+    try { const r = await t.call(process.env.CALLEE + p, null, { method: 'GET' }); await r.text(); }
+    catch (e) { console.log(e.message); }
+  }
+})();
+`},
+	}
+	for _, l := range langs {
+		t.Run(l.name, func(t *testing.T) {
+			bin := interpreter(t, l)
+			type connKey struct{}
+			var mu sync.Mutex
+			var conns int
+			runs, connOf := map[string]int{}, map[string]int{}
+			callee := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				runs[r.URL.Path]++
+				connOf[r.URL.Path] = r.Context().Value(connKey{}).(int)
+				drop := r.URL.Path == "/dropped"
+				mu.Unlock()
+				if drop {
+					if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+						conn.Close()
+						return
+					}
+				}
+				w.Write([]byte("ok"))
+			}))
+			callee.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+				mu.Lock()
+				defer mu.Unlock()
+				conns++
+				return context.WithValue(ctx, connKey{}, conns)
+			}
+			callee.Start()
+			defer callee.Close()
+			cx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(cx, bin, scripts[l.name]...)
+			cmd.Dir = l.name
+			cmd.Env = append(append(os.Environ(), langEnv...), "CALLEE="+callee.URL)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", l.bin, err, out)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("%s: runs %v, on connections %v; output: %s", l.name, runs, connOf, out)
+			if runs["/dropped"] != 1 {
+				t.Errorf("the callee ran the dropped call %d times, want once", runs["/dropped"])
+			}
+			reused := false
+			for _, p := range []string{"/w1", "/w2", "/w3"} {
+				reused = reused || connOf[p] == connOf["/dropped"]
+			}
+			if l.name == "node" && !reused {
+				t.Errorf("node sent the dropped call on a new connection: the test did not try a reused one")
+			}
+		})
+	}
 }
