@@ -268,11 +268,29 @@ func TestOpenFaaSGateway(t *testing.T) {
 	})
 
 	t.Run("zombie and retry, one commit", func(t *testing.T) {
-		resp, body := call("POST", "/function/zombie", "zombie-1", nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("invoke = %d %q%s", resp.StatusCode, body, logs())
+		fenced := func() float64 {
+			t.Helper()
+			v, err := metric(ctx, shimURL, "aft_txns_fenced_total")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
 		}
-		time.Sleep(2 * time.Second) // the zombie finishes and tries to commit
+		before := fenced()
+		resp, body := call("POST", "/function/zombie", "zombie-1", nil)
+		// The first attempt outlived the attempt timeout (1s): the answer is the second's.
+		if resp.StatusCode != 200 || resp.Header.Get("X-Aft-Attempts") != "2" || !strings.Contains(body, "by attempt 2 ") {
+			t.Fatalf("invoke = %d %q after %q attempts, want 200 from attempt 2 of 2 (a zombie and its retry)%s",
+				resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"), logs())
+		}
+		// The zombie finishes (1.5s after it started) and its commit is fenced.
+		deadline := time.Now().Add(10 * time.Second)
+		for fenced() < before+1 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := fenced() - before; got != 1 {
+			t.Errorf("the shim fenced %v commits, want 1: the zombie's%s", got, logs())
+		}
 		if got := read("zombie/count"); got["zombie/count"] != "1" {
 			t.Errorf("count = %q after a zombie and its retry, want exactly 1", got["zombie/count"])
 		}
