@@ -38,6 +38,12 @@ type dropSecond struct {
 	runs map[string]int
 }
 
+func (d *dropSecond) ran(run string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.runs[run]
+}
+
 func (d *dropSecond) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
 	d.mu.Lock()
@@ -96,7 +102,7 @@ func TestNoResend(t *testing.T) {
 				if !wrap {
 					want = 2 // resent on a new connection
 				}
-				if got := d.runs["dropped"]; got != want {
+				if got := d.ran("dropped"); got != want {
 					t.Errorf("the dropped request ran %d times, want %d (error %v)", got, want, err)
 				}
 				if wrap && err == nil {
@@ -120,12 +126,17 @@ type seen struct {
 // http.Transport alone (but TRACE, documented to go out with an empty chunked body), and
 // the request given to RoundTrip is not changed.
 func TestNoResendWire(t *testing.T) {
-	var got seen
+	var (
+		mu  sync.Mutex
+		got seen
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		h := r.Header.Clone()
 		h.Del("User-Agent")
+		mu.Lock()
 		got = seen{r.Method, r.ContentLength, r.TransferEncoding, h, string(b)}
+		mu.Unlock()
 	}))
 	defer srv.Close()
 	plain := srv.Client().Transport.(*http.Transport).Clone()
@@ -150,11 +161,14 @@ func TestNoResendWire(t *testing.T) {
 					t.Fatal(err)
 				}
 				resp.Body.Close()
+				mu.Lock()
+				saw := got
+				mu.Unlock()
 				if i == 0 {
-					want = got
+					want = saw
 					continue
 				}
-				if diff := cmp.Diff(want, got); diff != "" {
+				if diff := cmp.Diff(want, saw); diff != "" {
 					t.Errorf("the server saw (-plain +NoResend):\n%s", diff)
 				}
 				if diff := cmp.Diff(before, req.Header); diff != "" || (tc.body != "" && req.GetBody == nil) {
