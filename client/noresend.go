@@ -22,7 +22,7 @@ import (
 //
 //   - GetBody is cleared: a body cannot be rewound, so it is never sent twice.
 //   - A GET, HEAD, OPTIONS or TRACE without body gets an empty body that is not nil. The
-//     transport reads it before it writes the request, finds it empty and sends no body,
+//     transport reads it as it writes the request, finds it empty and sends no body,
 //     Content-Length or Transfer-Encoding, as for no body at all; but a body-less TRACE
 //     goes out with an empty chunked body (the transport probes bodies of GET, HEAD,
 //     DELETE, OPTIONS, PROPFIND and SEARCH only).
@@ -31,9 +31,9 @@ import (
 //     transport does not look for: header names are case-insensitive (RFC 9110), so the
 //     server sees the same header, and the request keeps its Content-Length: 0.
 //
-// A request whose bytes never left (a connection that broke before any byte was written)
-// may still be sent again on another connection when it has no body: the server cannot
-// have run it. The request given to RoundTrip is not modified.
+// The transport may still send a body-less POST, PUT, PATCH or DELETE again on another
+// connection when not a byte of it was written: the server cannot have run it. The
+// request given to RoundTrip is not modified.
 func NoResend(base http.RoundTripper) http.RoundTripper {
 	if _, ok := base.(noResend); ok {
 		return base
