@@ -192,3 +192,27 @@ func TestClientNoResend(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNoResend: the cost of NoResend on a GET over loopback (for a GET it gives an
+// empty body that the transport probes as it writes the request).
+func BenchmarkNoResend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"transport", plain}, {"NoResend", NoResend(plain)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			hc := &http.Client{Transport: bc.rt}
+			for b.Loop() {
+				resp, err := hc.Get(srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
