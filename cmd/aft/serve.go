@@ -29,6 +29,8 @@ type serveConfig struct {
 	LogLevel        string
 	StoreLatency    time.Duration // injected per storage call, to model a remote store
 	StoreJitter     time.Duration
+	BodyTimeout     time.Duration // a request body must start arriving within this
+	BodyMinRate     size          // and then bring this many bytes a second
 	Txn             txn.Config
 }
 
@@ -44,6 +46,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.StoreLatency < 0 || c.StoreJitter < 0 {
 		return usage("--store-latency and --store-jitter must not be negative")
+	}
+	if c.BodyTimeout < 0 || c.BodyMinRate < 0 {
+		return usage("--body-timeout and --body-min-rate must not be negative")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return usage("--shutdown-timeout %v must be positive", c.ShutdownTimeout)
@@ -71,6 +76,9 @@ func (serveCmd) flags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&c.StoreLatency, "store-latency", 0, "add this latency to every storage call (to model a remote store on one machine)")
 	fs.DurationVar(&c.StoreJitter, "store-jitter", 0, "plus a uniform random extra latency up to this")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "a request body must start arriving within this (0: no bound on bodies)")
+	c.BodyMinRate = server.DefaultBodyMinRate
+	fs.Var(&c.BodyMinRate, "body-min-rate", "and then arrive at this many bytes a second on average, else 408 (0: --body-timeout bounds the whole body)")
 	t := &c.Txn
 	fs.DurationVar(&t.IdleTimeout, "txn-timeout", 2*time.Minute, "abort running transactions idle this long")
 	fs.DurationVar(&t.CommitTimeout, "commit-timeout", 30*time.Second, "bound on the storage writes of one commit")
@@ -125,8 +133,16 @@ func serve(ctx context.Context, cfg serveConfig, out *os.File) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another aft running? pick another address with --listen)", cfg.Listen, err)
 	}
+	api := server.New(m, prometheus.NewRegistry(), log)
+	api.BodyTimeout, api.BodyMinRate = cfg.BodyTimeout, int64(cfg.BodyMinRate)
+	// No ReadTimeout: one bound for header and body would cut a large value on a slow link
+	// (64 MiB at 1 MB/s), and when it passes while the handler still runs (a commit waiting
+	// on the store) net/http's background read fails and cancels the request's context.
+	// Bodies are bounded per request instead, by --body-timeout and --body-min-rate
+	// (server.Server.BodyTimeout), which follow the size of the body and are lifted once
+	// it is read. Headers and idle kept-alive connections have their own bounds here.
 	srv := &http.Server{
-		Handler:           server.New(m, prometheus.NewRegistry(), log),
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

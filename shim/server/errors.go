@@ -36,6 +36,8 @@ var codes = []struct {
 	{txn.ErrBusy, http.StatusServiceUnavailable, "busy"},
 	{txn.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{txn.ErrStore, http.StatusServiceUnavailable, "store_unavailable"},
+	{errBodyTimeout, http.StatusRequestTimeout, "body_timeout"},
+	{errBadBody, http.StatusBadRequest, "bad_body"},
 }
 
 // fail answers err.

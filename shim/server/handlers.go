@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -94,15 +93,15 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, id, escaped strin
 	if !ok {
 		return
 	}
-	limit := s.m.Config().MaxValueSize
-	body, err := readBody(w, r, limit)
+	body, reserved, err := s.readBody(w, r, "value", s.m.Config().MaxValueSize)
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "value_too_large", err.Error())
+		s.fail(w, err)
 		return
 	}
-	if body == nil {
-		return // the body could not be read: the client is gone
-	}
+	// Hand the bytes over: Write charges what it keeps to the write buffer itself. Between
+	// the two nothing blocks, so the bytes uncounted meanwhile are bounded by the handlers
+	// running on a CPU at that instant, not by what clients send.
+	s.m.Release(reserved)
 	if err := s.m.Write(id, k, body); err != nil {
 		s.fail(w, err)
 		return
@@ -151,14 +150,14 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, id, escaped string
 }
 
 func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
-	body, err := readBody(w, r, txn.MaxResultSize)
+	body, reserved, err := s.readBody(w, r, "result", txn.MaxResultSize)
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "result_too_large", err.Error())
+		s.fail(w, err)
 		return
 	}
-	if body == nil {
-		return
-	}
+	// Commit does not charge the result, which stays alive until the commit ends: keep the
+	// body's charge until then.
+	defer s.m.Release(reserved)
 	var result []byte
 	if len(body) > 0 {
 		result = body
@@ -187,35 +186,6 @@ func (s *Server) abort(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, txnJSON{ID: info.ID, Status: string(txn.Aborted)})
-}
-
-// readBody reads the whole body if it is at most limit bytes. It returns an error naming
-// the limit when the body is larger, and (nil, nil) after answering a broken body itself.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, &txn.LimitError{What: "body", Size: r.ContentLength, Limit: limit}
-	}
-	var buf []byte
-	var err error
-	if r.ContentLength >= 0 {
-		// net/http ends the body at Content-Length: read exactly that much.
-		buf = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, buf)
-	} else {
-		buf, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &txn.LimitError{What: "body", Size: limit + 1, Limit: limit}
-	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_body", "reading the request body failed: "+err.Error())
-		return nil, nil
-	}
-	if buf == nil {
-		buf = []byte{}
-	}
-	return buf, nil
 }
 
 // keysJSON is the answer of GET /v1/keys: keys in base64 (they may hold any byte), and the

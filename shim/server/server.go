@@ -27,6 +27,14 @@ const (
 
 // Server is the http.Handler of the API.
 type Server struct {
+	// BodyTimeout and BodyMinRate bound the reading of a request body (a value, a commit
+	// result): it must start arriving within BodyTimeout and then bring BodyMinRate bytes
+	// a second on average, else 408 body_timeout. New sets DefaultBodyTimeout and
+	// DefaultBodyMinRate; a zero BodyTimeout reads bodies without a bound, a zero
+	// BodyMinRate makes BodyTimeout the bound of the whole body.
+	BodyTimeout time.Duration
+	BodyMinRate int64
+
 	m        *txn.Manager
 	log      *slog.Logger
 	metrics  http.Handler
@@ -41,8 +49,10 @@ func New(m *txn.Manager, reg *prometheus.Registry, log *slog.Logger) *Server {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{
-		m:   m,
-		log: log,
+		BodyTimeout: DefaultBodyTimeout,
+		BodyMinRate: DefaultBodyMinRate,
+		m:           m,
+		log:         log,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "aft", Name: "http_request_duration_seconds",

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aft-shim/aft/shim/txn"
+)
+
+// Defaults of the body read bound (Server.BodyTimeout, Server.BodyMinRate).
+const (
+	DefaultBodyTimeout = 10 * time.Second
+	DefaultBodyMinRate = 64 << 10 // bytes a second
+)
+
+// firstChunk is the buffer a body starts in. It doubles as bytes arrive, up to the declared
+// length, so that memory follows what arrived, not what a client declared.
+const firstChunk = 16 << 10
+
+// Errors of reading a request body, answered through the codes table.
+var (
+	errBodyTimeout = errors.New("request body arrived too slowly")
+	errBadBody     = errors.New("reading the request body failed")
+)
+
+// readBody reads the whole body of r, at most limit bytes; a larger one is a LimitError
+// naming what ("value", "result"). Memory is charged to the manager's --max-buffered budget
+// (txn.Manager.Reserve) chunk by chunk before it is allocated, so a full budget answers
+// ErrBusy. On success the caller holds reserved bytes of that charge and must Release them
+// once data is freed or handed to Write; on error nothing stays charged.
+//
+// The body must keep pace (see bodyDeadline), else errBodyTimeout. The deadline is lifted
+// once the body is read, and kept after an error, so that net/http's discarding of an unread
+// rest after the answer is bounded by it too.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, limit int64) (data []byte, reserved int64, err error) {
+	if r.ContentLength > limit {
+		return nil, 0, &txn.LimitError{What: what, Size: r.ContentLength, Limit: limit}
+	}
+	if r.ContentLength == 0 {
+		return []byte{}, 0, nil
+	}
+	defer func() {
+		if err != nil {
+			s.m.Release(reserved)
+			data, reserved = nil, 0
+		}
+	}()
+	size := r.ContentLength // net/http ends the body there
+	if size < 0 {
+		size = limit // unknown length: up to the limit, then one byte more proves it too large
+	}
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) == size {
+				if r.ContentLength >= 0 {
+					break
+				}
+				if err := s.probeEnd(rc, r.Body, start, len(buf)); err != nil {
+					if errors.Is(err, txn.ErrTooLarge) {
+						err = &txn.LimitError{What: what, Size: limit + 1, Limit: limit}
+					}
+					return nil, reserved, err
+				}
+				break
+			}
+			// Grow, charging the growth before allocating it. The charge is the live buffer; the
+			// old one is garbage after the copy, which is the collector's to bound (GOGC), as
+			// it was for every buffer before. So a value of --max-buffered bytes still fits.
+			n := min(size, max(2*int64(cap(buf)), firstChunk))
+			if err := s.m.Reserve(n - reserved); err != nil {
+				return nil, reserved, err
+			}
+			reserved = n
+			nb := make([]byte, len(buf), n)
+			copy(nb, buf)
+			buf = nb
+		}
+		s.setBodyDeadline(rc, start, len(buf))
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, reserved, bodyErr(err)
+		}
+	}
+	if s.BodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if buf == nil {
+		buf = []byte{}
+	}
+	if int64(cap(buf)-len(buf)) > int64(len(buf))/4 {
+		// A body of unknown length that ended well short of its buffer: keep only its bytes,
+		// since Write charges only len(data).
+		exact := make([]byte, len(buf))
+		copy(exact, buf)
+		s.m.Release(reserved - int64(len(buf)))
+		buf, reserved = exact, int64(len(buf))
+	}
+	return buf, reserved, nil
+}
+
+// probeEnd reads one byte past a body of unknown length that filled its limit: nil at the
+// end, an error matching txn.ErrTooLarge when there is more.
+func (s *Server) probeEnd(rc *http.ResponseController, body io.Reader, start time.Time, got int) error {
+	var one [1]byte
+	for {
+		s.setBodyDeadline(rc, start, got)
+		n, err := body.Read(one[:])
+		switch {
+		case n > 0:
+			return txn.ErrTooLarge
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return bodyErr(err)
+		}
+	}
+}
+
+// bodyErr names a failed body read: a deadline passed (408), else a broken body (400).
+func bodyErr(err error) error {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return fmt.Errorf("%w: %w (it must start within --body-timeout and then keep up --body-min-rate)", errBodyTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", errBadBody, err)
+}
+
+// setBodyDeadline bounds the next read of a body that started at start and brought got
+// bytes: it gets BodyTimeout, plus one second for every BodyMinRate bytes brought. A body that
+// keeps up the minimum rate is never cut, however large; one that trickles slower (a client
+// holding memory and a connection open) is cut within BodyTimeout + limit/BodyMinRate.
+// Writers without deadlines (in-process tests) are read without a bound.
+func (s *Server) setBodyDeadline(rc *http.ResponseController, start time.Time, got int) {
+	if s.BodyTimeout <= 0 {
+		return
+	}
+	d := s.BodyTimeout
+	if s.BodyMinRate > 0 {
+		d += time.Duration(float64(got) / float64(s.BodyMinRate) * float64(time.Second))
+	}
+	_ = rc.SetReadDeadline(start.Add(d))
+}
