@@ -219,11 +219,12 @@ func escape(s string) string {
 
 // Keys lists committed keys that start with prefix and sort after after, up to limit (0:
 // the shim's default of 1,000), outside any transaction. next is the after of the next
-// page, "" when the listing is complete.
+// page, "" when the listing is complete. Keys, after and next are the keys themselves; on
+// the wire they travel in base64.
 func (c *Client) Keys(ctx context.Context, prefix, after string, limit int) (keys []string, next string, err error) {
 	q := neturl.Values{}
 	q.Set("prefix", prefix)
-	q.Set("after", after)
+	q.Set("after", base64.StdEncoding.EncodeToString([]byte(after)))
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}

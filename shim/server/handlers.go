@@ -189,16 +189,23 @@ func (s *Server) abort(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // keysJSON is the answer of GET /v1/keys: keys in base64 (they may hold any byte), and the
-// after parameter that continues the listing, when there may be more.
+// after parameter that continues the listing, when there may be more, in the same base64.
 type keysJSON struct {
 	Keys []string `json:"keys"`
 	Next *string  `json:"next,omitempty"`
 }
 
 // keys lists committed keys: GET /v1/keys?prefix=P&after=A&limit=N (an addition to the
-// spec, for operators: the present state, outside any transaction).
+// spec, for operators: the present state, outside any transaction). P is the raw prefix;
+// A is a key in base64, as keys and next are answered, so that next is passed on as it is.
 func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	after, err := base64.StdEncoding.DecodeString(q.Get("after"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_after", "after must be a key in standard base64, such as the next of the "+
+			"previous page, query-escaped (a '+' travels as %2B): "+err.Error())
+		return
+	}
 	limit := 1000
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -208,7 +215,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	keys := s.m.Keys(q.Get("prefix"), q.Get("after"), limit+1)
+	keys := s.m.Keys(q.Get("prefix"), string(after), limit+1)
 	out := keysJSON{Keys: make([]string, 0, min(len(keys), limit))}
 	for i, k := range keys {
 		if i == limit {

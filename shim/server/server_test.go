@@ -3,12 +3,16 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -305,5 +310,75 @@ func TestListKeys(t *testing.T) {
 	}
 	if code, errCode, _ := call(t, ts, "GET", "/v1/keys?limit=0", nil, ""); code != 400 || errCode != "bad_limit" {
 		t.Errorf("limit=0: %d %s", code, errCode)
+	}
+}
+
+// TestListKeysPagesOnTheWire: next is passed back as after as it is (both base64), and a
+// listing of keys holding any byte returns each exactly once.
+func TestListKeysPagesOnTheWire(t *testing.T) {
+	ts, _ := newServer(t, txn.Config{})
+	c := client.New(ts.URL)
+	want := []string{"p/+", "p/%", "p/%2F", "p/=", "p/a b", "p/a+b", "p/a/b", "p/\x01", "p/\xfe\xff", "p/\xff", "p/\u00fc", "p/z"}
+	w, _ := c.Begin(ctx, "")
+	for _, k := range append([]string{"o/1", "q/1"}, want...) {
+		c.Put(ctx, w.ID, k, []byte("v"))
+	}
+	if _, err := c.Commit(ctx, w.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	for _, limit := range []int{1, 2, 5, 1000} {
+		var got []string
+		next := ""
+		for pages := 0; pages <= len(want); pages++ {
+			q := url.Values{"prefix": {"p/"}, "limit": {strconv.Itoa(limit)}}
+			if next != "" {
+				q.Set("after", next)
+			}
+			code, _, b := call(t, ts, "GET", "/v1/keys?"+q.Encode(), nil, "")
+			var page struct {
+				Keys []string
+				Next *string
+			}
+			if err := json.Unmarshal(b, &page); code != 200 || err != nil {
+				t.Fatalf("limit %d: GET /v1/keys?%s = %d %s", limit, q.Encode(), code, b)
+			}
+			for _, k := range page.Keys {
+				raw, err := base64.StdEncoding.DecodeString(k)
+				if err != nil {
+					t.Fatalf("key %q is not base64: %v", k, err)
+				}
+				got = append(got, string(raw))
+			}
+			if page.Next == nil {
+				break
+			}
+			next = *page.Next
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("limit %d: paging with next as after listed (-want +got):\n%s", limit, diff)
+		}
+		// The client pages the same way with the keys themselves.
+		got = got[:0]
+		after := ""
+		for pages := 0; pages <= len(want); pages++ {
+			keys, next, err := c.Keys(ctx, "p/", after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, keys...)
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("limit %d: client.Keys listed (-want +got):\n%s", limit, diff)
+		}
+	}
+	for _, bad := range []string{"not base64!", "cA", "p/"} {
+		if code, errCode, b := call(t, ts, "GET", "/v1/keys?after="+url.QueryEscape(bad), nil, ""); code != 400 || errCode != "bad_after" {
+			t.Errorf("after=%q: %d %s, want 400 bad_after", bad, code, b)
+		}
 	}
 }
