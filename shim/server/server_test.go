@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/store/mem"
@@ -215,9 +213,12 @@ func TestOperations(t *testing.T) {
 	}
 }
 
-// FuzzHandler throws arbitrary requests at the API around a committed value, which must
+// FuzzHandler throws arbitrary requests at the API around committed values, which must
 // survive unchanged, and checks every answer has a known status and, when an error, the
-// JSON error shape.
+// JSON error shape. The committed keys are ones the fuzzer names (the seeds do, in several
+// encodings), and "DONE" in a path stands for the transaction that committed them, "ID" for
+// a running one: an input may write, delete, commit or abort either, and none may change a
+// committed value, since one request cannot both write and commit.
 func FuzzHandler(f *testing.F) {
 	m, err := txn.New(ctx, mem.New(), txn.Config{MaxValueSize: 1 << 10, MaxTxnBytes: 1 << 14, MaxBufferedBytes: 1 << 20})
 	if err != nil {
@@ -226,12 +227,19 @@ func FuzzHandler(f *testing.F) {
 	defer m.Close()
 	h := New(m, prometheus.NewRegistry(), nil)
 	c := client.New("http://fuzz", client.WithHTTPClient(&http.Client{Transport: handlerTransport{h}}))
-	// A committed key the fuzzer cannot name: nothing it sends may change or lose it.
-	precious := fmt.Sprintf("precious-%x", time.Now().UnixNano())
+	precious := map[string]string{"k": "committed value", "a/b": "another", "%": ""}
 	w, _ := c.Begin(ctx, "")
-	c.Put(ctx, w.ID, precious, []byte("committed value"))
-	before, _ := c.Commit(ctx, w.ID, nil)
-	for _, s := range []string{"/v1/txns", "/v1/txns/ID/keys/k", "/v1/txns/ID/commit", "/v1/txns/ID/abort", "/v1/txns/ID", "/v1/txns/ID/keys/%2F..%00", "/healthz"} {
+	for k, v := range precious {
+		c.Put(ctx, w.ID, k, []byte(v))
+	}
+	before, err := c.Commit(ctx, w.ID, []byte("its result"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"/v1/txns", "/v1/txns/ID/keys/k", "/v1/txns/ID/commit", "/v1/txns/ID/abort", "/v1/txns/ID",
+		"/v1/txns/ID/keys/%2F..%00", "/healthz", "/v1/keys?prefix=a&limit=2", "/v1/txns/ID/keys/%6B", "/v1/txns/ID/keys/a/b",
+		"/v1/txns/ID/keys/a%2Fb", "/v1/txns/ID/keys/%25", "/v1/txns/DONE/keys/k", "/v1/txns/DONE/keys/a%2Fb",
+		"/v1/txns/DONE/keys/%25", "/v1/txns/DONE/commit", "/v1/txns/DONE/abort", "/v1/txns/DONE"} {
 		for _, method := range []string{"GET", "PUT", "POST", "DELETE"} {
 			f.Add(method, s, "body", "")
 		}
@@ -243,6 +251,7 @@ func FuzzHandler(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		path = strings.ReplaceAll(path, "DONE", w.ID)
 		path = strings.ReplaceAll(path, "ID", open.ID)
 		req, err := http.NewRequest(method, "http://fuzz"+path, strings.NewReader(body))
 		if err != nil || !strings.HasPrefix(path, "/") {
@@ -262,16 +271,18 @@ func FuzzHandler(f *testing.F) {
 				t.Fatalf("%s %q: %d answer not the JSON error shape: %q", method, path, rec.Code, rec.Body)
 			}
 		}
+		c.Abort(ctx, open.ID)
 		r, err := c.Begin(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := c.Get(ctx, r.ID, precious)
-		if err != nil || string(v.Bytes) != "committed value" || v.Version != before.Version {
-			t.Fatalf("committed value changed after %s %q: %+v %v", method, path, v, err)
+		defer c.Abort(ctx, r.ID)
+		for k, want := range precious {
+			v, err := c.Get(ctx, r.ID, k)
+			if err != nil || string(v.Bytes) != want || v.Version != before.Version {
+				t.Fatalf("committed %q changed after %s %q: %+v %v, want %q at %s", k, method, path, v, err, want, before.Version)
+			}
 		}
-		c.Abort(ctx, r.ID)
-		c.Abort(ctx, open.ID)
 	})
 }
 
