@@ -33,7 +33,8 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		wantUsage bool
 	}{
 		{"defaults", nil, nil, func(c serveConfig) bool {
-			return c.Listen == "127.0.0.1:7654" && c.DataDir == "./aft-data" && c.Store == "" && c.ShutdownTimeout == 10*time.Second
+			return c.Listen == "127.0.0.1:7654" && c.DataDir == "./aft-data" && c.Store == "" && c.ShutdownTimeout == 10*time.Second &&
+				c.BodyTimeout == 10*time.Second && c.BodyMinRate == 64<<10
 		}, false},
 		{"environment fills flags", nil, map[string]string{"AFT_DATA_DIR": "/tmp/x", "AFT_LISTEN": "127.0.0.1:1", "AFT_MAX_VALUE_SIZE": "1MiB"},
 			func(c serveConfig) bool {
@@ -49,6 +50,9 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{"bad size", []string{"--cache-size", "big"}, nil, nil, true},
 		{"impossible limits", []string{"--max-value-size", "10MiB", "--max-txn-size", "1MiB"}, nil, nil, true},
 		{"stray argument", []string{"extra"}, nil, nil, true},
+		{"body bounds", []string{"--body-timeout", "3s"}, map[string]string{"AFT_BODY_MIN_RATE": "1MiB"},
+			func(c serveConfig) bool { return c.BodyTimeout == 3*time.Second && c.BodyMinRate == 1<<20 }, false},
+		{"negative body timeout", []string{"--body-timeout", "-1s"}, nil, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

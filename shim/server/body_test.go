@@ -273,3 +273,25 @@ func TestBodyOfTheWholeBudget(t *testing.T) {
 		t.Fatalf("put of %d bytes under --max-buffered %d: %v", len(value), budget, err)
 	}
 }
+
+// TestBodyOverBudgetIsBusy: a body that does not fit in what --max-buffered has left is
+// refused before it is read, with 503 busy and Retry-After.
+func TestBodyOverBudgetIsBusy(t *testing.T) {
+	ts, _ := newServer(t, txn.Config{MaxValueSize: 64 << 10, MaxTxnBytes: 64 << 10, MaxBufferedBytes: 64 << 10})
+	c := client.New(ts.URL)
+	full, _ := c.Begin(ctx, "")
+	if err := c.Put(ctx, full.ID, "k", make([]byte, 60<<10)); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := c.Begin(ctx, "")
+	req, _ := http.NewRequest("PUT", ts.URL+"/v1/txns/"+other.ID+"/keys/k", bytes.NewReader(make([]byte, 8<<10)))
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"code":"busy"`) {
+		t.Errorf("PUT over the budget = %d Retry-After %q %s, want 503 busy with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+}
