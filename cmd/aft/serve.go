@@ -135,12 +135,12 @@ func serve(ctx context.Context, cfg serveConfig, out *os.File) error {
 	}
 	api := server.New(m, prometheus.NewRegistry(), log)
 	api.BodyTimeout, api.BodyMinRate = cfg.BodyTimeout, int64(cfg.BodyMinRate)
-	// No ReadTimeout: one bound for header and body would cut a large value on a slow link
-	// (64 MiB at 1 MB/s), and when it passes while the handler still runs (a commit waiting
-	// on the store) net/http's background read fails and cancels the request's context.
-	// Bodies are bounded per request instead, by --body-timeout and --body-min-rate
-	// (server.Server.BodyTimeout), which follow the size of the body and are lifted once
-	// it is read. Headers and idle kept-alive connections have their own bounds here.
+	// No ReadTimeout: one fixed bound for header and body would either cut a large value
+	// on a slow link (64 MiB at 1 MB/s takes a minute) or, set for that, let a trickling
+	// body hold its connection and memory as long. Bodies are bounded per request instead
+	// (server.Server.BodyTimeout): --body-timeout to start, then --body-min-rate, so the
+	// bound grows with what arrives. Headers and idle kept-alive connections have their
+	// own bounds here.
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -33,15 +33,19 @@ var (
 // ErrBusy. On success the caller holds reserved bytes of that charge and must Release them
 // once data is freed or handed to Write; on error nothing stays charged.
 //
-// The body must keep pace (see bodyDeadline), else errBodyTimeout. The deadline is lifted
-// once the body is read, and kept after an error, so that net/http's discarding of an unread
-// rest after the answer is bounded by it too.
+// The body must keep pace (see setBodyDeadline), else errBodyTimeout. The deadline is set
+// before anything else, kept after an error so that it also bounds net/http's reading of an
+// unread rest (under 256 KiB) before the answer, and lifted once the body is read (as
+// net/http does too when a body ends), so that it never applies to the work that follows.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, limit int64) (data []byte, reserved int64, err error) {
-	if r.ContentLength > limit {
-		return nil, 0, &txn.LimitError{What: what, Size: r.ContentLength, Limit: limit}
-	}
 	if r.ContentLength == 0 {
 		return []byte{}, 0, nil
+	}
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	s.setBodyDeadline(rc, start, 0)
+	if r.ContentLength > limit {
+		return nil, 0, &txn.LimitError{What: what, Size: r.ContentLength, Limit: limit}
 	}
 	defer func() {
 		if err != nil {
@@ -53,8 +57,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, l
 	if size < 0 {
 		size = limit // unknown length: up to the limit, then one byte more proves it too large
 	}
-	rc := http.NewResponseController(w)
-	start := time.Now()
 	var buf []byte
 	for {
 		if len(buf) == cap(buf) {
@@ -70,9 +72,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, l
 				}
 				break
 			}
-			// Grow, charging the growth before allocating it. The charge is the live buffer; the
-			// old one is garbage after the copy, which is the collector's to bound (GOGC), as
-			// it was for every buffer before. So a value of --max-buffered bytes still fits.
+			// Grow, charging the growth before allocating it. The charge is the live buffer:
+			// the old one is garbage once copied, bounded by the collector (GOGC) like all
+			// garbage, not charged with the new one, so a value of --max-buffered bytes fits.
 			n := min(size, max(2*int64(cap(buf)), firstChunk))
 			if err := s.m.Reserve(n - reserved); err != nil {
 				return nil, reserved, err
