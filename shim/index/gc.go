@@ -34,13 +34,14 @@ type Garbage struct {
 //     always valid for it, and the rule returns the newest valid one). So a version
 //     superseded before s is never chosen, and no transaction can have read one and need
 //     its write set.
-//   - A delete that is the only version left of its key, the only write left of its
-//     transaction, applied before horizon and older than settled, goes too, and the key
-//     leaves the index. Every running transaction reads it or nothing newer, so reading
-//     nothing instead answers the same "not found"; none can have read another write of its
-//     transaction (that write was superseded before it began, as above), so none needs the
-//     delete's version to stay atomic; and no commit older than the delete can be applied
-//     later to show an older value in its place.
+//   - A delete goes too, and its key leaves the index, when it is the only version left of
+//     its key, applied before horizon and older than settled, and no other transaction in
+//     the index wrote the key (its own transaction has no other write left). Every running
+//     transaction reads it or nothing newer, so reading nothing instead answers the same
+//     "not found". None can have read a write of a transaction that wrote the key, and so
+//     need the key's version to stay atomic: such a transaction has left the index, so
+//     all its writes were superseded before the reader began (as above). And no commit
+//     older than the delete can be applied later to show an older value in its place.
 //
 // Cost: each applied write is looked at once, when the horizon passes it, with a binary
 // search in its key's versions (a linear walk down from the newest for the rare write
@@ -105,12 +106,10 @@ func (x *Index) removeDelete(e entry, horizon uint64, g *Garbage) {
 		return // superseded, or not yet removable: pushed again when it becomes so
 	}
 	key := t.Writes[e.w].Key
-	kv := x.keys[key]
-	if len(kv.vs) != 1 {
+	if kv := x.keys[key]; len(kv.vs) != 1 || kv.writers != 1 {
 		return
 	}
-	x.drop(key, t, g)
-	delete(x.keys, key)
+	x.drop(key, t, g) // t leaves, and with it the key
 }
 
 // drop takes the version of key written by t out of t's live writes; the caller takes it
@@ -125,6 +124,20 @@ func (x *Index) drop(key string, t *Txn, g *Garbage) {
 	case t.live == 0:
 		delete(x.txns, t.Version.Txn)
 		g.Txns = append(g.Txns, t)
+		for _, w := range t.Writes {
+			kv := x.keys[w.Key]
+			kv.writers--
+			switch {
+			case kv.writers == 0: // a delete that left with its key
+				delete(x.keys, w.Key)
+			case kv.writers == 1 && len(kv.txns) > 0:
+				// The key's newest version may be a delete that can now leave.
+				n := kv.txns[len(kv.txns)-1]
+				if i := n.find(w.Key); n.Writes[i].Tombstone {
+					x.tombs.push(entry{t: n, w: i})
+				}
+			}
+		}
 	case t.live == 1 && t.tombs:
 		// Its last write may be a delete that can now leave with its key.
 		for j, w := range t.Writes {

@@ -53,8 +53,9 @@ func (t *Txn) setGone(i int) {
 
 // versions are the committed versions of one key, oldest first, and their transactions.
 type versions struct {
-	vs   []ra.Version
-	txns []*Txn
+	vs      []ra.Version
+	txns    []*Txn
+	writers int // transactions in the index whose write set names the key, version gone or not
 }
 
 // Index is safe for concurrent use.
@@ -107,6 +108,7 @@ func (x *Index) Apply(rec *record.Record) bool {
 		for i > 0 && rec.Version.Less(kv.vs[i-1]) { // usually appends: new commits are newest
 			i--
 		}
+		kv.writers++
 		kv.vs = slices.Insert(kv.vs, i, rec.Version)
 		kv.txns = slices.Insert(kv.txns, i, t)
 		x.queue.push(entry{t: t, w: wi, late: i < len(kv.vs)-1})

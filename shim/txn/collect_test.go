@@ -49,16 +49,23 @@ func TestReadSetLimit(t *testing.T) {
 }
 
 // TestDeletedKeyLeaves: a key whose last version is a delete leaves the index and the
-// store once no running transaction can read an older version.
+// store once no running transaction can read an older version, and the delete is older
+// than the orphan grace.
 func TestDeletedKeyLeaves(t *testing.T) {
 	st := mem.New()
-	m := newManager(t, st, Config{GCInterval: time.Hour})
+	clock := newFakeClock()
+	m := newManager(t, st, Config{GCInterval: time.Hour, Now: clock.Now})
 	commitAll(t, m, "k", "v")
 	del := begin(t, m, "")
 	if err := m.Delete(del, "k"); err != nil {
 		t.Fatal(err)
 	}
 	mustCommit(t, m, del)
+	m.collect()
+	if s := m.idx.Stats(); s != (index.Stats{Txns: 1, Keys: 1, Versions: 1}) {
+		t.Errorf("index after collection within the orphan grace: %+v, want the delete kept", s)
+	}
+	clock.advance(m.cfg.OrphanGrace + time.Second)
 	m.collect()
 	if s := m.idx.Stats(); s != (index.Stats{}) {
 		t.Errorf("index after collection: %+v, want empty", s)
@@ -77,7 +84,8 @@ func TestDeletedKeyLeaves(t *testing.T) {
 // version after collections; the delete goes only once nothing can need it.
 func TestDeleteKeptForAReader(t *testing.T) {
 	st := mem.New()
-	m := newManager(t, st, Config{GCInterval: time.Hour})
+	clock := newFakeClock()
+	m := newManager(t, st, Config{GCInterval: time.Hour, Now: clock.Now})
 	commitAll(t, m, "k", "old", "l", "old")
 	reader := begin(t, m, "")
 	readString(t, m, reader, "l")
@@ -93,6 +101,7 @@ func TestDeleteKeptForAReader(t *testing.T) {
 	}
 	mustCommit(t, m, reader)
 	commitAll(t, m, "l", "newer") // the delete is now its transaction's last version
+	clock.advance(m.cfg.OrphanGrace + time.Second)
 	m.collect()
 	if s := m.idx.Stats(); s != (index.Stats{Txns: 1, Keys: 1, Versions: 1}) {
 		t.Errorf("index after collection: %+v, want only l", s)

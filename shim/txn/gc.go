@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"time"
 
@@ -25,9 +24,13 @@ func (m *Manager) collect() {
 	// transaction that begins after this point holds a beginSeq at or above the horizon.
 	// Likewise settled: a commit not yet applied belongs to a running transaction, whose
 	// version is newer than its beginTS; one that begins later gets a newer timestamp
-	// than any version applied now.
+	// than any version applied now. And no commit lands with a version older than the
+	// orphan grace (the sweep would have removed its data): that bound holds for any
+	// writer of the store, and keeps a delete, with its version, answering reads for that
+	// long.
+	settled := uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())
 	m.mu.Lock()
-	horizon, settled := m.idx.Seq()+1, uint64(math.MaxUint64)
+	horizon := m.idx.Seq() + 1
 	for _, t := range m.running {
 		horizon = min(horizon, t.beginSeq)
 		settled = min(settled, t.beginTS)
@@ -245,6 +248,6 @@ func (m *Manager) recover(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	m.deleteKeys(ctx, stale)
-	m.dropGarbage(ctx, m.idx.Collect(m.idx.Seq()+1, math.MaxUint64))
+	m.dropGarbage(ctx, m.idx.Collect(m.idx.Seq()+1, uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())))
 	return nil
 }
