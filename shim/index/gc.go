@@ -47,18 +47,37 @@ type Garbage struct {
 // search in its key's versions (a linear walk down from the newest for the rare write
 // applied below a newer version); each delete once or twice more. A call at a horizon that
 // did not move and with no delete newly older than settled looks at nothing.
+//
+// Collect holds the index lock for chunkEntries entries at a time, so that reads and
+// commits go on while the horizon passes a long backlog (every step is safe on its own;
+// what is applied meanwhile is at or above horizon).
 func (x *Index) Collect(horizon, settled uint64) Garbage {
-	x.mu.Lock()
-	defer x.mu.Unlock()
 	var g Garbage
-	for !x.queue.empty() && x.queue.front().t.seq < horizon {
-		x.supersede(x.queue.pop(), horizon, &g)
-	}
-	for !x.tombs.empty() && x.tombs.front().t.Version.TS < settled {
-		x.removeDelete(x.tombs.pop(), horizon, &g)
+	for more := true; more; {
+		more = x.collectChunk(horizon, settled, &g)
 	}
 	return g
 }
+
+// collectChunk is one locked step of Collect; it reports whether work is left.
+func (x *Index) collectChunk(horizon, settled uint64, g *Garbage) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for n := 0; n < chunkEntries; n++ {
+		switch {
+		case !x.queue.empty() && x.queue.front().t.seq < horizon:
+			x.supersede(x.queue.pop(), horizon, g)
+		case !x.tombs.empty() && x.tombs.front().t.Version.TS < settled:
+			x.removeDelete(x.tombs.pop(), horizon, g)
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// chunkEntries bounds the queue entries one locked step of Collect takes.
+const chunkEntries = 4096
 
 // supersede drops the versions of e's key that e's version, applied before horizon,
 // superseded.
