@@ -206,7 +206,9 @@ type ReadResult struct {
 }
 
 // Read returns the value of key that transaction id sees: its own latest write, else the
-// version it read before, else the version the read atomic rule chooses.
+// version it read before, else the version the read atomic rule chooses. A transaction reads
+// at most Config.MaxReadSet distinct keys from the committed history: a read of one more
+// fails with ErrReadSetTooLarge (the transaction stays running).
 func (m *Manager) Read(ctx context.Context, id, key string) (ReadResult, error) {
 	if err := ValidKey(key); err != nil {
 		return ReadResult{}, err
