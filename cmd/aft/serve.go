@@ -86,6 +86,7 @@ func (serveCmd) flags(c *serveConfig) *flag.FlagSet {
 	fs.Var((*size)(&t.MaxTxnBytes), "max-txn-size", "largest write buffer of one transaction (default 64MiB)")
 	fs.Var((*size)(&t.MaxBufferedBytes), "max-buffered", "write buffers of all running transactions together (default 1GiB)")
 	fs.Var((*size)(&t.CacheBytes), "cache-size", "value cache size (default 64MiB)")
+	fs.IntVar(&t.MaxReadSet, "max-read-set", 100_000, "distinct keys one transaction may read from the store (more: 413 read_set_too_large)")
 	fs.IntVar(&t.FinishedStatuses, "finished-statuses", 100_000, "finished transactions whose status is remembered")
 	fs.DurationVar(&t.GCInterval, "gc-interval", 200*time.Millisecond, "how often superseded versions are collected")
 	fs.DurationVar(&t.OrphanGrace, "orphan-grace", 5*time.Minute, "age after which data versions without a commit record are removed")

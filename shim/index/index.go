@@ -5,6 +5,8 @@
 package index
 
 import (
+	"iter"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,36 +21,64 @@ type Txn struct {
 	IdemKey string
 	Writes  []record.Write // sorted by key
 	seq     uint64         // order in which the index learnt of it
-	live    int            // keys whose version of this txn is still in the index
+	live    int            // writes whose version is still in the index
+	gone    []uint64       // bit i set: the version of Writes[i] left the index (nil: none)
+	tombs   bool           // some write is a delete
+}
+
+// find returns the index of key in t.Writes, or -1.
+func (t *Txn) find(key string) int {
+	i := sort.Search(len(t.Writes), func(i int) bool { return t.Writes[i].Key >= key })
+	if i < len(t.Writes) && t.Writes[i].Key == key {
+		return i
+	}
+	return -1
 }
 
 func (t *Txn) wrote(key string) (found, tombstone bool) {
-	i := sort.Search(len(t.Writes), func(i int) bool { return t.Writes[i].Key >= key })
-	if i < len(t.Writes) && t.Writes[i].Key == key {
+	if i := t.find(key); i >= 0 {
 		return true, t.Writes[i].Tombstone
 	}
 	return false, false
 }
 
+func (t *Txn) isGone(i int) bool { return t.gone != nil && t.gone[i/64]&(1<<(i%64)) != 0 }
+
+func (t *Txn) setGone(i int) {
+	if t.gone == nil {
+		t.gone = make([]uint64, (len(t.Writes)+63)/64)
+	}
+	t.gone[i/64] |= 1 << (i % 64)
+}
+
 // versions are the committed versions of one key, oldest first, and their transactions.
 type versions struct {
-	vs   []ra.Version
-	txns []*Txn
+	vs      []ra.Version
+	txns    []*Txn
+	writers int // transactions in the index whose write set names the key, version gone or not
 }
 
 // Index is safe for concurrent use.
+//
+// It holds a set of (key, version) pairs: Apply adds a transaction's writes, Collect takes
+// out those no running transaction can read. Both views of the set, the versions of a key
+// (keys) and the writes of a transaction (txns, less its gone writes), always agree, so the
+// index is a history in the sense of package ra.
 type Index struct {
 	mu    sync.RWMutex
-	txns  map[string]*Txn      // by transaction id
+	txns  map[string]*Txn      // by transaction id: those with a write left
 	keys  map[string]*versions // committed versions of each key
-	dirty map[string]struct{}  // keys with more than one version: candidates for collection
 	seq   uint64
 	view  view
+	queue fifo // every applied write, in apply order: see Collect
+	tombs fifo // deletes that may be the last version of their key: see Collect
+
+	visited int // queue entries and versions Collect looked at (for tests)
 }
 
 // New returns an empty index.
 func New() *Index {
-	x := &Index{txns: map[string]*Txn{}, keys: map[string]*versions{}, dirty: map[string]struct{}{}}
+	x := &Index{txns: map[string]*Txn{}, keys: map[string]*versions{}}
 	x.view.x = x
 	return x
 }
@@ -67,7 +97,8 @@ func (x *Index) Apply(rec *record.Record) bool {
 	x.seq++
 	t := &Txn{Version: rec.Version, IdemKey: rec.IdemKey, Writes: rec.Writes, seq: x.seq, live: len(rec.Writes)}
 	x.txns[rec.Version.Txn] = t
-	for _, w := range rec.Writes {
+	for wi, w := range rec.Writes {
+		t.tombs = t.tombs || w.Tombstone
 		kv := x.keys[w.Key]
 		if kv == nil {
 			kv = &versions{}
@@ -77,15 +108,10 @@ func (x *Index) Apply(rec *record.Record) bool {
 		for i > 0 && rec.Version.Less(kv.vs[i-1]) { // usually appends: new commits are newest
 			i--
 		}
-		kv.vs = append(kv.vs, ra.Version{})
-		copy(kv.vs[i+1:], kv.vs[i:])
-		kv.vs[i] = rec.Version
-		kv.txns = append(kv.txns, nil)
-		copy(kv.txns[i+1:], kv.txns[i:])
-		kv.txns[i] = t
-		if len(kv.vs) > 1 {
-			x.dirty[w.Key] = struct{}{}
-		}
+		kv.writers++
+		kv.vs = slices.Insert(kv.vs, i, rec.Version)
+		kv.txns = slices.Insert(kv.txns, i, t)
+		x.queue.push(entry{t: t, w: wi, late: i < len(kv.vs)-1})
 	}
 	return true
 }
@@ -105,8 +131,9 @@ type Choice struct {
 }
 
 // Choose runs the read atomic rule for key over the committed history, for a transaction
-// that has read reads (see ra.Choose).
-func (x *Index) Choose(reads map[string]ra.Version, key string) Choice {
+// that has read reads (see ra.Choose). A key whose last version, a delete, was collected is
+// not found, with no version: as if it had never been written.
+func (x *Index) Choose(reads *ra.Reads, key string) Choice {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	c := Choice{Choice: ra.Choose(&x.view, reads, key)}
@@ -151,13 +178,31 @@ func (v *view) Versions(key string) []ra.Version {
 	return nil
 }
 
-func (v *view) Wrote(ver ra.Version, key string) bool {
-	t := v.x.txns[ver.Txn]
-	if t == nil || t.Version != ver {
-		return false
+func (v *view) Writes(ver ra.Version) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		t := v.x.txns[ver.Txn]
+		if t == nil || t.Version != ver {
+			return
+		}
+		for i, w := range t.Writes {
+			if !t.isGone(i) && !yield(w.Key) {
+				return
+			}
+		}
 	}
-	found, _ := t.wrote(key)
-	return found
+}
+
+// DropIdemKey forgets the idempotency key of a transaction the index holds, so that its
+// record is known by its keyless name (see txn's Sweep). It reports whether the index holds
+// the transaction.
+func (x *Index) DropIdemKey(txnID string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	t := x.txns[txnID]
+	if t != nil {
+		t.IdemKey = ""
+	}
+	return t != nil
 }
 
 // Keys returns up to limit keys that start with prefix and sort after after, in order,

@@ -2,6 +2,8 @@ package ra
 
 import (
 	"fmt"
+	"iter"
+	"maps"
 	"math/rand"
 	"sort"
 	"testing"
@@ -28,6 +30,16 @@ func (h *naiveHistory) Versions(key string) []Version {
 	return vs
 }
 
+func (h *naiveHistory) Writes(v Version) iter.Seq[string] {
+	for _, t := range h.txns {
+		if t.v == v {
+			return maps.Keys(t.writes)
+		}
+	}
+	return func(func(string) bool) {}
+}
+
+// Wrote reports whether v's transaction wrote key.
 func (h *naiveHistory) Wrote(v Version, key string) bool {
 	for _, t := range h.txns {
 		if t.v == v {
@@ -99,7 +111,7 @@ func TestChooseCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Choose(h, tt.reads, tt.key)
+			got := Choose(h, readsOf(tt.reads), tt.key)
 			if got != tt.want {
 				t.Errorf("Choose(%v, %q) = %+v, want %+v", tt.reads, tt.key, got, tt.want)
 			}
@@ -110,10 +122,11 @@ func TestChooseCases(t *testing.T) {
 // TestChooseMatchesNaive compares Choose with the literal definition on random histories
 // and random read sets.
 func TestChooseMatchesNaive(t *testing.T) {
-	keys := []string{"a", "b", "c", "d", "e"}
-	for seed := int64(0); seed < 2000; seed++ {
+	all := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	for seed := int64(0); seed < 5000; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		h := randomHistory(rng, keys, 1+rng.Intn(8))
+		keys := all[:2+rng.Intn(len(all)-1)]
+		h := randomHistory(rng, keys, 1+rng.Intn(3*len(keys)))
 		reads := map[string]Version{}
 		for _, k := range keys {
 			switch rng.Intn(3) {
@@ -130,7 +143,7 @@ func TestChooseMatchesNaive(t *testing.T) {
 			if _, read := reads[k]; read {
 				continue
 			}
-			got := Choose(h, reads, k)
+			got := Choose(h, readsOf(reads), k)
 			wantV, wantFound := naiveChoose(h, reads, k)
 			if got.Version != wantV || got.Found != wantFound {
 				t.Fatalf("seed %d: Choose(%v, %q) = %+v, naive = %v %v", seed, reads, k, got, wantV, wantFound)
@@ -150,13 +163,15 @@ func TestChooseNeverFractures(t *testing.T) {
 		h := randomHistory(rng, keys, rng.Intn(4))
 		next := uint64(len(h.txns) + 1)
 		reads := map[string]Version{}
+		var rs Reads
 		for _, i := range rng.Perm(len(keys)) {
 			for n := rng.Intn(3); n > 0; n-- { // concurrent commits between reads
 				h.txns = append(h.txns, randomTxn(rng, keys, next))
 				next++
 			}
-			c := Choose(h, reads, keys[i])
+			c := Choose(h, &rs, keys[i])
 			reads[keys[i]] = c.Version
+			rs.Add(keys[i], c.Version)
 		}
 		for k, rv := range reads {
 			if rv.IsZero() {
@@ -169,6 +184,15 @@ func TestChooseNeverFractures(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readsOf returns m as Reads.
+func readsOf(m map[string]Version) *Reads {
+	var r Reads
+	for k, v := range m {
+		r.Add(k, v)
+	}
+	return &r
 }
 
 func randomHistory(rng *rand.Rand, keys []string, n int) *naiveHistory {

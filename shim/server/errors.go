@@ -33,6 +33,7 @@ var codes = []struct {
 	{txn.ErrCommitTried, http.StatusConflict, "commit_tried"},
 	{txn.ErrBadKey, http.StatusBadRequest, "bad_key"},
 	{txn.ErrBadIdemKey, http.StatusBadRequest, "bad_idempotency_key"},
+	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, "read_set_too_large"},
 	{txn.ErrBusy, http.StatusServiceUnavailable, "busy"},
 	{txn.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	{txn.ErrStore, http.StatusServiceUnavailable, "store_unavailable"},

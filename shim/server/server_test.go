@@ -77,7 +77,7 @@ func beginID(t *testing.T, ts *httptest.Server) string {
 }
 
 func TestAPIErrors(t *testing.T) {
-	ts, _ := newServer(t, txn.Config{MaxValueSize: 100, MaxTxnBytes: 1000, MaxBufferedBytes: 10000})
+	ts, _ := newServer(t, txn.Config{MaxValueSize: 100, MaxTxnBytes: 1000, MaxBufferedBytes: 10000, MaxReadSet: 1})
 	id := beginID(t, ts)
 	done := beginID(t, ts)
 	call(t, ts, "POST", "/v1/txns/"+done+"/abort", nil, "")
@@ -95,6 +95,8 @@ func TestAPIErrors(t *testing.T) {
 		{"unknown txn status", "GET", unknown, nil, "", 404, "txn_not_found"},
 		{"unknown txn commit", "POST", unknown + "/commit", nil, "", 404, "txn_not_found"},
 		{"missing key", "GET", "/v1/txns/" + id + "/keys/nope", nil, "", 404, "key_not_found"},
+		{"read set too large", "GET", "/v1/txns/" + id + "/keys/other", nil, "", 413, "read_set_too_large"},
+		{"read of a key read before", "GET", "/v1/txns/" + id + "/keys/nope", nil, "", 404, "key_not_found"},
 		{"empty key", "PUT", "/v1/txns/" + id + "/keys/", nil, "v", 400, "bad_key"},
 		{"NUL key", "PUT", "/v1/txns/" + id + "/keys/a%00b", nil, "v", 400, "bad_key"},
 		{"key too long", "PUT", "/v1/txns/" + id + "/keys/" + strings.Repeat("k", 1025), nil, "v", 400, "bad_key"},

@@ -23,6 +23,7 @@ type Config struct {
 	MaxTxnBytes      int64         // largest write buffer of one transaction (default 64 MiB)
 	MaxBufferedBytes int64         // write buffers of all running transactions together (default 1 GiB)
 	CacheBytes       int64         // value cache size (default 64 MiB; negative disables)
+	MaxReadSet       int           // distinct keys one transaction may read from the store (default 100,000)
 	FinishedStatuses int           // finished transactions whose status is remembered (default 100,000)
 	GCInterval       time.Duration // how often superseded versions are collected (default 200ms)
 	OrphanGrace      time.Duration // data versions without a commit record this old are removed (default 5m)
@@ -62,6 +63,9 @@ func (c *Config) Validate() error {
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 64 << 20
 	}
+	if c.MaxReadSet == 0 {
+		c.MaxReadSet = 100_000
+	}
 	if c.FinishedStatuses == 0 {
 		c.FinishedStatuses = 100_000
 	}
@@ -78,6 +82,9 @@ func (c *Config) Validate() error {
 	if c.MaxValueSize < 0 || c.MaxTxnBytes < c.MaxValueSize || c.MaxBufferedBytes < c.MaxTxnBytes {
 		errs = append(errs, fmt.Errorf("limits must satisfy 0 <= max value (%d) <= max txn bytes (%d) <= max buffered bytes (%d)",
 			c.MaxValueSize, c.MaxTxnBytes, c.MaxBufferedBytes))
+	}
+	if c.MaxReadSet < 0 {
+		errs = append(errs, fmt.Errorf("max read set %d is negative", c.MaxReadSet))
 	}
 	if c.FinishedStatuses < 0 {
 		errs = append(errs, fmt.Errorf("finished statuses %d is negative", c.FinishedStatuses))

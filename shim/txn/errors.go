@@ -16,9 +16,11 @@ var (
 	ErrBadKey      = errors.New("bad key")
 	ErrBadIdemKey  = errors.New("bad idempotency key")
 	ErrTooLarge    = errors.New("too large")
-	ErrBusy        = errors.New("shim busy: write buffers full")
-	ErrStore       = errors.New("storage failed")
-	ErrClosed      = errors.New("shim shutting down")
+	// ErrReadSetTooLarge: a transaction that read Config.MaxReadSet keys reads no new one.
+	ErrReadSetTooLarge = errors.New("read set too large")
+	ErrBusy            = errors.New("shim busy: write buffers full")
+	ErrStore           = errors.New("storage failed")
+	ErrClosed          = errors.New("shim shutting down")
 )
 
 // LimitError reports input over a configured limit. errors.Is(err, ErrTooLarge) holds.

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -14,20 +15,30 @@ import (
 // deleteChunk bounds the keys of one Delete call.
 const deleteChunk = 1000
 
-// collect drops superseded versions that no running transaction can read, from the index,
-// the cache and the store.
+// collect drops superseded versions, and deletes that are the last version of their key,
+// that no running transaction can read, from the index, the cache and the store.
 func (m *Manager) collect() {
+	m.gcMu.Lock()
+	defer m.gcMu.Unlock()
 	// The horizon is taken under m.mu, which Begin holds while noting its beginSeq: so a
 	// transaction that begins after this point holds a beginSeq at or above the horizon.
+	// Likewise settled: a commit not yet applied belongs to a running transaction, whose
+	// version is newer than its beginTS; one that begins later gets a newer timestamp
+	// than any version applied now. And no commit lands with a version older than the
+	// orphan grace (the sweep would have removed its data): that bound holds for any
+	// writer of the store, and keeps a delete, with its version, answering reads for that
+	// long.
+	settled := uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())
 	m.mu.Lock()
 	horizon := m.idx.Seq() + 1
 	for _, t := range m.running {
 		horizon = min(horizon, t.beginSeq)
+		settled = min(settled, t.beginTS)
 	}
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.CommitTimeout)
 	defer cancel()
-	m.dropGarbage(ctx, m.idx.Collect(horizon))
+	m.dropGarbage(ctx, m.idx.Collect(horizon, settled))
 }
 
 // dropGarbage deletes what the index dropped. A keyed transaction's record is kept,
@@ -111,8 +122,9 @@ func (m *Manager) expire() {
 
 // Sweep removes data versions that no commit record names and that are older than
 // OrphanGrace (left by a crash between the data writes and the record, or by a collection
-// cut short), and compacted results older than ResultRetention. It runs every
-// SweepInterval; it is exported for tests and operators.
+// cut short), and the results of idempotency keys committed more than ResultRetention ago:
+// a compacted record goes, a full one is released (see release). After that the key is new
+// again. It runs every SweepInterval; it is exported for tests and operators.
 func (m *Manager) Sweep(ctx context.Context) error {
 	now := m.cfg.Now()
 	orphanCutoff := uint64(now.Add(-m.cfg.OrphanGrace).UnixNano())
@@ -129,9 +141,16 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	}
 	resultCutoff := uint64(now.Add(-m.cfg.ResultRetention).UnixNano())
 	var expired []string
+	var release []*record.Record
 	err = m.store.List(ctx, record.RecordPrefix, true, func(k string, b []byte) error {
-		if rec, err := record.Unmarshal(b); err == nil && rec.Compacted && rec.Version.TS < resultCutoff {
+		rec, err := record.Unmarshal(b)
+		switch {
+		case err != nil || rec.Version.TS >= resultCutoff:
+		case rec.Compacted:
 			expired = append(expired, k)
+		case rec.IdemKey != "":
+			rec.Result = nil
+			release = append(release, rec)
 		}
 		return nil
 	})
@@ -141,6 +160,37 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	m.deleteKeys(ctx, orphans)
 	m.deleteKeys(ctx, expired)
 	m.metrics.orphans.Add(float64(len(orphans)))
+	var errs []error
+	for _, rec := range release {
+		errs = append(errs, m.release(ctx, rec))
+	}
+	return errors.Join(errs...)
+}
+
+// release ends the retention of a keyed commit record whose writes are still newest (so
+// that collection never compacted it): its result goes and its idempotency key is new
+// again, while its write set stays, for recovery, under the transaction's keyless name.
+// The keyless record is written first and the keyed one deleted after; recovery takes the
+// keyless one when a crash left both. Collection does not run meanwhile (gcMu), so the
+// index's IdemKey names the record collection must remove.
+func (m *Manager) release(ctx context.Context, rec *record.Record) error {
+	m.gcMu.Lock()
+	defer m.gcMu.Unlock()
+	id := rec.Version.Txn
+	if m.idx.Has(id) {
+		keyless := *rec
+		keyless.IdemKey, keyless.Result = "", nil
+		err := m.store.Put(ctx, []store.Item{{Key: record.RecordKey("", id), Value: keyless.Marshal()}})
+		if err != nil {
+			return fmt.Errorf("sweep: release expired result of idempotency key %q (txn %s): %w", rec.IdemKey, id, err)
+		}
+		m.idx.DropIdemKey(id)
+	}
+	// Else collection dropped the transaction since the listing: the record is compacted, or
+	// its data is gone. Either way it has expired.
+	if err := m.store.Delete(ctx, []string{record.RecordKey(rec.IdemKey, id)}); err != nil {
+		return fmt.Errorf("sweep: delete expired record of idempotency key %q (txn %s): %w", rec.IdemKey, id, err)
+	}
 	return nil
 }
 
@@ -159,7 +209,8 @@ func (m *Manager) live(id string) bool {
 }
 
 // recover rebuilds the index from the commit records in the store: every commit that was
-// acknowledged is visible again, and nothing that was not.
+// acknowledged is visible again, and nothing that was not. It keeps of each record only
+// what the index needs: not its result.
 func (m *Manager) recover(ctx context.Context) error {
 	var recs []*record.Record
 	err := m.store.List(ctx, record.RecordPrefix, true, func(k string, b []byte) error {
@@ -169,6 +220,7 @@ func (m *Manager) recover(ctx context.Context) error {
 		}
 		m.clock.observe(rec.Version.TS)
 		if !rec.Compacted && len(rec.Writes) > 0 {
+			rec.Result = nil
 			recs = append(recs, rec)
 		}
 		return nil
@@ -176,13 +228,26 @@ func (m *Manager) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Version.Less(recs[j].Version) })
-	for _, rec := range recs {
+	sort.Slice(recs, func(i, j int) bool {
+		if c := recs[i].Version.Compare(recs[j].Version); c != 0 {
+			return c < 0
+		}
+		return recs[i].IdemKey < recs[j].IdemKey // keyless first
+	})
+	var stale []string
+	for i, rec := range recs {
+		if i > 0 && recs[i-1].Version == rec.Version {
+			// A record under both names: the sweep released it (see release) and stopped
+			// before deleting the keyed one, whose result has expired.
+			stale = append(stale, record.RecordKey(rec.IdemKey, rec.Version.Txn))
+			continue
+		}
 		m.idx.Apply(rec)
 		m.finished.add(rec.Version.Txn, finishedTxn{status: Committed, version: rec.Version})
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	m.dropGarbage(ctx, m.idx.Collect(m.idx.Seq()+1))
+	m.deleteKeys(ctx, stale)
+	m.dropGarbage(ctx, m.idx.Collect(m.idx.Seq()+1, uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())))
 	return nil
 }

@@ -44,6 +44,7 @@ type Manager struct {
 	keys     map[string]*keyState // attempts per idempotency key
 	finished finishedSet
 
+	gcMu     sync.Mutex   // serialises collect and the sweep's release of expired keyed records
 	buffered atomic.Int64 // bytes in all write buffers
 	closed   atomic.Bool
 	stop     chan struct{}
@@ -56,17 +57,18 @@ type txn struct {
 	idemKey  string
 	attempt  int
 	beginSeq uint64       // index.Seq()+1 at begin: the garbage collection horizon it holds
+	beginTS  uint64       // a clock timestamp taken at begin: its commit version will be newer
 	lastUsed atomic.Int64 // unix nanoseconds of the last call
 
 	mu       sync.Mutex // serialises every call on the transaction, commit included
 	status   Status
 	writes   map[string]write
-	reads    map[string]ra.Version // versions read from the committed history (zero: none)
-	deleted  map[string]bool       // reads that found a tombstone
-	bytes    int64                 // buffered bytes
-	version  ra.Version            // commit version, fixed once a commit was tried: writes are frozen then
-	settleBy time.Time             // after a commit try failed in the store: when its writes have surely landed or never will
-	winner   string                // when fenced by a commit: the attempt that committed
+	reads    ra.Reads        // versions read from the committed history (zero: none)
+	deleted  map[string]bool // reads that found a tombstone
+	bytes    int64           // buffered bytes
+	version  ra.Version      // commit version, fixed once a commit was tried: writes are frozen then
+	settleBy time.Time       // after a commit try failed in the store: when its writes have surely landed or never will
+	winner   string          // when fenced by a commit: the attempt that committed
 }
 
 type write struct {
@@ -179,7 +181,7 @@ func (m *Manager) lookup(id string) (*txn, error) {
 func (m *Manager) finish(t *txn, s Status) {
 	t.status = s
 	m.buffered.Add(-t.bytes)
-	t.writes, t.reads, t.deleted, t.bytes = nil, nil, nil, 0
+	t.writes, t.reads, t.deleted, t.bytes = nil, ra.Reads{}, nil, 0
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.running, t.id)

@@ -67,6 +67,7 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 	var older []*txn
 	m.mu.Lock()
 	t.beginSeq = m.idx.Seq() + 1 // under m.mu: see collect
+	t.beginTS = m.clock.next()
 	if opts.IdemKey != "" {
 		ks := m.keys[opts.IdemKey]
 		if ks == nil {
@@ -205,7 +206,9 @@ type ReadResult struct {
 }
 
 // Read returns the value of key that transaction id sees: its own latest write, else the
-// version it read before, else the version the read atomic rule chooses.
+// version it read before, else the version the read atomic rule chooses. A transaction reads
+// at most Config.MaxReadSet distinct keys from the committed history: a read of one more
+// fails with ErrReadSetTooLarge (the transaction stays running).
 func (m *Manager) Read(ctx context.Context, id, key string) (ReadResult, error) {
 	if err := ValidKey(key); err != nil {
 		return ReadResult{}, err
@@ -223,17 +226,18 @@ func (m *Manager) Read(ctx context.Context, id, key string) (ReadResult, error) 
 		m.metrics.reads.WithLabelValues("own").Inc()
 		return ReadResult{Value: w.value, Found: !w.tombstone}, nil
 	}
-	v, read := t.reads[key]
+	v, read := t.reads.Get(key)
 	if !read {
-		c := m.idx.Choose(t.reads, key)
+		if n := t.reads.Len(); n >= m.cfg.MaxReadSet {
+			return ReadResult{}, fmt.Errorf("txn %s read %d keys, the most one transaction may read (max read set, --max-read-set): %w; "+
+				"split the work into smaller transactions", id, n, ErrReadSetTooLarge)
+		}
+		c := m.idx.Choose(&t.reads, key)
 		if c.Skipped > 0 {
 			m.metrics.skipped.Add(float64(c.Skipped))
 		}
 		v = c.Version
-		if t.reads == nil {
-			t.reads = map[string]ra.Version{}
-		}
-		t.reads[key] = v
+		t.reads.Add(key, v)
 		if c.Tombstone {
 			if t.deleted == nil {
 				t.deleted = map[string]bool{}
