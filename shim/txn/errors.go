@@ -16,7 +16,7 @@ var (
 	ErrBadKey      = errors.New("bad key")
 	ErrBadIdemKey  = errors.New("bad idempotency key")
 	ErrTooLarge    = errors.New("too large")
-	ErrBusy        = errors.New("shim busy: write buffers full")
+	ErrBusy        = errors.New("shim busy")
 	ErrStore       = errors.New("storage failed")
 	ErrClosed      = errors.New("shim shutting down")
 )
