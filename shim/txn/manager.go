@@ -7,7 +7,6 @@ package txn
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -135,62 +134,13 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 	}
 	m.wg.Add(3)
 	go m.loop(cfg.GCInterval, m.collect)
-	go m.loop(max(min(cfg.IdleTimeout, cfg.MaxLifetime)/10, 10*time.Millisecond), m.expire)
+	go m.loop(max(cfg.IdleTimeout/10, 10*time.Millisecond), m.expire) // MaxLifetime >= IdleTimeout
 	go m.loop(cfg.SweepInterval, func() { _ = m.Sweep(context.Background()) })
 	if m.lease != nil {
 		m.wg.Add(1)
 		go m.loop(cfg.LeaseTime/3, m.renewLease)
 	}
 	return m, nil
-}
-
-// renewLease renews the lease; when another node took it over, the manager stops: see Lost.
-func (m *Manager) renewLease() {
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTime/3)
-	defer cancel()
-	err := m.lease.Renew(ctx)
-	switch {
-	case errors.Is(err, lease.ErrLost):
-		m.lostOnce.Do(func() {
-			m.cfg.Log.Error("lease lost: this node stops taking transactions", "err", err)
-			close(m.lost)
-		})
-	case err != nil:
-		m.cfg.Log.Warn("lease not renewed, will try again", "err", err, "valid", m.lease.Valid(m.cfg.Now()), "next try in", m.cfg.LeaseTime/3)
-	}
-}
-
-// Lost is closed when another node took the store's lease over (it renews it no more than
-// this node could, for longer than Config.LeaseTime). From then on Begin fails with
-// ErrClosed and nothing is deleted from the store: the node must stop. Without a lease it
-// is never closed.
-func (m *Manager) Lost() <-chan struct{} { return m.lost }
-
-// holdsLease reports whether the manager may delete from the store: it takes no lease, or
-// its lease is valid now.
-func (m *Manager) holdsLease() bool {
-	return m.lease == nil || m.lease.Valid(m.cfg.Now()) && !isClosed(m.lost)
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// releaseLease deletes the lease record, when the manager holds one.
-func (m *Manager) releaseLease() {
-	if m.lease == nil || isClosed(m.lost) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := m.lease.Release(ctx); err != nil {
-		m.cfg.Log.Warn("lease not released: another node can start here once it expired", "err", err, "expires", m.lease.Holder().Expires)
-	}
 }
 
 // admit returns the error of a begin, with idempotency key idemKey, over a bound: the
@@ -201,14 +151,14 @@ func (m *Manager) admit(idemKey string) error {
 		return fmt.Errorf("%w: %s", ErrClosed, lease.ErrLost)
 	}
 	if n := len(m.running); n >= m.cfg.MaxRunning {
-		return fmt.Errorf("%w: %d transactions running, the limit (--max-running); retry later", ErrBusy, n)
+		return fmt.Errorf("%w: %d transactions running, the limit (--max-running %d); retry later", ErrBusy, n, m.cfg.MaxRunning)
 	}
 	if idemKey == "" || m.keys[idemKey] != nil || len(m.keys) < m.cfg.MaxIdemKeys {
 		return nil
 	}
 	m.forgetKeys(time.Time{}) // every key with no running attempt
 	if n := len(m.keys); n >= m.cfg.MaxIdemKeys {
-		return fmt.Errorf("%w: %d idempotency keys with running attempts, the limit (--max-idem-keys); retry later", ErrBusy, n)
+		return fmt.Errorf("%w: %d idempotency keys with running attempts, the limit (--max-idem-keys %d); retry later", ErrBusy, n, m.cfg.MaxIdemKeys)
 	}
 	return nil
 }
