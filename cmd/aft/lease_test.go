@@ -133,3 +133,22 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// With --start-timeout, a store that stays down ends start-up with exit status 1 and the
+// last error.
+func TestServeStartTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop(t)
+	bin := buildAft(t)
+	out, err := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", srv.URL(0, ""),
+		"--data-dir", t.TempDir(), "--start-timeout", "1s").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("store down past --start-timeout: %v, want exit status 1:\n%s", err, out)
+	}
+	for _, want := range []string{"open store: gave up after", "context deadline exceeded", "connection refused"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+}
