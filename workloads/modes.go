@@ -82,14 +82,14 @@ func (r *run) setupAft(ctx context.Context) error {
 		swap := &client.Retarget{Base: tr}
 		shimHC = &http.Client{Transport: swap}
 		shimURL = "http://aft-shim.invalid:7654"
-		args := []string{"--log-level", "warn"}
-		if u := r.s.o.Store; u == "" || strings.HasPrefix(u, "mem:") {
-			args = append(args, "--data-dir", r.s.dir+"/"+r.id+"-shim")
-		} else {
+		// The data directory holds the embedded store, or with a shared store the node id
+		// file, so that each restart is the same node and gets its own lease back at once.
+		args := []string{"--log-level", "warn", "--data-dir", r.s.dir + "/" + r.id + "-shim"}
+		if u := r.s.o.Store; u != "" && !strings.HasPrefix(u, "mem:") {
 			args = append(args, "--store", u, "--create-store")
 		}
 		ps := &procShim{command: r.s.o.ServeCommand, args: args, swap: swap}
-		r.closers = append(r.closers, ps.kill)
+		r.closers = append(r.closers, ps.stop)
 		if err := ps.start(ctx); err != nil {
 			return err
 		}

@@ -133,6 +133,23 @@ func (s *procShim) kill() {
 	<-exited
 }
 
+// stop stops the process as an operator does, with SIGTERM, so that it releases the
+// store's lease for the shim of the next run; after 10s it kills it.
+func (s *procShim) stop() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		s.kill()
+	}
+}
+
 // crash kills the process and starts it again after down, unless it was killed max
 // times already. It reports whether it killed the process.
 func (s *procShim) crash(ctx context.Context, down time.Duration, max int) (bool, error) {

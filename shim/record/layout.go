@@ -18,6 +18,10 @@ const (
 	// transaction with an idempotency key (so that one key has at most one commit record), and
 	// r/t/<transaction id> for one without.
 	RecordPrefix = "r/"
+	// LeaseKey holds the lease of the node that runs on the store (package lease). Its
+	// prefix n/ is no data version's nor commit record's, so recovery and the sweep, which
+	// list v/ and r/, never see it.
+	LeaseKey = "n/lease"
 )
 
 // maxPlainKey is the longest user key stored in base64 as it is; longer keys are stored by

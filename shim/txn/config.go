@@ -3,7 +3,10 @@ package txn
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/aft-shim/aft/shim/lease"
 )
 
 // Limits of keys, fixed by the API contract.
@@ -34,7 +37,31 @@ type Config struct {
 	// up. An abort or a late commit retry after a failed commit try waits this long before
 	// it decides, from the store, whether the try's record landed.
 	SettleTime time.Duration
-	Now        func() time.Time
+	// MaxRunning bounds the running transactions; past it Begin fails with ErrBusy
+	// (default 100,000).
+	MaxRunning int
+	// MaxIdemKeys bounds the idempotency keys whose attempts the manager tracks. At the
+	// bound, a begin with a new key first forgets the keys with no running attempt (their
+	// next attempt is numbered 1 again), and fails with ErrBusy only when all have one
+	// (default MaxRunning).
+	MaxIdemKeys int
+	// MaxLifetime bounds how long a transaction runs: one this old is aborted even while it
+	// is used, so that no transaction holds garbage collection back for longer (default
+	// 5 times IdleTimeout; at least IdleTimeout).
+	MaxLifetime time.Duration
+
+	// Node is this node's identity on the store, the same across its restarts. With one,
+	// New takes the store's lease (package lease) and refuses to start while another live
+	// node holds it; "" takes no lease, for a store no other manager uses (tests, a shim in
+	// the process of a tool, the embedded store, which one process alone can open).
+	Node      string
+	NodeAddr  string        // where this node serves, named to a node its lease keeps out
+	LeaseTime time.Duration // lifetime of the lease without renewal (default 15s); renewed every third of it
+
+	// Log gets what start-up waits for (a store call retried, and when) and lease events;
+	// nil logs nothing.
+	Log *slog.Logger
+	Now func() time.Time
 }
 
 // Validate fills in defaults and rejects impossible settings.
@@ -69,12 +96,24 @@ func (c *Config) Validate() error {
 	if c.FinishedStatuses == 0 {
 		c.FinishedStatuses = 100_000
 	}
+	if c.MaxRunning == 0 {
+		c.MaxRunning = 100_000
+	}
+	if c.MaxIdemKeys == 0 {
+		c.MaxIdemKeys = c.MaxRunning
+	}
+	def(&c.MaxLifetime, 5*c.IdleTimeout)
+	def(&c.LeaseTime, lease.DefaultTime)
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	var errs []error
 	for name, d := range map[string]time.Duration{"idle timeout": c.IdleTimeout, "commit timeout": c.CommitTimeout,
-		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval, "settle time": c.SettleTime} {
+		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval, "settle time": c.SettleTime,
+		"lease time": c.LeaseTime} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is negative", name, d))
 		}
@@ -85,6 +124,20 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxReadSet < 0 {
 		errs = append(errs, fmt.Errorf("max read set %d is negative", c.MaxReadSet))
+	}
+	if c.MaxRunning < 0 || c.MaxIdemKeys < 0 {
+		errs = append(errs, fmt.Errorf("max running %d and max idempotency keys %d must not be negative", c.MaxRunning, c.MaxIdemKeys))
+	}
+	if c.MaxLifetime < c.IdleTimeout {
+		errs = append(errs, fmt.Errorf("max transaction lifetime %v must be at least the idle timeout %v", c.MaxLifetime, c.IdleTimeout))
+	}
+	if c.Node != "" {
+		if err := lease.CheckNodeID(c.Node); err != nil {
+			errs = append(errs, err)
+		}
+		if c.LeaseTime < time.Second {
+			errs = append(errs, fmt.Errorf("lease time %v: want at least 1s", c.LeaseTime))
+		}
 	}
 	if c.FinishedStatuses < 0 {
 		errs = append(errs, fmt.Errorf("finished statuses %d is negative", c.FinishedStatuses))

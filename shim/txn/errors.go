@@ -18,7 +18,7 @@ var (
 	ErrTooLarge    = errors.New("too large")
 	// ErrReadSetTooLarge: a transaction that read Config.MaxReadSet keys reads no new one.
 	ErrReadSetTooLarge = errors.New("read set too large")
-	ErrBusy            = errors.New("shim busy: write buffers full")
+	ErrBusy            = errors.New("shim busy")
 	ErrStore           = errors.New("storage failed")
 	ErrClosed          = errors.New("shim shutting down")
 )

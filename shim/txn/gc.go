@@ -9,6 +9,7 @@ import (
 
 	"github.com/aft-shim/aft/shim/index"
 	"github.com/aft-shim/aft/shim/record"
+	"github.com/aft-shim/aft/shim/retry"
 	"github.com/aft-shim/aft/shim/store"
 )
 
@@ -18,6 +19,9 @@ const deleteChunk = 1000
 // collect drops superseded versions, and deletes that are the last version of their key,
 // that no running transaction can read, from the index, the cache and the store.
 func (m *Manager) collect() {
+	if !m.holdsLease() {
+		return // another node may run on the store: see lease
+	}
 	m.gcMu.Lock()
 	defer m.gcMu.Unlock()
 	// The horizon is taken under m.mu, which Begin holds while noting its beginSeq: so a
@@ -89,31 +93,34 @@ func (m *Manager) deleteKeys(ctx context.Context, keys []string) {
 	}
 }
 
-// expire aborts running transactions idle longer than IdleTimeout, and forgets the
-// attempt counts of idempotency keys with no running attempt for as long.
+// expire aborts running transactions idle longer than IdleTimeout or older than
+// MaxLifetime, and forgets the attempt counts of idempotency keys with no running attempt
+// for twice IdleTimeout. A transaction in the middle of a call (a commit writing to the
+// store, say) is left alone until the call ends: the next round aborts it.
 func (m *Manager) expire() {
 	now := m.cfg.Now()
-	cutoff := now.Add(-m.cfg.IdleTimeout).UnixNano()
-	var idle []*txn
+	idleCut := now.Add(-m.cfg.IdleTimeout).UnixNano()
+	lifeCut := now.Add(-m.cfg.MaxLifetime).UnixNano()
+	var due []*txn
 	m.mu.Lock()
 	for _, t := range m.running {
-		if t.lastUsed.Load() < cutoff {
-			idle = append(idle, t)
+		if t.lastUsed.Load() < idleCut || t.begun < lifeCut {
+			due = append(due, t)
 		}
 	}
-	for k, ks := range m.keys {
-		if len(ks.running) == 0 && now.Sub(ks.last) > 2*m.cfg.IdleTimeout {
-			delete(m.keys, k)
-		}
-	}
+	m.forgetKeys(now.Add(-2 * m.cfg.IdleTimeout))
 	m.mu.Unlock()
-	for _, t := range idle {
+	for _, t := range due {
 		if !t.mu.TryLock() {
-			continue // busy: it is not idle
+			continue // in a call: not idle, and a commit in progress must finish
 		}
-		if t.lastUsed.Load() < cutoff && !time.Now().Before(t.settleBy) {
+		reason := "expired"
+		if t.begun < lifeCut {
+			reason = "lifetime"
+		}
+		if (t.lastUsed.Load() < idleCut || t.begun < lifeCut) && !time.Now().Before(t.settleBy) {
 			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.CommitTimeout)
-			_ = m.abortLocked(ctx, t, "expired")
+			_ = m.abortLocked(ctx, t, reason)
 			cancel()
 		}
 		t.mu.Unlock()
@@ -126,6 +133,9 @@ func (m *Manager) expire() {
 // a compacted record goes, a full one is released (see release). After that the key is new
 // again. It runs every SweepInterval; it is exported for tests and operators.
 func (m *Manager) Sweep(ctx context.Context) error {
+	if !m.holdsLease() {
+		return errors.New("sweep skipped: the node's lease is not renewed or lost, so another node may run on the store")
+	}
 	now := m.cfg.Now()
 	orphanCutoff := uint64(now.Add(-m.cfg.OrphanGrace).UnixNano())
 	var orphans []string
@@ -213,17 +223,20 @@ func (m *Manager) live(id string) bool {
 // what the index needs: not its result.
 func (m *Manager) recover(ctx context.Context) error {
 	var recs []*record.Record
-	err := m.store.List(ctx, record.RecordPrefix, true, func(k string, b []byte) error {
-		rec, err := record.Unmarshal(b)
-		if err != nil {
-			return fmt.Errorf("commit record %s: %w (the store holds damaged data; restore it from a backup or remove the record by hand)", k, err)
-		}
-		m.clock.observe(rec.Version.TS)
-		if !rec.Compacted && len(rec.Writes) > 0 {
-			rec.Result = nil
-			recs = append(recs, rec)
-		}
-		return nil
+	err := m.retry.Do(ctx, "list commit records (recovery)", func(ctx context.Context) error {
+		recs = recs[:0]
+		return m.store.List(ctx, record.RecordPrefix, true, func(k string, b []byte) error {
+			rec, err := record.Unmarshal(b)
+			if err != nil {
+				return retry.Permanent(fmt.Errorf("commit record %s: %w (the store holds damaged data; restore it from a backup or remove the record by hand)", k, err))
+			}
+			m.clock.observe(rec.Version.TS)
+			if !rec.Compacted && len(rec.Writes) > 0 {
+				rec.Result = nil
+				recs = append(recs, rec)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)

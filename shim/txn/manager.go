@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/shim/index"
+	"github.com/aft-shim/aft/shim/lease"
 	"github.com/aft-shim/aft/shim/ra"
+	"github.com/aft-shim/aft/shim/retry"
 	"github.com/aft-shim/aft/shim/store"
 )
 
@@ -38,6 +40,10 @@ type Manager struct {
 	cache       *index.Cache
 	clock       hlc
 	metrics     *metrics
+	retry       retry.Policy // of the store calls of start-up
+	lease       *lease.Lease // nil without Config.Node
+	lost        chan struct{}
+	lostOnce    sync.Once
 
 	mu       sync.Mutex
 	running  map[string]*txn
@@ -58,6 +64,7 @@ type txn struct {
 	attempt  int
 	beginSeq uint64       // index.Seq()+1 at begin: the garbage collection horizon it holds
 	beginTS  uint64       // a clock timestamp taken at begin: its commit version will be newer
+	begun    int64        // unix nanoseconds of the begin
 	lastUsed atomic.Int64 // unix nanoseconds of the last call
 
 	mu       sync.Mutex // serialises every call on the transaction, commit included
@@ -83,8 +90,12 @@ type keyState struct {
 	last     time.Time
 }
 
-// New recovers the committed state from st (see Recover) and starts the background loops.
-// Close stops them; the manager does not close st.
+// New takes the store's lease when cfg.Node is set (see package lease: it fails with a
+// *lease.HeldError naming another live node), recovers the committed state from st (see
+// recover) and starts the background loops. Store calls that fail on a transient error are
+// retried with backoff until ctx ends, each retry logged on cfg.Log; a permanent error
+// (damaged data, a store that refuses the call) fails at once. Close stops the loops and
+// releases the lease; the manager does not close st.
 func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("txn config: %w", err)
@@ -104,20 +115,64 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		keys:        map[string]*keyState{},
 		finished:    newFinishedSet(cfg.FinishedStatuses),
 		stop:        make(chan struct{}),
+		retry:       retry.Policy{Log: cfg.Log},
+		lost:        make(chan struct{}),
 	}
 	m.clock.now = cfg.Now
 	m.store = timedStore{s: st, m: m.metrics}
 	if c, ok := st.(store.Committer); ok {
 		m.committer = timedCommitter{c: c, m: m.metrics}
 	}
+	if cfg.Node != "" {
+		l, err := lease.Acquire(ctx, st, lease.Options{Node: cfg.Node, Addr: cfg.NodeAddr, Time: cfg.LeaseTime, Now: cfg.Now, Retry: m.retry})
+		if err != nil {
+			return nil, err
+		}
+		m.lease = l
+	}
 	if err := m.recover(ctx); err != nil {
+		m.releaseLease()
 		return nil, err
 	}
 	m.wg.Add(3)
 	go m.loop(cfg.GCInterval, m.collect)
-	go m.loop(max(cfg.IdleTimeout/10, 10*time.Millisecond), m.expire)
+	go m.loop(max(cfg.IdleTimeout/10, 10*time.Millisecond), m.expire) // MaxLifetime >= IdleTimeout
 	go m.loop(cfg.SweepInterval, func() { _ = m.Sweep(context.Background()) })
+	if m.lease != nil {
+		m.wg.Add(1)
+		go m.loop(cfg.LeaseTime/3, m.renewLease)
+	}
 	return m, nil
+}
+
+// admit returns the error of a begin, with idempotency key idemKey, over a bound: the
+// running transactions or the tracked idempotency keys at their cap, or the lease lost.
+// m.mu is held.
+func (m *Manager) admit(idemKey string) error {
+	if isClosed(m.lost) {
+		return fmt.Errorf("%w: %s", ErrClosed, lease.ErrLost)
+	}
+	if n := len(m.running); n >= m.cfg.MaxRunning {
+		return fmt.Errorf("%w: %d transactions running, the limit (--max-running %d); retry later", ErrBusy, n, m.cfg.MaxRunning)
+	}
+	if idemKey == "" || m.keys[idemKey] != nil || len(m.keys) < m.cfg.MaxIdemKeys {
+		return nil
+	}
+	m.forgetKeys(time.Time{}) // every key with no running attempt
+	if n := len(m.keys); n >= m.cfg.MaxIdemKeys {
+		return fmt.Errorf("%w: %d idempotency keys with running attempts, the limit (--max-idem-keys %d); retry later", ErrBusy, n, m.cfg.MaxIdemKeys)
+	}
+	return nil
+}
+
+// forgetKeys forgets the attempt counts of the idempotency keys with no running attempt
+// since before cutoff (the zero time: all of them). m.mu is held.
+func (m *Manager) forgetKeys(cutoff time.Time) {
+	for k, ks := range m.keys {
+		if len(ks.running) == 0 && (cutoff.IsZero() || ks.last.Before(cutoff)) {
+			delete(m.keys, k)
+		}
+	}
 }
 
 // Config returns the validated configuration in force.
@@ -130,6 +185,7 @@ func (m *Manager) Close() error {
 	}
 	close(m.stop)
 	m.wg.Wait()
+	m.releaseLease()
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 // metrics are the manager's Prometheus collectors.
 type metrics struct {
 	begun, committed, fenced, skipped prometheus.Counter
-	aborted                           *prometheus.CounterVec // reason: client, expired, error
+	aborted                           *prometheus.CounterVec // reason: client, expired, lifetime, error
 	reads                             *prometheus.CounterVec // source: own, cache, store, none
 	commitLatency                     prometheus.Histogram
 	storeLatency                      *prometheus.HistogramVec // op
@@ -30,7 +30,7 @@ func newMetrics() *metrics {
 		fenced:    counter("txns_fenced_total", "Attempts fenced because another attempt of their idempotency key committed."),
 		skipped:   counter("versions_skipped_total", "Newer versions passed over by reads because reading them would fracture atomic visibility."),
 		aborted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "txns_aborted_total",
-			Help: "Transactions aborted, by reason (client, expired, error)."}, []string{"reason"}),
+			Help: "Transactions aborted, by reason (client, expired: idle, lifetime: past --txn-max-lifetime, error)."}, []string{"reason"}),
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "reads_total",
 			Help: "Reads by where the value came from: own (write buffer), cache, store, none (not found)."}, []string{"source"}),
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "aft", Name: "commit_duration_seconds",

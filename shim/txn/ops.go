@@ -62,10 +62,14 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 			return Info{ID: rec.Version.Txn, Status: Committed, Attempt: rec.Attempt, Version: rec.Version, Result: rec.Result}, nil
 		}
 	}
-	t := &txn{id: newID(), idemKey: opts.IdemKey, attempt: 1, status: Running}
-	t.lastUsed.Store(m.cfg.Now().UnixNano())
+	t := &txn{id: newID(), idemKey: opts.IdemKey, attempt: 1, status: Running, begun: m.cfg.Now().UnixNano()}
+	t.lastUsed.Store(t.begun)
 	var older []*txn
 	m.mu.Lock()
+	if err := m.admit(opts.IdemKey); err != nil {
+		m.mu.Unlock()
+		return Info{}, err
+	}
 	t.beginSeq = m.idx.Seq() + 1 // under m.mu: see collect
 	t.beginTS = m.clock.next()
 	if opts.IdemKey != "" {
@@ -185,7 +189,7 @@ func (m *Manager) buffer(id, key string, w write) error {
 	}
 	if m.buffered.Add(delta) > m.cfg.MaxBufferedBytes && delta > 0 {
 		m.buffered.Add(-delta)
-		return ErrBusy
+		return fmt.Errorf("%w: the write buffers of all transactions are full (--max-buffered %d bytes); retry later", ErrBusy, m.cfg.MaxBufferedBytes)
 	}
 	t.bytes += delta
 	if t.writes == nil {
