@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
@@ -31,7 +32,7 @@ type RunInfo struct {
 	Command string    `json:"command"`
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
-	// Store is the --store URL, "" for the embedded store.
+	// Store is the --store URL, "" for the embedded store, its secrets hidden (backend.Redact).
 	Store     string `json:"store"`
 	Quick     bool   `json:"quick"`
 	GoVersion string `json:"go_version"`
@@ -42,7 +43,7 @@ type RunInfo struct {
 // NewRunInfo returns the RunInfo of a run of o started at start by command.
 func NewRunInfo(command string, o Options, start time.Time) RunInfo {
 	return RunInfo{Command: command, Started: start.UTC().Truncate(time.Second), Seconds: time.Since(start).Seconds(),
-		Store: o.Store, Quick: o.Quick, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU()}
+		Store: backend.Redact(o.Store), Quick: o.Quick, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU()}
 }
 
 // WriteAll writes the whole report folder dir: results.json, run.json, results.csv,

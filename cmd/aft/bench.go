@@ -50,6 +50,7 @@ type benchCmd struct {
 	killAt   time.Duration
 	notes    stringList
 	given    map[string]bool
+	args     []string // as given, for the report's command line
 }
 
 func (b *benchCmd) Run(ctx context.Context, args []string) error {
@@ -61,6 +62,7 @@ func (b *benchCmd) Run(ctx context.Context, args []string) error {
 			return benchCompare(args[1:])
 		}
 	}
+	b.args = args
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	s := &b.opts.Shape
 	*s = bench.PaperShape
@@ -408,7 +410,7 @@ func (b *benchCmd) suite(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res.Command = commandLine()
+	res.Command = commandLine(append([]string{"bench"}, b.args...)...)
 	res.Quick = b.quick
 	res.Notes = append(b.notes, res.Notes...)
 	if err := writeResults(b.out, res); err != nil {
@@ -476,16 +478,23 @@ func benchCompare(args []string) error {
 	return nil
 }
 
-// commandLine is the command that runs this process, as a shell would read it back.
-func commandLine() string {
-	args := []string{"aft"}
-	for _, a := range os.Args[1:] {
+// commandLine returns the command `aft words...` that made a run, as a shell would read it back,
+// the secrets of any URL in it hidden (backend.Redact): a flag's value as --flag=VALUE or as
+// the word after the flag.
+func commandLine(words ...string) string {
+	shown := []string{"aft"}
+	for _, a := range words {
+		if name, val, eq := strings.Cut(a, "="); eq && strings.HasPrefix(a, "-") {
+			a = name + "=" + backend.Redact(val)
+		} else {
+			a = backend.Redact(a)
+		}
 		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$&;|<>()*?`") {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
-		args = append(args, a)
+		shown = append(shown, a)
 	}
-	return strings.Join(args, " ")
+	return strings.Join(shown, " ")
 }
 
 // parseFractions parses --rates: fractions above 0.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -75,7 +74,7 @@ func (w *workloadsCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	info := workloads.NewRunInfo(wlCommandLine(args), o, start)
+	info := workloads.NewRunInfo(commandLine(append([]string{"workloads"}, args...)...), o, start)
 	wlPrintResults(results)
 	fmt.Printf("took %.1fs\n", info.Seconds)
 	if w.out != "" {
@@ -212,28 +211,6 @@ func wlServeCommand() func(args ...string) *exec.Cmd {
 		}
 		return cmd
 	}
-}
-
-// wlCommandLine returns the command that made a run, any password in a URL hidden.
-func wlCommandLine(args []string) string {
-	shown := []string{"aft", "workloads"}
-	for _, a := range args {
-		name, val, eq := strings.Cut(a, "=")
-		if !eq {
-			name, val = "", a
-		}
-		if u, err := url.Parse(val); err == nil && u.User != nil {
-			val = u.Redacted()
-		}
-		if eq {
-			val = name + "=" + val
-		}
-		if val == "" || strings.ContainsAny(val, " \t\n'\"\\$&;|<>()*?`") {
-			val = "'" + strings.ReplaceAll(val, "'", `'\''`) + "'"
-		}
-		shown = append(shown, val)
-	}
-	return strings.Join(shown, " ")
 }
 
 func wlSplit(s string) []string {

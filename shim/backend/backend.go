@@ -64,7 +64,7 @@ func parse(rawURL string) (*url.URL, scheme, error) {
 		}
 		return nil, scheme{}, fmt.Errorf("%w: cannot parse it: %v", ErrBadURL, err)
 	}
-	shown := u.Redacted() // never print a password
+	shown := Redact(rawURL) // never print a password
 	s, ok := schemes[u.Scheme]
 	if !ok || u.Scheme == "" {
 		return nil, scheme{}, fmt.Errorf("%w %q: unknown scheme %q; want dynamodb://, s3://, redis://, rediss:// or mem://", ErrBadURL, shown, u.Scheme)

@@ -59,6 +59,9 @@ func (o Options) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%w: endpoint %q: want http://HOST[:PORT] or https://HOST[:PORT]", ErrBadOptions, o.Endpoint)
 		}
+		if u.User != nil { // the SDK would not use them, and logs would show them
+			return fmt.Errorf("%w: endpoint: no user information allowed; credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the profile)", ErrBadOptions)
+		}
 	}
 	if o.MaxValueSize < 0 {
 		return fmt.Errorf("%w: negative value size limit %d", ErrBadOptions, o.MaxValueSize)
