@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,53 +17,14 @@ import (
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
-// The aft binary, built once per test run by aftBinary and removed by TestMain.
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildPath string
-	buildErr  error
-)
+// aftBinary returns the path of the aft binary, built once per test run (shimtest.AftBinary)
+// and removed by TestMain.
+func aftBinary(t testing.TB) string { return shimtest.AftBinary(t) }
 
-// aftBinary builds ./cmd/aft of this module, once per test run, and returns its path.
-func aftBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = fmt.Errorf("build aft: %w", err)
-			return
-		}
-		out, err := exec.Command(goTool, "env", "GOMOD").Output()
-		gomod := strings.TrimSpace(string(out))
-		if err != nil || gomod == "" || gomod == os.DevNull {
-			buildErr = fmt.Errorf("build aft: find the module root: go env GOMOD = %q, %v", gomod, err)
-			return
-		}
-		if buildDir, err = os.MkdirTemp("", "aft-e2e-"); err != nil {
-			buildErr = fmt.Errorf("build aft: %w", err)
-			return
-		}
-		buildPath = filepath.Join(buildDir, "aft")
-		cmd := exec.Command(goTool, "build", "-o", buildPath, "./cmd/aft")
-		cmd.Dir = filepath.Dir(gomod)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build aft: go build ./cmd/aft: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
-func cleanupBinary() {
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-}
+func cleanupBinary() { shimtest.RemoveAftBinary() }
 
 // aftProc is a running `aft serve`.
 type aftProc struct {

@@ -7,7 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aft-shim/aft/shim/shimtest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	shimtest.RemoveAftBinary()
+	os.Exit(code)
+}
 
 // secrets are planted in the store URLs below; none may reach a report or a printed line.
 var secrets = []string{"pw-s3cret", "key-s3cret", "tok-s3cret"}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -14,18 +13,11 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
-// buildAft builds the binary once per test binary run.
-func buildAft(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "aft")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildAft returns the aft binary, built once per test binary run (shimtest.AftBinary).
+func buildAft(t *testing.T) string { return shimtest.AftBinary(t) }
 
 var readyLine = regexp.MustCompile(`^aft serve: listening on (\S+)`)
 
