@@ -118,7 +118,7 @@ func recordHistories(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := Run(context.Background(), Options{Store: "mem://", Scenarios: names, ServeCommand: serveCommand,
+	_, err := Run(context.Background(), Options{Store: "mem://", Scenarios: names, ServeCommand: serveCommand(t),
 		size: &sizes{streamsPerApp: 1, requests: 6, readers: 2}, keep: keep})
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// TestQuickSuite runs the whole quick catalogue on the memory store: aft mode must show
-// no anomaly anywhere, and plain mode must show them where requests fail.
+// TestQuickSuite runs the whole quick catalogue on the memory store, the shim of shim-kill
+// as the real `aft serve` process: aft mode must show no anomaly anywhere, and plain mode
+// must show them in every failure scenario.
 func TestQuickSuite(t *testing.T) {
-	results, err := Run(context.Background(), Options{Store: "mem://", Quick: true, ServeCommand: serveCommand})
+	results, err := Run(context.Background(), Options{Store: "mem://", Quick: true, ServeCommand: serveCommand(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,10 +30,23 @@ func TestQuickSuite(t *testing.T) {
 			t.Errorf("%s/aft: anomalies %v: %v", r.Scenario, r.Anomalies, r.Examples)
 		}
 	}
-	for _, name := range []string{"crash-partial", "duplicate-sequential", "duplicate-concurrent", "zombie", "composition"} {
-		r, ok := find(results, name, Plain)
-		if !ok || r.Anomalies.Total() == 0 {
-			t.Errorf("%s/plain shows no anomaly: %+v", name, r)
+	// Every failure scenario must hurt plain mode, else aft's "none" there proves nothing;
+	// and its failure must strike in both modes: a fault counted, or more deliveries than
+	// requests.
+	for _, sc := range Catalogue() {
+		if sc.Failure == (sc.Name == "baseline") {
+			t.Errorf("scenario %s: Failure = %v; every scenario but baseline is a failure", sc.Name, sc.Failure)
+		}
+		if !sc.Failure {
+			continue
+		}
+		if r, ok := find(results, sc.Name, Plain); !ok || r.Anomalies.Total() == 0 {
+			t.Errorf("%s/plain shows no anomaly: %+v", sc.Name, r)
+		}
+		for _, m := range []Mode{Plain, Aft} {
+			if r, _ := find(results, sc.Name, m); len(r.Injected) == 0 && r.Deliveries <= r.Requests {
+				t.Errorf("%s/%s: the failure did not strike: nothing injected, %d deliveries of %d requests", sc.Name, m, r.Deliveries, r.Requests)
+			}
 		}
 	}
 	// The faults struck in both modes alike.

@@ -202,15 +202,7 @@ func wlServeCommand() func(args ...string) *exec.Cmd {
 	if err != nil {
 		return nil
 	}
-	return func(args ...string) *exec.Cmd {
-		cmd := exec.Command(exe, append([]string{"serve"}, args...)...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AFT_") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		return cmd
-	}
+	return workloads.ServeCommand(exe)
 }
 
 func wlSplit(s string) []string {

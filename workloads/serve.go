@@ -1,0 +1,22 @@
+package workloads
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// ServeCommand returns an Options.ServeCommand that runs `bin serve` with the args the
+// suite gives, configured by those flags alone: the AFT_ variables of this process's
+// environment are left out.
+func ServeCommand(bin string) func(args ...string) *exec.Cmd {
+	return func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "AFT_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		return cmd
+	}
+}
