@@ -35,8 +35,19 @@ func TestAttackTxnEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests < 90 || res.Requests > 110 || res.Successes != res.Requests || res.Errors != 0 {
-		t.Errorf("%d requests, %d successes, %d errors (last %q); want about 100, all committed", res.Requests, res.Successes, res.Errors, res.LastErr)
+	// The pacer never sends more than the rate allows; on a starved machine it may send
+	// fewer, so only the upper bound is the machine's no matter how busy.
+	if res.Requests == 0 || res.Requests > 110 || res.Successes != res.Requests || res.Errors != 0 {
+		t.Errorf("%d requests, %d successes, %d errors (last %q); want up to 100, all committed", res.Requests, res.Successes, res.Errors, res.LastErr)
+	}
+	var committed float64
+	for _, m := range scrape(shim.Registry, "shim", "mem", 0) {
+		if m.Name == "aft_txns_committed_total" {
+			committed = m.Value
+		}
+	}
+	if committed != float64(res.Successes) {
+		t.Errorf("the shim committed %v transactions, the attack counted %d successes: want one each", committed, res.Successes)
 	}
 	if res.Codes["200"] != res.Successes {
 		t.Errorf("codes %v, want %d x 200", res.Codes, res.Successes)
