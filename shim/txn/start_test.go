@@ -131,32 +131,12 @@ func TestNewGivesUpWhenContextEnds(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // A second node on a store is refused, naming the first; the first, restarted after a
 // crash, gets in at once; another node gets in once the lease expired, or at once after
 // the holder's Close.
 func TestLeaseOneNodePerStore(t *testing.T) {
 	st := mem.New()
-	clk := newClock()
+	clk := newFakeClock()
 	m1, err := New(ctx, st, Config{Node: "node-1", NodeAddr: "10.0.0.1:7654", Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +173,7 @@ func TestLeaseOneNodePerStore(t *testing.T) {
 	if _, err := New(ctx, st, Config{Node: "node-2", Now: clk.Now}); !errors.Is(err, lease.ErrHeld) {
 		t.Fatalf("node-2 before the lease expired: %v, want ErrHeld", err)
 	}
-	clk.Add(lease.DefaultTime + time.Second)
+	clk.advance(lease.DefaultTime + time.Second)
 	m2 := newManager(t, st, Config{Node: "node-2", Now: clk.Now})
 	if got := readString(t, m2, begin(t, m2, ""), "k"); got != "v" {
 		t.Errorf("node-2 reads k = %q", got)
@@ -233,10 +213,10 @@ func TestLeaseLost(t *testing.T) {
 // The sweep and recovery leave the lease record alone.
 func TestSweepKeepsLease(t *testing.T) {
 	st := mem.New()
-	clk := newClock()
+	clk := newFakeClock()
 	m := newManager(t, st, Config{Node: "node-1", Now: clk.Now, OrphanGrace: time.Minute, CommitTimeout: time.Second})
 	commitAll(t, m, "k", "v")
-	clk.Add(10 * time.Second) // within the lease; far past nothing else
+	clk.advance(10 * time.Second) // within the lease; far past nothing else
 	if err := m.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -293,12 +273,12 @@ func (m *Manager) runningOf(k string) []string {
 // A transaction kept alive by calls is aborted once older than MaxLifetime, but never in
 // the middle of a call such as a commit.
 func TestMaxLifetime(t *testing.T) {
-	clk := newClock()
+	clk := newFakeClock()
 	m := newManager(t, mem.New(), Config{IdleTimeout: time.Minute, MaxLifetime: 5 * time.Minute, Now: clk.Now})
 	id := begin(t, m, "")
 	busy := begin(t, m, "")
 	for range 5 * 60 {
-		clk.Add(time.Second)
+		clk.advance(time.Second)
 		if _, err := m.Read(ctx, id, "k"); err != nil {
 			t.Fatalf("read at %v: %v", clk.Now(), err)
 		}
@@ -312,7 +292,7 @@ func TestMaxLifetime(t *testing.T) {
 	bt := m.running[busy]
 	m.mu.Unlock()
 	bt.mu.Lock() // a call in progress on busy
-	clk.Add(time.Second)
+	clk.advance(time.Second)
 	m.Read(ctx, id, "k")
 	m.expire()
 	if _, err := m.Read(ctx, id, "k"); !errors.Is(err, ErrAborted) {
