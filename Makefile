@@ -27,7 +27,8 @@ deps:
 	@for s in scripts/deps/*.sh; do [ -e "$$s" ] || continue; echo "== deps: $$s"; bash "$$s" || exit 1; done
 
 verify:
-	@echo "== verify: gofmt, go vet, go mod tidy"
+	@echo "== verify: gofmt, go vet, go mod tidy, the deps scripts"
+	@for s in scripts/test/*.sh; do bash "$$s" || exit 1; done
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
