@@ -94,8 +94,12 @@ func Unmarshal(b []byte) (*Record, error) {
 	if body[len(magic)] != formatVersion {
 		return nil, fmt.Errorf("%w: unknown format version %d", ErrCorrupt, body[len(magic)])
 	}
+	flags := body[len(magic)+1]
+	if flags&^flagCompacted != 0 {
+		return nil, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
+	}
 	d := decoder{b: body[len(magic)+2:]}
-	r := &Record{Compacted: body[len(magic)+1]&flagCompacted != 0}
+	r := &Record{Compacted: flags&flagCompacted != 0}
 	r.Version.TS = d.uvarint()
 	r.Version.Txn = d.string()
 	r.IdemKey = d.string()
@@ -152,7 +156,7 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n > 1 && d.b[n-1] == 0 { // one encoding per number: the shortest, whose last byte is not 0
 		d.fail("varint")
 		return 0
 	}
