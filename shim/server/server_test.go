@@ -253,6 +253,7 @@ func FuzzHandler(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Abort(ctx, open.ID) // also when the input is no request at all
 		path = strings.ReplaceAll(path, "DONE", w.ID)
 		path = strings.ReplaceAll(path, "ID", open.ID)
 		req, err := http.NewRequest(method, "http://fuzz"+path, strings.NewReader(body))
@@ -274,6 +275,15 @@ func FuzzHandler(f *testing.F) {
 			}
 		}
 		c.Abort(ctx, open.ID)
+		if rec.Code == http.StatusCreated { // the input began a transaction: end it, as a client would
+			var began struct{ ID string }
+			if json.Unmarshal(rec.Body.Bytes(), &began) == nil && began.ID != "" {
+				c.Abort(ctx, began.ID)
+			}
+		}
+		if n := m.Running(); n > 0 {
+			t.Fatalf("%d transactions still running after %s %q and the aborts of what it began", n, method, path)
+		}
 		r, err := c.Begin(ctx, "")
 		if err != nil {
 			t.Fatal(err)
