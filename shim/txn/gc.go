@@ -187,6 +187,14 @@ func (m *Manager) release(ctx context.Context, rec *record.Record) error {
 	m.gcMu.Lock()
 	defer m.gcMu.Unlock()
 	id := rec.Version.Txn
+	m.mu.Lock()
+	running := m.running[id] != nil
+	m.mu.Unlock()
+	if running {
+		// A commit try of it landed but this node does not know yet: settling the commit
+		// applies the record, and a later sweep releases it.
+		return nil
+	}
 	if m.idx.Has(id) {
 		keyless := *rec
 		keyless.IdemKey, keyless.Result = "", nil

@@ -358,3 +358,28 @@ type plainLimited struct {
 }
 
 func (p plainLimited) MaxValueSize() int { return p.max }
+
+// The sweep does not release (and so remove under its key) the record of a transaction
+// still settling here, however old: settling applies it first.
+func TestSweepKeepsTheRecordOfACommitSettling(t *testing.T) {
+	bothPaths(t, func(t *testing.T, l *landing, st store.Store) {
+		clock := newFakeClock()
+		m := newManager(t, st, Config{Now: clock.Now, SettleTime: time.Millisecond, ResultRetention: time.Hour})
+		id := begin(t, m, "req")
+		mustWrite(t, m, id, "k", "v")
+		l.failNext(1, 0)
+		if _, err := m.Commit(ctx, id, []byte("res")); !errors.Is(err, ErrStore) {
+			t.Fatalf("commit: %v, want ErrStore", err)
+		}
+		clock.advance(2 * time.Hour)
+		if err := m.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := m.Commit(ctx, id, nil); err != nil || info.Status != Committed {
+			t.Fatalf("retried commit after the sweep = %+v, %v; want committed", info, err)
+		}
+		if got := readFresh(t, m, "k"); got != "v" {
+			t.Errorf("read k = %q, want v", got)
+		}
+	})
+}
