@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -35,21 +34,7 @@ func TestMiddlewareFencedNoExtraBegin(t *testing.T) {
 	t.Cleanup(func() { ts.Close(); m.Close() })
 	shim := client.New(ts.URL)
 
-	var calls atomic.Int32
-	first, release := make(chan struct{}), make(chan struct{})
-	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := calls.Add(1)
-		count, err := incr(t, shim, r, "count")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if n == 1 {
-			close(first)
-			<-release
-		}
-		fmt.Fprintf(w, "count=%d by call %d", count, n)
-	})
+	fn, _, first, release := holdFirstCall(t, shim)
 	e := newEnv(t, Config{ShimURL: ts.URL, Client: shim, Options: Options{OnRunning: OnRunningRun}}, fn)
 	answered := make(chan reply, 1)
 	go func() { answered <- e.send("POST", "/", "same", HeaderIdempotencyKey, "dup") }()

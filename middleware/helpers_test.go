@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,4 +263,26 @@ func bodyOf(r *http.Request) string {
 	var b bytes.Buffer
 	b.ReadFrom(r.Body)
 	return b.String()
+}
+
+// holdFirstCall returns a function that increments the counter "count" in its transaction
+// and answers "count=N by call M"; its first call tells first and then waits for release.
+// calls counts the calls.
+func holdFirstCall(t *testing.T, shim *client.Client) (fn http.Handler, calls *atomic.Int32, first <-chan struct{}, release chan struct{}) {
+	calls = new(atomic.Int32)
+	started, release := make(chan struct{}), make(chan struct{})
+	fn = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		count, err := incr(t, shim, r, "count")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if n == 1 {
+			close(started)
+			<-release
+		}
+		fmt.Fprintf(w, "count=%d by call %d", count, n)
+	})
+	return fn, calls, started, release
 }

@@ -173,22 +173,7 @@ func TestMiddlewareOnRunning(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s %s", tc.policy, tc.body), func(t *testing.T) {
 			shimURL, shim := newShim(t)
-			var calls atomic.Int32
-			first := make(chan struct{})
-			release := make(chan struct{})
-			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				n := calls.Add(1)
-				count, err := incr(t, shim, r, "count")
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusInternalServerError)
-					return
-				}
-				if n == 1 {
-					close(first)
-					<-release
-				}
-				fmt.Fprintf(w, "count=%d by call %d", count, n)
-			})
+			fn, calls, first, release := holdFirstCall(t, shim)
 			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{OnRunning: tc.policy}}, fn)
 			answered := make(chan reply, 1)
 			go func() { answered <- e.send("POST", "/", "same", HeaderIdempotencyKey, "dup") }()
