@@ -75,141 +75,6 @@ func commitAll(t *testing.T, m *Manager, kv ...string) Info {
 	return mustCommit(t, m, id)
 }
 
-func TestReadYourWritesAndRepeatableReads(t *testing.T) {
-	m := newManager(t, mem.New(), Config{})
-	commitAll(t, m, "a", "a1", "b", "b1")
-	r := begin(t, m, "")
-	if got := readString(t, m, r, "a"); got != "a1" {
-		t.Fatalf("read a = %q, want a1", got)
-	}
-	commitAll(t, m, "a", "a2", "c", "c2")
-	mustWrite(t, m, r, "b", "mine")
-	if err := m.Delete(r, "d"); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ key, want string }{
-		{"a", "a1"},     // repeatable read despite a2
-		{"b", "mine"},   // read your write
-		{"d", "<none>"}, // read your delete
-		{"c", "c2"},     // c2's txn wrote a too, but a2 is newer than a1... reading c2 would fracture
-	}
-	// c: the only version of c was written with a2, and we read a at a1: c2 is invalid.
-	tests[3].want = "<none>"
-	for _, tt := range tests {
-		if got := readString(t, m, r, tt.key); got != tt.want {
-			t.Errorf("read %q = %q, want %q", tt.key, got, tt.want)
-		}
-	}
-	mustCommit(t, m, r)
-	r2 := begin(t, m, "")
-	for key, want := range map[string]string{"a": "a2", "b": "mine", "c": "c2", "d": "<none>"} {
-		if got := readString(t, m, r2, key); got != want {
-			t.Errorf("after commit, read %q = %q, want %q", key, got, want)
-		}
-	}
-}
-
-func TestUncommittedAndAbortedInvisible(t *testing.T) {
-	m := newManager(t, mem.New(), Config{})
-	w := begin(t, m, "")
-	mustWrite(t, m, w, "k", "dirty")
-	a := begin(t, m, "")
-	mustWrite(t, m, a, "k", "aborted")
-	if _, err := m.Abort(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	r := begin(t, m, "")
-	if got := readString(t, m, r, "k"); got != "<none>" {
-		t.Errorf("read k = %q, want nothing", got)
-	}
-	tests := []struct {
-		name string
-		call func() error
-		want error
-	}{
-		{"write after abort", func() error { return m.Write(a, "k", nil) }, ErrAborted},
-		{"commit after abort", func() error { _, err := m.Commit(ctx, a, nil); return err }, ErrAborted},
-		{"abort again", func() error { _, err := m.Abort(ctx, a); return err }, nil},
-		{"unknown txn", func() error { return m.Write("0123456789abcdef0123456789abcdef", "k", nil) }, ErrTxnNotFound},
-		{"empty key", func() error { return m.Write(w, "", nil) }, ErrBadKey},
-		{"NUL key", func() error { return m.Write(w, "a\x00b", nil) }, ErrBadKey},
-		{"long key", func() error { return m.Write(w, strings.Repeat("k", MaxKeySize+1), nil) }, ErrBadKey},
-		{"bad idempotency key", func() error {
-			_, err := m.Begin(ctx, BeginOptions{IdemKey: strings.Repeat("i", MaxIdemKeySize+1)})
-			return err
-		}, ErrBadIdemKey},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.call(); !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
-				t.Errorf("err = %v, want %v", err, tt.want)
-			}
-		})
-	}
-	info := mustCommit(t, m, w)
-	if again := mustCommit(t, m, w); again.Version != info.Version {
-		t.Errorf("second commit = %+v, first %+v", again, info)
-	}
-	if _, err := m.Abort(ctx, w); !errors.Is(err, ErrCommitted) {
-		t.Errorf("abort after commit: %v, want ErrCommitted", err)
-	}
-}
-
-func testIdempotencyFirstCommitWins(t *testing.T, st store.Store) {
-	m := newManager(t, st, Config{})
-	a1 := begin(t, m, "req")
-	a2 := begin(t, m, "req")
-	mustWrite(t, m, a1, "x", "from a1")
-	mustWrite(t, m, a2, "x", "from a2")
-	if _, err := m.Commit(ctx, a2, []byte("result 2")); err != nil {
-		t.Fatal(err)
-	}
-	info, err := m.Commit(ctx, a1, []byte("result 1"))
-	if !errors.Is(err, ErrFenced) || info.ID != a2 || string(info.Result) != "result 2" {
-		t.Fatalf("losing commit = %+v, %v; want fenced by %s", info, err, a2)
-	}
-	if s, _ := m.Status(ctx, a1); s.Status != Fenced || s.Winner != a2 || !s.Version.IsZero() {
-		t.Errorf("status of loser = %+v, want fenced by %s with no version", s, a2)
-	}
-	if again, err := m.Commit(ctx, a1, nil); !errors.Is(err, ErrFenced) || again.ID != a2 {
-		t.Errorf("repeated losing commit = %+v, %v; want fenced by %s again", again, err, a2)
-	}
-	b, err := m.Begin(ctx, BeginOptions{IdemKey: "req"})
-	if err != nil || b.Status != Committed || b.ID != a2 || b.Attempt != 2 || string(b.Result) != "result 2" {
-		t.Errorf("begin after commit = %+v, %v; want the winner %s, attempt 2, with its result", b, err, a2)
-	}
-	r := begin(t, m, "")
-	if got := readString(t, m, r, "x"); got != "from a2" {
-		t.Errorf("read x = %q, want the winner's", got)
-	}
-	// The loser's data versions are gone from the store.
-	n := 0
-	st.List(ctx, record.VersionPrefix, false, func(string, []byte) error { n++; return nil })
-	if n != 1 {
-		t.Errorf("store holds %d data versions, want 1", n)
-	}
-	// A new manager (a restart) still knows the key is committed.
-	m2 := newManager(t, st, Config{})
-	if b, _ := m2.Begin(ctx, BeginOptions{IdemKey: "req"}); b.ID != a2 || b.Status != Committed {
-		t.Errorf("after restart, begin = %+v, want winner %s", b, a2)
-	}
-}
-
-func TestFenceOlderAttempts(t *testing.T) {
-	m := newManager(t, mem.New(), Config{})
-	old := begin(t, m, "req")
-	mustWrite(t, m, old, "x", "zombie")
-	if _, err := m.Begin(ctx, BeginOptions{IdemKey: "req", FenceOlder: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Write(old, "y", nil); !errors.Is(err, ErrFenced) {
-		t.Errorf("zombie write after fence: %v, want ErrFenced", err)
-	}
-	if _, err := m.Commit(ctx, old, nil); !errors.Is(err, ErrFenced) {
-		t.Errorf("zombie commit after fence: %v, want ErrFenced", err)
-	}
-}
-
 func testConcurrentAttemptsExactlyOneCommits(t *testing.T, st store.Store) {
 	m := newManager(t, st, Config{})
 	const n = 32
@@ -282,6 +147,12 @@ func TestLimits(t *testing.T) {
 	}
 	if _, err := m.Commit(ctx, id, make([]byte, MaxResultSize+1)); !errors.As(err, &le) || le.What != "result" {
 		t.Errorf("oversized result: %v", err)
+	}
+	if err := m.Write(id, strings.Repeat("k", MaxKeySize+1), nil); !errors.Is(err, ErrBadKey) {
+		t.Errorf("key over MaxKeySize: %v, want ErrBadKey", err)
+	}
+	if _, err := m.Begin(ctx, BeginOptions{IdemKey: strings.Repeat("i", MaxIdemKeySize+1)}); !errors.Is(err, ErrBadIdemKey) {
+		t.Errorf("idempotency key over MaxIdemKeySize: %v, want ErrBadIdemKey", err)
 	}
 }
 
@@ -375,50 +246,6 @@ func (f *flaky) Create(ctx context.Context, key string, value []byte) error {
 	return err
 }
 
-func TestCommitRetryAfterStoreFailure(t *testing.T) {
-	for _, after := range []bool{false, true} {
-		t.Run(fmt.Sprintf("written=%v", after), func(t *testing.T) {
-			st := &flaky{Store: mem.New()}
-			m := newManager(t, st, Config{})
-			id := begin(t, m, "req")
-			mustWrite(t, m, id, "k", "v")
-			st.failNext, st.afterward = true, after
-			if _, err := m.Commit(ctx, id, []byte("res")); !errors.Is(err, ErrStore) {
-				t.Fatalf("commit with failing store: %v, want ErrStore", err)
-			}
-			if s, _ := m.Status(ctx, id); s.Status != Running {
-				t.Fatalf("status after failed commit = %v, want running", s.Status)
-			}
-			info := mustCommit(t, m, id)
-			if info.Status != Committed {
-				t.Fatalf("retried commit = %+v", info)
-			}
-			r := begin(t, m, "")
-			if got := readString(t, m, r, "k"); got != "v" {
-				t.Errorf("read k = %q, want v", got)
-			}
-		})
-	}
-}
-
-func TestAbortAfterAmbiguousCommitFindsTheRecord(t *testing.T) {
-	st := &flaky{Store: mem.New()}
-	m := newManager(t, st, Config{})
-	id := begin(t, m, "")
-	mustWrite(t, m, id, "k", "v")
-	st.failNext, st.afterward = true, true
-	if _, err := m.Commit(ctx, id, nil); !errors.Is(err, ErrStore) {
-		t.Fatalf("commit: %v", err)
-	}
-	if _, err := m.Abort(ctx, id); !errors.Is(err, ErrCommitted) {
-		t.Fatalf("abort after a commit whose record landed: %v, want ErrCommitted", err)
-	}
-	r := begin(t, m, "")
-	if got := readString(t, m, r, "k"); got != "v" {
-		t.Errorf("read k = %q, want v", got)
-	}
-}
-
 func TestValuesAreCopiedIntoCommits(t *testing.T) {
 	m := newManager(t, mem.New(), Config{})
 	id := begin(t, m, "")
@@ -444,7 +271,6 @@ func TestBothCommitPaths(t *testing.T) {
 		"two-step": func() store.Store { return plainStore{mem.New()} },
 	}
 	tests := map[string]func(*testing.T, store.Store){
-		"IdempotencyFirstCommitWins":          testIdempotencyFirstCommitWins,
 		"RecoveryAndOrphanSweep":              testRecoveryAndOrphanSweep,
 		"GarbageCollection":                   testGarbageCollection,
 		"ConcurrentAttemptsExactlyOneCommits": testConcurrentAttemptsExactlyOneCommits,
@@ -480,21 +306,6 @@ func TestReadOnlyKeyedResultExpires(t *testing.T) {
 	m.Sweep(ctx)
 	if b, _ := m.Begin(ctx, BeginOptions{IdemKey: "read-only"}); b.Status != Running {
 		t.Errorf("result kept past its retention: %+v", b)
-	}
-}
-
-func TestForgottenStatusFoundByRecord(t *testing.T) {
-	m := newManager(t, mem.New(), Config{FinishedStatuses: 1})
-	first := commitAll(t, m, "a", "1")
-	commitAll(t, m, "b", "2") // pushes the first out of the remembered statuses
-	if s, err := m.Status(ctx, first.ID); err != nil || s.Status != Committed || s.Version != first.Version {
-		t.Errorf("status of a forgotten committed txn = %+v, %v; want committed at %v", s, err, first.Version)
-	}
-	if again, err := m.Commit(ctx, first.ID, nil); err != nil || again.Version != first.Version {
-		t.Errorf("repeated commit of a forgotten txn = %+v, %v", again, err)
-	}
-	if _, err := m.Commit(ctx, "0123456789abcdef0123456789abcdef", nil); !errors.Is(err, ErrTxnNotFound) {
-		t.Errorf("commit of an unknown txn: %v, want ErrTxnNotFound", err)
 	}
 }
 
