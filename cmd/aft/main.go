@@ -1,12 +1,13 @@
 // Command aft is the fault-tolerance shim for serverless functions: `aft serve` runs the
-// shim's HTTP API (spec/http-api.md) with the command line of spec/cli.md; `aft demo` and
-// `aft bench` drive a running shim.
+// shim's HTTP API (spec/http-api.md) with the command line of spec/cli.md; the other
+// subcommands put functions behind it, drive it and report on it. `aft` alone lists them.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,14 +18,18 @@ type command interface {
 	Run(ctx context.Context, args []string) error
 }
 
-var commands = map[string]func() command{
-	"serve":     func() command { return &serveCmd{} },
-	"demo":      func() command { return &demoCmd{} },
-	"bench":     func() command { return &benchCmd{} },
-	"provider":  func() command { return providerCmd{} },
-	"proxy":     func() command { return &proxyCmd{} },
-	"dlq":       func() command { return &dlqCmd{} },
-	"workloads": func() command { return &workloadsCmd{} },
+// commands are the subcommands, in the order `aft` lists them, each with one line.
+var commands = []struct {
+	name, summary string
+	new           func() command
+}{
+	{"serve", "run the shim: the HTTP API over a store (spec/http-api.md)", func() command { return &serveCmd{} }},
+	{"proxy", "put the middleware in front of one function (spec/middleware.md)", func() command { return &proxyCmd{} }},
+	{"provider", "an OpenFaaS provider: openfaas (the aft plugin) or local (functions as processes)", func() command { return providerCmd{} }},
+	{"dlq", "list or replay the requests the middleware gave up on", func() command { return &dlqCmd{} }},
+	{"demo", "show atomic visibility and exactly-once on a running shim", func() command { return &demoCmd{} }},
+	{"workloads", "replay retries, crashes, duplicates and zombies, plain vs aft, and count anomalies", func() command { return &workloadsCmd{} }},
+	{"bench", "measure throughput and latency of aft against the store alone", func() command { return &benchCmd{} }},
 }
 
 func main() {
@@ -34,11 +39,26 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
-	if len(args) == 0 || commands[args[0]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: aft serve|demo|bench [flags]   (aft <command> -h lists the flags)")
+	if len(args) == 0 {
+		printCommands(os.Stderr)
 		return 2
 	}
-	err := commands[args[0]]().Run(ctx, args[1:])
+	var cmd command
+	for _, c := range commands {
+		if c.name == args[0] {
+			cmd = c.new()
+		}
+	}
+	if cmd == nil {
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			printCommands(os.Stdout)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "aft: unknown command %q\n", args[0])
+		printCommands(os.Stderr)
+		return 2
+	}
+	err := cmd.Run(ctx, args[1:])
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -49,5 +69,14 @@ func run(ctx context.Context, args []string) int {
 	default:
 		fmt.Fprintf(os.Stderr, "aft %s: %v\n", args[0], err)
 		return 1
+	}
+}
+
+// printCommands lists the subcommands, one line each.
+func printCommands(w io.Writer) {
+	fmt.Fprintln(w, "usage: aft <command> [flags]   (aft <command> -h lists its flags)")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 }
