@@ -135,7 +135,7 @@ type script struct {
 	t       *testing.T
 	oneStep bool
 	cfg     Config
-	st      *flaky
+	st      *landing
 	m       *Manager
 	ids     map[string]string // name -> id
 	names   map[string]string // id -> name
@@ -146,7 +146,7 @@ func (s *script) reset(cfg Config) {
 	if s.m != nil {
 		s.m.Close()
 	}
-	s.cfg, s.st = cfg, &flaky{Store: mem.New()}
+	s.cfg, s.st = cfg, &landing{Store: mem.New()}
 	s.ids, s.names = map[string]string{}, map[string]string{}
 	s.restart()
 }
@@ -158,7 +158,7 @@ func (s *script) restart() {
 	}
 	var st store.Store = s.st
 	if s.oneStep {
-		st = flakyCommitter{s.st}
+		st = landingOneStep{s.st}
 	}
 	m, err := New(context.Background(), st, s.cfg)
 	if err != nil {
@@ -262,9 +262,11 @@ func (s *script) run(line string) string {
 		s.restart()
 		return "ok"
 	case f[0] == "fail-next-create" && need(1) && (args[0] == "lost" || args[0] == "landed"):
-		s.st.mu.Lock()
-		s.st.failNext, s.st.afterward = true, args[0] == "landed"
-		s.st.mu.Unlock()
+		if args[0] == "lost" {
+			s.st.loseNext(1)
+		} else {
+			s.st.failNext(1, 0)
+		}
 		return "ok"
 	case f[0] == "versions":
 		n := 0
@@ -396,22 +398,4 @@ func errCode(err error) string {
 		}
 	}
 	return err.Error()
-}
-
-// flakyCommitter is flaky with the one-step commit of the store under it.
-type flakyCommitter struct{ *flaky }
-
-func (f flakyCommitter) PutCreate(ctx context.Context, items []store.Item, key string, value []byte) error {
-	f.mu.Lock()
-	fail, after := f.failNext, f.afterward
-	f.failNext = false
-	f.mu.Unlock()
-	if fail && !after {
-		return errors.New("injected: connection reset")
-	}
-	err := f.Store.(store.Committer).PutCreate(ctx, items, key, value)
-	if fail {
-		return errors.New("injected: timeout after write")
-	}
-	return err
 }

@@ -18,11 +18,13 @@ import (
 
 // landing makes its next record writes (Create, or PutCreate on the one-step path) land in
 // the store and report failure all the same: at once, or, with delay, a while after the
-// failure was reported (a request the store goes on with after its caller gave up).
+// failure was reported (a request the store goes on with after its caller gave up). With
+// loseNext they fail without writing instead.
 type landing struct {
 	store.Store
 	mu    sync.Mutex
 	fails int
+	lose  bool
 	delay time.Duration
 	wg    sync.WaitGroup
 }
@@ -31,18 +33,28 @@ type landing struct {
 func (l *landing) failNext(n int, delay time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.fails, l.delay = n, delay
+	l.fails, l.delay, l.lose = n, delay, false
+}
+
+// loseNext makes the next n record writes fail without writing anything.
+func (l *landing) loseNext(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fails, l.delay, l.lose = n, 0, true
 }
 
 func (l *landing) write(do func(context.Context) error) error {
 	l.mu.Lock()
-	fail, delay := l.fails > 0, l.delay
+	fail, delay, lose := l.fails > 0, l.delay, l.lose
 	if fail {
 		l.fails--
 	}
 	l.mu.Unlock()
 	if !fail {
 		return do(context.Background())
+	}
+	if lose {
+		return errors.New("injected: connection reset (nothing written)")
 	}
 	if delay > 0 {
 		l.wg.Add(1)
@@ -177,11 +189,11 @@ func TestLateCommitRetryFindsTheLandedRecord(t *testing.T) {
 // Issue 15, item 2: a late retry whose earlier try did not land aborts and removes its data.
 func TestLateCommitRetryWithoutRecordAborts(t *testing.T) {
 	clock := newFakeClock()
-	st := &flaky{Store: mem.New()}
+	st := &landing{Store: mem.New()}
 	m := newManager(t, st, Config{Now: clock.Now, SettleTime: time.Millisecond})
 	id := begin(t, m, "")
 	mustWrite(t, m, id, "k", "v")
-	st.failNext = true
+	st.loseNext(1)
 	if _, err := m.Commit(ctx, id, nil); !errors.Is(err, ErrStore) {
 		t.Fatalf("commit: %v, want ErrStore", err)
 	}

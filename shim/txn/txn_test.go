@@ -223,29 +223,6 @@ func testGarbageCollection(t *testing.T, st store.Store) {
 	}
 }
 
-// flaky fails the next Create, either before writing (lost) or after (ambiguous).
-type flaky struct {
-	store.Store
-	mu        sync.Mutex
-	failNext  bool
-	afterward bool // the write happens, but the caller gets an error
-}
-
-func (f *flaky) Create(ctx context.Context, key string, value []byte) error {
-	f.mu.Lock()
-	fail, after := f.failNext, f.afterward
-	f.failNext = false
-	f.mu.Unlock()
-	if fail && !after {
-		return errors.New("injected: connection reset")
-	}
-	err := f.Store.Create(ctx, key, value)
-	if fail {
-		return errors.New("injected: timeout after write")
-	}
-	return err
-}
-
 func TestValuesAreCopiedIntoCommits(t *testing.T) {
 	m := newManager(t, mem.New(), Config{})
 	id := begin(t, m, "")
