@@ -67,6 +67,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Shim, err error
 		undo = append(undo, func() error { unlock(); return nil })
 		cfg.Txn.Node = id
 	}
+	if !strings.HasSuffix(cfg.Listen, ":0") { // a port chosen at random names nothing yet
+		cfg.Txn.NodeAddr = cfg.Listen
+	}
 	var st store.Store
 	var desc string
 	err = retry.Policy{Log: log}.Do(ctx, "open store", func(ctx context.Context) error {
@@ -83,9 +86,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Shim, err error
 
 // OpenStore recovers a shim over st, a store the caller opened (in memory, embedded, under
 // faults): what Open does after opening its store. st stays the caller's: Close does not
-// close it, and the caller closes it after the shim. cfg.Store, DataDir, CreateStore and
-// NoSync are not used; cfg.Txn.Node, when set, takes st's lease. Describe says cfg.Store
-// (passwords hidden) or "in process".
+// close it, and the caller closes it after the shim. cfg.Listen, Store, DataDir,
+// CreateStore and NoSync are not used; cfg.Txn.Node, when set, takes st's lease (naming
+// cfg.Txn.NodeAddr as its address). Describe says cfg.Store (passwords hidden) or
+// "in process".
 func OpenStore(ctx context.Context, st store.Store, cfg Config, log *slog.Logger) (*Shim, error) {
 	log = orDiscard(log)
 	ctx, cancel := cfg.startContext(ctx)
@@ -109,9 +113,6 @@ func (c *Config) startContext(ctx context.Context) (context.Context, context.Can
 // what the caller took so far; start runs it when it fails, else the Shim's Close does.
 func start(ctx context.Context, st store.Store, desc string, cfg Config, log *slog.Logger, undo []func() error) (*Shim, error) {
 	cfg.Txn.Log = log
-	if !strings.HasSuffix(cfg.Listen, ":0") { // a port chosen at random names nothing yet
-		cfg.Txn.NodeAddr = cfg.Listen
-	}
 	st, desc = WithLatency(st, desc, cfg.StoreLatency, cfg.StoreJitter)
 	began := time.Now()
 	m, err := txn.New(ctx, st, cfg.Txn)

@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Start starts a shim on an in-memory store, stopped when t ends. It returns the shim's
@@ -29,17 +28,19 @@ func Start(t testing.TB) (string, *client.Client) {
 	return ts.URL, client.New(ts.URL)
 }
 
-// StartStore starts a shim on st with cfg, served by an httptest server; both stop when t
-// ends (st is not closed).
+// StartStore starts a shim on st with cfg (serve.OpenStore with aft serve's defaults),
+// served by an httptest server; both stop when t ends (st is not closed).
 func StartStore(t testing.TB, st store.Store, cfg txn.Config) (*httptest.Server, *txn.Manager) {
 	t.Helper()
-	m, err := txn.New(context.Background(), st, cfg)
+	c := serve.Defaults()
+	c.Txn = cfg
+	s, err := serve.OpenStore(context.Background(), st, c, nil)
 	if err != nil {
-		t.Fatalf("shimtest: start manager: %v", err)
+		t.Fatalf("shimtest: start shim: %v", err)
 	}
-	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { ts.Close(); m.Close() })
-	return ts, m
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	return ts, s.Manager()
 }
 
 // Seed commits key=value pairs (alternating) in a transaction of their own.
