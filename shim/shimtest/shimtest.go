@@ -28,9 +28,19 @@ func Start(t testing.TB) (string, *client.Client) {
 	return ts.URL, client.New(ts.URL)
 }
 
-// StartStore starts a shim on st with cfg (serve.OpenStore with aft serve's defaults),
-// served by an httptest server; both stop when t ends (st is not closed).
+// StartStore starts a shim on st with cfg (Open), served by an httptest server; both stop
+// when t ends (st is not closed).
 func StartStore(t testing.TB, st store.Store, cfg txn.Config) (*httptest.Server, *txn.Manager) {
+	t.Helper()
+	s := Open(t, st, cfg)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts, s.Manager()
+}
+
+// Open recovers a shim over st with cfg and aft serve's other defaults (serve.OpenStore),
+// for a test that serves its Handler itself; it is closed when t ends (st is not).
+func Open(t testing.TB, st store.Store, cfg txn.Config) *serve.Shim {
 	t.Helper()
 	c := serve.Defaults()
 	c.Txn = cfg
@@ -38,9 +48,8 @@ func StartStore(t testing.TB, st store.Store, cfg txn.Config) (*httptest.Server,
 	if err != nil {
 		t.Fatalf("shimtest: start shim: %v", err)
 	}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { ts.Close(); s.Close() })
-	return ts, s.Manager()
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // Seed commits key=value pairs (alternating) in a transaction of their own.
