@@ -101,23 +101,22 @@ func OpenStore(ctx context.Context, st store.Store, cfg Config, log *slog.Logger
 	return start(ctx, st, desc, cfg, log, nil)
 }
 
-// startContext bounds start-up by cfg.StartTimeout.
+// startContext bounds start-up by cfg.StartTimeout, when set.
 func (c *Config) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c.StartTimeout > 0 {
 		return context.WithTimeout(ctx, c.StartTimeout)
 	}
-	return context.WithCancel(ctx)
+	return ctx, func() {}
 }
 
 // start adds the injected latency to st and recovers the manager over it. undo releases
-// what the caller took so far; start runs it when it fails, else the Shim's Close does.
+// what the caller took so far: the Shim's Close runs it, or the caller when start fails.
 func start(ctx context.Context, st store.Store, desc string, cfg Config, log *slog.Logger, undo []func() error) (*Shim, error) {
 	cfg.Txn.Log = log
 	st, desc = WithLatency(st, desc, cfg.StoreLatency, cfg.StoreJitter)
 	began := time.Now()
 	m, err := txn.New(ctx, st, cfg.Txn)
 	if err != nil {
-		runLastFirst(undo)
 		return nil, err
 	}
 	undo = append(undo, m.Close)

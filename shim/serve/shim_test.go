@@ -12,6 +12,7 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/store/mem"
+	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -110,4 +111,20 @@ func TestServeShutdown(t *testing.T) {
 	if err := s.Serve(ln2); !errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("Serve on a closed shim = %v, want http.ErrServerClosed", err)
 	}
+}
+
+// An Open that fails after it opened the store releases it.
+func TestOpenFailureReleasesStore(t *testing.T) {
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Txn.MaxValueSize, cfg.Txn.MaxTxnBytes = 10<<20, 1<<20 // not validated: txn.New refuses it
+	if _, err := Open(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "txn config") {
+		t.Fatalf("Open with impossible limits = %v, want a txn config error", err)
+	}
+	cfg.Txn = txn.Config{}
+	s, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatalf("Open after a failed Open: %v (store not released?)", err)
+	}
+	s.Close()
 }
