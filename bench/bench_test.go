@@ -3,16 +3,14 @@ package bench
 import (
 	"context"
 	"math/rand"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/bolt"
 	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BenchmarkPaperShape runs the AFT paper's transaction (2 writes then 4 reads of 4 KiB
@@ -21,14 +19,7 @@ import (
 // Compare the two as a ratio: go test -bench PaperShape ./bench/
 func BenchmarkPaperShape(b *testing.B) {
 	b.Run("aft-http", func(b *testing.B) {
-		st := openBolt(b)
-		m, err := txn.New(context.Background(), st, txn.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer m.Close()
-		ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-		defer ts.Close()
+		ts, _ := shimtest.StartStore(b, openBolt(b), txn.Config{})
 		runParallel(b, AftTxn(client.New(ts.URL)))
 	})
 	b.Run("store-direct", func(b *testing.B) {

@@ -3,17 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/aft-shim/aft/shim/server"
-	"github.com/aft-shim/aft/shim/store/bolt"
-	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/aft-shim/aft/shim/serve"
 )
 
 // The test binary doubles as a shim process: with these variables set it serves a shim
@@ -34,17 +29,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// serveShim is `aft serve --data-dir dir --listen addr`, in short.
+// serveShim is `aft serve --data-dir dir --listen addr --no-sync`, logging nothing.
 func serveShim(dir, addr string) error {
-	st, err := bolt.Open(filepath.Join(dir, "aft.db"), bolt.Options{NoSync: true})
-	if err != nil {
+	cfg := serve.Defaults()
+	cfg.DataDir, cfg.Listen, cfg.NoSync = dir, addr, true
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	m, err := txn.New(context.Background(), st, txn.Config{})
-	if err != nil {
-		return err
-	}
-	return http.ListenAndServe(addr, server.New(m, prometheus.NewRegistry(), nil))
+	return serve.Run(context.Background(), cfg, os.Stdout, nil)
 }
 
 // shimCommand returns the command of this test binary serving a shim over dir on addr.

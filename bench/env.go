@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/shim/backend"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/dynamodb"
-	"github.com/aft-shim/aft/shim/store/faults"
-	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,10 +32,7 @@ func (c StoreConfig) Open(ctx context.Context, name string) (store.Store, string
 	if err != nil {
 		return nil, "", fmt.Errorf("open store %s: %w", name, err)
 	}
-	if c.Latency > 0 || c.Jitter > 0 {
-		st, _ = faults.Wrap(st, faults.Options{Latency: c.Latency, Jitter: c.Jitter})
-		desc += fmt.Sprintf(", +%v latency", c.Latency)
-	}
+	st, desc = serve.WithLatency(st, desc, c.Latency, c.Jitter)
 	return st, desc, nil
 }
 
@@ -61,31 +56,31 @@ func BackendName(storeURL string) string {
 type Shim struct {
 	*Server
 	Registry *prometheus.Registry // its metrics
-	m        *txn.Manager
+	shim     *serve.Shim
 	st       store.Store
 }
 
-// StartShim serves a shim over st, which it closes when it is closed.
+// StartShim serves a shim over st (serve.OpenStore with aft serve's defaults), and closes
+// st when it is closed.
 func StartShim(ctx context.Context, st store.Store) (*Shim, error) {
-	m, err := txn.New(ctx, st, txn.Config{})
+	shim, err := serve.OpenStore(ctx, st, serve.Defaults(), nil)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	srv, err := Serve(server.New(m, reg, nil))
+	srv, err := Serve(shim.Handler())
 	if err != nil {
-		m.Close()
+		shim.Close()
 		st.Close()
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	return &Shim{Server: srv, Registry: reg, m: m, st: st}, nil
+	return &Shim{Server: srv, Registry: shim.Registry(), shim: shim, st: st}, nil
 }
 
 // Close stops the shim and closes its store.
 func (s *Shim) Close() error {
 	s.Server.Close()
-	s.m.Close()
+	s.shim.Close()
 	return s.st.Close()
 }
 

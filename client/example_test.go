@@ -7,10 +7,8 @@ import (
 	"net/http/httptest"
 
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store/mem"
-	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Example shows a function's logical request with an idempotency key: its first attempt
@@ -19,9 +17,9 @@ import (
 func Example() {
 	ctx := context.Background()
 	// A shim in this process, for the example; a real one runs as `aft serve`.
-	m, _ := txn.New(ctx, mem.New(), txn.Config{})
-	defer m.Close()
-	shim := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
+	s, _ := serve.OpenStore(ctx, mem.New(), serve.Defaults(), nil)
+	defer s.Close()
+	shim := httptest.NewServer(s.Handler())
 	defer shim.Close()
 
 	c := client.New(shim.URL)

@@ -1,17 +1,15 @@
 package middleware
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestMiddlewareFencedNoExtraBegin: a commit fenced by another attempt of its key answers
@@ -19,19 +17,15 @@ import (
 // run side by side (policy run), the second commits first, and the shim sees one begin per
 // attempt, two in all.
 func TestMiddlewareFencedNoExtraBegin(t *testing.T) {
-	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var begins atomic.Int32
-	h := server.New(m, prometheus.NewRegistry(), nil)
+	h := shimtest.Open(t, mem.New(), txn.Config{}).Handler()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/txns" {
 			begins.Add(1)
 		}
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(func() { ts.Close(); m.Close() })
+	t.Cleanup(ts.Close)
 	shim := client.New(ts.URL)
 
 	fn, _, first, release := holdFirstCall(t, shim)

@@ -11,10 +11,8 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/sdk"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store/mem"
-	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Example is a function that counts its visits: it reads a key and writes it back in the
@@ -47,9 +45,9 @@ func Example() {
 
 	// A shim in this process; a real one runs as `aft serve`.
 	ctx := context.Background()
-	m, _ := txn.New(ctx, mem.New(), txn.Config{})
-	defer m.Close()
-	shim := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
+	s, _ := serve.OpenStore(ctx, mem.New(), serve.Defaults(), nil)
+	defer s.Close()
+	shim := httptest.NewServer(s.Handler())
 	defer shim.Close()
 	fn := httptest.NewServer(visits)
 	defer fn.Close()

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -16,40 +14,36 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store"
-	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // localShim is a shim served in this process over a store.
 type localShim struct {
-	url string
-	srv *http.Server
-	m   *txn.Manager
+	url  string
+	shim *serve.Shim
 }
 
-// startLocalShim serves a shim over st on a loopback port; its metrics go to reg.
+// startLocalShim serves a shim over st (serve.OpenStore with aft serve's defaults) on a
+// loopback port; its metrics go to reg. st stays open when the shim closes.
 func startLocalShim(ctx context.Context, st store.Store, reg *prometheus.Registry) (*localShim, error) {
-	m, err := txn.New(ctx, st, txn.Config{})
+	cfg := serve.Defaults()
+	cfg.Registry = reg
+	shim, err := serve.OpenStore(ctx, st, cfg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("shim: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		m.Close()
+		shim.Close()
 		return nil, fmt.Errorf("shim: %w", err)
 	}
-	s := &localShim{url: "http://" + ln.Addr().String(), m: m,
-		srv: &http.Server{Handler: server.New(m, reg, nil), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}}
-	go s.srv.Serve(ln)
-	return s, nil
+	go shim.Serve(ln)
+	return &localShim{url: "http://" + ln.Addr().String(), shim: shim}, nil
 }
 
-func (s *localShim) close() {
-	s.srv.Close()
-	s.m.Close()
-}
+func (s *localShim) close() { s.shim.Close() }
 
 // readyRE matches the line `aft serve` prints when it serves (spec/cli.md).
 var readyRE = regexp.MustCompile(`^aft serve: listening on (\S+)`)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/aft-shim/aft/shim/serve"
 )
 
 func TestParseSize(t *testing.T) {
@@ -29,20 +31,20 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		name      string
 		args      []string
 		env       map[string]string
-		check     func(c serveConfig) bool
+		check     func(c serve.Config) bool
 		wantUsage bool
 	}{
-		{"defaults", nil, nil, func(c serveConfig) bool {
+		{"defaults", nil, nil, func(c serve.Config) bool {
 			return c.Listen == "127.0.0.1:7654" && c.DataDir == "./aft-data" && c.Store == "" && c.ShutdownTimeout == 10*time.Second &&
 				c.BodyTimeout == 10*time.Second && c.BodyMinRate == 64<<10
 		}, false},
 		{"environment fills flags", nil, map[string]string{"AFT_DATA_DIR": "/tmp/x", "AFT_LISTEN": "127.0.0.1:1", "AFT_MAX_VALUE_SIZE": "1MiB"},
-			func(c serveConfig) bool {
+			func(c serve.Config) bool {
 				return c.DataDir == "/tmp/x" && c.Listen == "127.0.0.1:1" && c.Txn.MaxValueSize == 1<<20
 			}, false},
 		{"command line wins", []string{"--data-dir", "/cli"}, map[string]string{"AFT_DATA_DIR": "/env"},
-			func(c serveConfig) bool { return c.DataDir == "/cli" }, false},
-		{"mem store", []string{"--store", "mem://"}, nil, func(c serveConfig) bool { return c.Store == "mem://" }, false},
+			func(c serve.Config) bool { return c.DataDir == "/cli" }, false},
+		{"mem store", []string{"--store", "mem://"}, nil, func(c serve.Config) bool { return c.Store == "mem://" }, false},
 		{"unknown flag", []string{"--nope"}, nil, nil, true},
 		{"bad listen", []string{"--listen", "nowhere"}, nil, nil, true},
 		{"bad store URL", []string{"--store", "ftp://x"}, nil, nil, true},
@@ -51,7 +53,7 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{"impossible limits", []string{"--max-value-size", "10MiB", "--max-txn-size", "1MiB"}, nil, nil, true},
 		{"stray argument", []string{"extra"}, nil, nil, true},
 		{"body bounds", []string{"--body-timeout", "3s"}, map[string]string{"AFT_BODY_MIN_RATE": "1MiB"},
-			func(c serveConfig) bool { return c.BodyTimeout == 3*time.Second && c.BodyMinRate == 1<<20 }, false},
+			func(c serve.Config) bool { return c.BodyTimeout == 3*time.Second && c.BodyMinRate == 1<<20 }, false},
 		{"negative body timeout", []string{"--body-timeout", "-1s"}, nil, nil, true},
 	}
 	for _, tt := range tests {
@@ -59,11 +61,7 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			var cfg serveConfig
-			err := parseFlags(serveCmd{}.flags(&cfg), tt.args)
-			if err == nil {
-				err = cfg.validate()
-			}
+			cfg, err := serveCmd{}.config(tt.args)
 			var ue *usageError
 			if tt.wantUsage {
 				if !errors.As(err, &ue) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,15 +17,7 @@ import (
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
-	"github.com/aft-shim/aft/shim/store/mem"
-	"github.com/aft-shim/aft/shim/txn"
 )
-
-// newShim serves a fresh shim over the in-memory store.
-func newShim(t *testing.T) *httptest.Server {
-	ts, _ := shimtest.StartStore(t, mem.New(), txn.Config{})
-	return ts
-}
 
 // check fails t on any anomaly of h.
 func check(t *testing.T, h []history.Txn) {
@@ -37,8 +28,7 @@ func check(t *testing.T, h []history.Txn) {
 }
 
 func TestRunTxnsBound(t *testing.T) {
-	ts := newShim(t)
-	c := client.New(ts.URL)
+	_, c := shimtest.Start(t)
 	var rec history.Recorder
 	st, err := driver.Run(t.Context(), c, &rec, driver.Options{Clients: 8, Txns: 300, Groups: 4, Seed: 1})
 	if err != nil {
@@ -73,12 +63,12 @@ func TestRunTxnsBound(t *testing.T) {
 }
 
 func TestRunDurationBoundAndProgress(t *testing.T) {
-	ts := newShim(t)
+	_, c := shimtest.Start(t)
 	var buf syncBuffer
 	var calls int
 	var mu sync.Mutex
 	start := time.Now()
-	st, err := driver.Run(t.Context(), client.New(ts.URL), &history.Recorder{}, driver.Options{
+	st, err := driver.Run(t.Context(), c, &history.Recorder{}, driver.Options{
 		Clients: 4, Duration: 300 * time.Millisecond, Progress: &buf, ProgressEvery: 50 * time.Millisecond,
 		OnProgress: func(driver.Stats) { mu.Lock(); calls++; mu.Unlock() },
 	})
@@ -103,24 +93,24 @@ func TestRunDurationBoundAndProgress(t *testing.T) {
 }
 
 func TestRunStop(t *testing.T) {
-	ts := newShim(t)
+	_, c := shimtest.Start(t)
 	stop := make(chan struct{})
 	time.AfterFunc(200*time.Millisecond, func() { close(stop) })
-	st, err := driver.Run(t.Context(), client.New(ts.URL), &history.Recorder{}, driver.Options{Clients: 4, Stop: stop})
+	st, err := driver.Run(t.Context(), c, &history.Recorder{}, driver.Options{Clients: 4, Stop: stop})
 	if err != nil || st.Logical == 0 {
 		t.Errorf("Run = %v, %v; want some load and no error", st, err)
 	}
 }
 
 func TestRunCancelNoLeak(t *testing.T) {
-	ts := newShim(t)
+	shimURL, _ := shimtest.Start(t)
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	defer hc.CloseIdleConnections()
-	_, err := driver.Run(ctx, client.New(ts.URL, client.WithHTTPClient(hc)), &history.Recorder{}, driver.Options{
+	_, err := driver.Run(ctx, client.New(shimURL, client.WithHTTPClient(hc)), &history.Recorder{}, driver.Options{
 		Clients: 16, Duration: time.Minute, Progress: &syncBuffer{}, ThinkTime: time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Run error = %v, want the context's", err)
@@ -185,8 +175,7 @@ func TestFinalNothingWritten(t *testing.T) {
 }
 
 func TestVerifyIdemKeysMismatch(t *testing.T) {
-	ts := newShim(t)
-	c := client.New(ts.URL)
+	_, c := shimtest.Start(t)
 	ctx := t.Context()
 	// A key committed by one attempt, which a history claims another attempt committed.
 	bt, err := c.Begin(ctx, "k1")

@@ -13,9 +13,7 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
-	"github.com/aft-shim/aft/shim/server"
-	"github.com/aft-shim/aft/shim/store/mem"
-	"github.com/aft-shim/aft/shim/txn"
+	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/types"
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,13 +93,7 @@ func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func setup(t *testing.T) (plugin *httptest.Server, up *fakeProvider, shim *client.Client) {
 	t.Helper()
-	m, err := txn.New(context.Background(), mem.New(), txn.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	shimSrv := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { shimSrv.Close(); m.Close() })
-	shim = client.New(shimSrv.URL)
+	shimURL, shim := shimtest.Start(t)
 	up = &fakeProvider{shim: shim, dropRuns: map[string]int{}, ann: map[string]map[string]string{
 		"tx":    {AnnotationTransactional: "true", AnnotationAttempts: "3", AnnotationAttemptTimeout: "2s"},
 		"drop":  {AnnotationTransactional: "true"},
@@ -110,7 +102,7 @@ func setup(t *testing.T) (plugin *httptest.Server, up *fakeProvider, shim *clien
 	}}
 	upSrv := httptest.NewServer(up)
 	t.Cleanup(upSrv.Close)
-	p, err := New(Options{Upstream: upSrv.URL, ShimURL: shimSrv.URL, Registry: prometheus.NewRegistry(),
+	p, err := New(Options{Upstream: upSrv.URL, ShimURL: shimURL, Registry: prometheus.NewRegistry(),
 		Defaults: middleware.Options{BackoffBase: 1e6, BackoffMax: 1e7}})
 	if err != nil {
 		t.Fatal(err)
@@ -208,11 +200,8 @@ func TestPluginConnectionDropped(t *testing.T) {
 }
 
 func TestPluginUpstreamDown(t *testing.T) {
-	m, _ := txn.New(context.Background(), mem.New(), txn.Config{})
-	defer m.Close()
-	shimSrv := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	defer shimSrv.Close()
-	p, err := New(Options{Upstream: "http://127.0.0.1:1", ShimURL: shimSrv.URL})
+	shimURL, _ := shimtest.Start(t)
+	p, err := New(Options{Upstream: "http://127.0.0.1:1", ShimURL: shimURL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
-	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Start starts a shim on an in-memory store, stopped when t ends. It returns the shim's
@@ -29,17 +28,28 @@ func Start(t testing.TB) (string, *client.Client) {
 	return ts.URL, client.New(ts.URL)
 }
 
-// StartStore starts a shim on st with cfg, served by an httptest server; both stop when t
-// ends (st is not closed).
+// StartStore starts a shim on st with cfg (Open), served by an httptest server; both stop
+// when t ends (st is not closed).
 func StartStore(t testing.TB, st store.Store, cfg txn.Config) (*httptest.Server, *txn.Manager) {
 	t.Helper()
-	m, err := txn.New(context.Background(), st, cfg)
+	s := Open(t, st, cfg)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts, s.Manager()
+}
+
+// Open recovers a shim over st with cfg and aft serve's other defaults (serve.OpenStore),
+// for a test that serves its Handler itself; it is closed when t ends (st is not).
+func Open(t testing.TB, st store.Store, cfg txn.Config) *serve.Shim {
+	t.Helper()
+	c := serve.Defaults()
+	c.Txn = cfg
+	s, err := serve.OpenStore(context.Background(), st, c, nil)
 	if err != nil {
-		t.Fatalf("shimtest: start manager: %v", err)
+		t.Fatalf("shimtest: start shim: %v", err)
 	}
-	ts := httptest.NewServer(server.New(m, prometheus.NewRegistry(), nil))
-	t.Cleanup(func() { ts.Close(); m.Close() })
-	return ts, m
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // Seed commits key=value pairs (alternating) in a transaction of their own.

@@ -1,0 +1,69 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"unicode"
+)
+
+// ReadyPrefix begins the line Run prints on out once it serves (spec/cli.md):
+//
+//	aft serve: listening on 127.0.0.1:7654 (store: embedded bbolt in ./aft-data/aft.db)
+//
+// A program that starts `aft serve` waits for it and takes the address from it (ReadyAddr).
+const ReadyPrefix = "aft serve: listening on "
+
+// ReadyAddr returns the address a ready line names, and false for any other line.
+func ReadyAddr(line string) (addr string, ok bool) {
+	rest, ok := strings.CutPrefix(line, ReadyPrefix)
+	if !ok {
+		return "", false
+	}
+	if i := strings.IndexFunc(rest, unicode.IsSpace); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest, rest != ""
+}
+
+// Run is `aft serve`: it opens the shim (Open), listens on cfg.Listen, prints the ready
+// line on out, and serves until ctx ends (nil error) or another node takes the store's
+// lease over (an error saying so); then it stops gracefully, giving requests in flight
+// cfg.ShutdownTimeout. cfg should have passed Validate; log gets start-up's waits, lease
+// events and the server's errors (nil: nothing).
+func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error {
+	log = orDiscard(log)
+	s, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("listen on %s: %w (is another aft running? pick another address with --listen)", cfg.Listen, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	fmt.Fprintf(out, "%s%s (store: %s)\n", ReadyPrefix, ln.Addr(), s.Describe())
+
+	var lost error
+	select {
+	case err := <-done:
+		s.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	case <-s.Lost():
+		lost = errors.New("another node took over this store's lease (this node could not renew it in time): stopped, as two nodes on one store lose each other's commits")
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown", "err", err)
+	}
+	return lost
+}

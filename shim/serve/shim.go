@@ -1,0 +1,246 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aft-shim/aft/shim/backend"
+	"github.com/aft-shim/aft/shim/lease"
+	"github.com/aft-shim/aft/shim/retry"
+	"github.com/aft-shim/aft/shim/server"
+	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/store/faults"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Shim is a shim ready to serve: a transaction manager recovered over its store, and the
+// HTTP API in front of it. Close (or Shutdown) it when done.
+type Shim struct {
+	m    *txn.Manager
+	api  *server.Server
+	reg  *prometheus.Registry
+	desc string
+	log  *slog.Logger
+	undo []func() error // run last first by Close: the node id file, the store, the manager
+
+	mu      sync.Mutex
+	servers []*http.Server
+	closed  bool
+	once    sync.Once
+	err     error // of Close
+}
+
+// Open opens the store cfg names and recovers the shim over it, as `aft serve` starts.
+// Transient store errors are retried until ctx ends or cfg.StartTimeout passes, each wait
+// logged; a bad URL, a missing table or bucket, a data directory in use or another node's
+// lease fail at once. A shared store (not the embedded one, not mem://) is used in the
+// name of cfg.Txn.Node, by default the identity kept in cfg.DataDir/node-id, which the
+// shim holds locked until Close. log gets start-up's waits and lease events (nil: nothing).
+// cfg should have passed Validate.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Shim, err error) {
+	log = orDiscard(log)
+	ctx, cancel := cfg.startContext(ctx)
+	defer cancel()
+	var undo []func() error
+	defer func() {
+		if err != nil {
+			runLastFirst(undo)
+		}
+	}()
+	// A shared store takes a lease in the name of the node; the embedded store is held by
+	// one process alone, and mem:// by nobody else.
+	if shared := cfg.Store != "" && !strings.HasPrefix(cfg.Store, "mem:"); !shared {
+		cfg.Txn.Node = ""
+	} else if cfg.Txn.Node == "" {
+		id, unlock, err := lease.NodeID(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		undo = append(undo, func() error { unlock(); return nil })
+		cfg.Txn.Node = id
+	}
+	if !strings.HasSuffix(cfg.Listen, ":0") { // a port chosen at random names nothing yet
+		cfg.Txn.NodeAddr = cfg.Listen
+	}
+	var st store.Store
+	var desc string
+	err = retry.Policy{Log: log}.Do(ctx, "open store", func(ctx context.Context) error {
+		var err error
+		st, desc, err = backend.Open(ctx, cfg.Store, backend.Options{DataDir: cfg.DataDir, CreateStore: cfg.CreateStore, NoSync: cfg.NoSync})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, st.Close)
+	return start(ctx, st, desc, cfg, log, undo)
+}
+
+// OpenStore recovers a shim over st, a store the caller opened (in memory, embedded, under
+// faults): what Open does after opening its store. st stays the caller's: Close does not
+// close it, and the caller closes it after the shim. cfg.Listen, Store, DataDir,
+// CreateStore and NoSync are not used; cfg.Txn.Node, when set, takes st's lease (naming
+// cfg.Txn.NodeAddr as its address). Describe says cfg.Store (passwords hidden) or
+// "in process".
+func OpenStore(ctx context.Context, st store.Store, cfg Config, log *slog.Logger) (*Shim, error) {
+	log = orDiscard(log)
+	ctx, cancel := cfg.startContext(ctx)
+	defer cancel()
+	desc := "in process"
+	if cfg.Store != "" {
+		desc = backend.Redact(cfg.Store)
+	}
+	return start(ctx, st, desc, cfg, log, nil)
+}
+
+// startContext bounds start-up by cfg.StartTimeout, when set.
+func (c *Config) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.StartTimeout > 0 {
+		return context.WithTimeout(ctx, c.StartTimeout)
+	}
+	return ctx, func() {}
+}
+
+// start adds the injected latency to st and recovers the manager over it. undo releases
+// what the caller took so far: the Shim's Close runs it, or the caller when start fails.
+func start(ctx context.Context, st store.Store, desc string, cfg Config, log *slog.Logger, undo []func() error) (*Shim, error) {
+	cfg.Txn.Log = log
+	st, desc = WithLatency(st, desc, cfg.StoreLatency, cfg.StoreJitter)
+	began := time.Now()
+	m, err := txn.New(ctx, st, cfg.Txn)
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, m.Close)
+	if cfg.Txn.Node != "" {
+		desc += ", node " + cfg.Txn.Node
+	}
+	log.Info("recovered", "store", desc, "took", time.Since(began).Round(time.Millisecond))
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	api := server.New(m, reg, log)
+	api.BodyTimeout, api.BodyMinRate = cfg.BodyTimeout, cfg.BodyMinRate
+	return &Shim{m: m, api: api, reg: reg, desc: desc, log: log, undo: undo}, nil
+}
+
+// WithLatency returns st with latency (plus a uniform random extra up to jitter) added to
+// every call, and desc saying so; st and desc as they are when both are zero. Closing the
+// store returned closes st.
+func WithLatency(st store.Store, desc string, latency, jitter time.Duration) (store.Store, string) {
+	if latency <= 0 && jitter <= 0 {
+		return st, desc
+	}
+	st, _ = faults.Wrap(st, faults.Options{Latency: latency, Jitter: jitter})
+	return st, desc + fmt.Sprintf(", +%v latency", latency)
+}
+
+// Handler returns the HTTP API (spec/http-api.md), metrics on /metrics included.
+func (s *Shim) Handler() http.Handler { return s.api }
+
+// Manager returns the transaction manager.
+func (s *Shim) Manager() *txn.Manager { return s.m }
+
+// Registry returns the registry of the shim's metrics (Config.Registry when one was given).
+func (s *Shim) Registry() *prometheus.Registry { return s.reg }
+
+// Describe describes the store in a few words, as the ready line says it: the backend, the
+// injected latency, the node.
+func (s *Shim) Describe() string { return s.desc }
+
+// Lost is closed when another node took the store's lease over: the shim must stop
+// (txn.Manager.Lost).
+func (s *Shim) Lost() <-chan struct{} { return s.m.Lost() }
+
+// Serve serves the API on ln until Shutdown or Close, and returns http.ErrServerClosed
+// then (at once when the shim is closed already); any other error is the listener's.
+func (s *Shim) Serve(ln net.Listener) error {
+	// No ReadTimeout: one fixed bound for header and body would either cut a large value
+	// on a slow link (64 MiB at 1 MB/s takes a minute) or, set for that, let a trickling
+	// body hold its connection and memory as long. Bodies are bounded per request instead
+	// (server.Server.BodyTimeout): --body-timeout to start, then --body-min-rate, so the
+	// bound grows with what arrives. Headers and idle kept-alive connections have their
+	// own bounds here.
+	srv := &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	return srv.Serve(ln)
+}
+
+// Shutdown stops serving gracefully: it stops listening, waits until the requests in
+// flight are answered or ctx ends, then closes the shim as Close does. Its error is the
+// HTTP servers' (ctx's when requests were still running) joined with Close's.
+func (s *Shim) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.stopServing() {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	return errors.Join(append(errs, s.release())...)
+}
+
+// Close stops serving at once and releases, in this order, the transaction manager (and
+// with it the store's lease), the store Open opened, and the node id file. Calls after the
+// first return the first's error.
+func (s *Shim) Close() error {
+	var errs []error
+	for _, srv := range s.stopServing() {
+		errs = append(errs, srv.Close())
+	}
+	return errors.Join(append(errs, s.release())...)
+}
+
+// stopServing marks the shim closed and returns the servers to stop.
+func (s *Shim) stopServing() []*http.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	srvs := s.servers
+	s.servers = nil
+	return srvs
+}
+
+// release closes the manager, the store and the node id file, once.
+func (s *Shim) release() error {
+	s.once.Do(func() {
+		s.err = runLastFirst(s.undo)
+	})
+	return s.err
+}
+
+// runLastFirst runs the undo steps in the reverse of their order, and returns their
+// errors joined.
+func runLastFirst(undo []func() error) error {
+	var errs []error
+	for i := len(undo) - 1; i >= 0; i-- {
+		errs = append(errs, undo[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// orDiscard returns log, or a logger that drops everything for nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}

@@ -1,0 +1,130 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/store/mem"
+	"github.com/aft-shim/aft/shim/txn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// A second shim on a data directory in use is refused, and gets in once the first closed.
+func TestOpenDataDirInUse(t *testing.T) {
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	ctx := context.Background()
+	a, err := Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("second Open on one data dir = %v, want in use", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close = %v, want the first's nil", err)
+	}
+	b, err := Open(ctx, cfg, nil)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	b.Close()
+}
+
+// OpenStore serves a store the caller opened, with the configured latency, metrics in the
+// given registry, and leaves the store open at Close.
+func TestOpenStore(t *testing.T) {
+	st := mem.New()
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	cfg := Defaults()
+	cfg.StoreLatency, cfg.Registry = time.Millisecond, reg
+	s, err := OpenStore(context.Background(), st, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Describe(), "in process, +1ms latency"; got != want {
+		t.Errorf("Describe() = %q, want %q", got, want)
+	}
+	if s.Registry() != reg || s.Manager() == nil {
+		t.Errorf("Registry() %p, want the configured %p; Manager() %v", s.Registry(), reg, s.Manager())
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	c := client.New(ts.URL)
+	ctx := context.Background()
+	tx, err := c.Begin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Put(ctx, tx.ID, "k", []byte("v"))
+	if _, err := c.Commit(ctx, tx.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fams, err := reg.Gather(); err != nil || len(fams) == 0 {
+		t.Errorf("registry gathers %d families, %v", len(fams), err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.List(ctx, "", false, func(string, []byte) error { return nil }); err != nil {
+		t.Errorf("store after the shim closed: %v, want it still open", err)
+	}
+}
+
+// Serve answers until Shutdown, and returns http.ErrServerClosed; after it a new Serve
+// returns that at once.
+func TestServeShutdown(t *testing.T) {
+	s, err := OpenStore(context.Background(), mem.New(), Defaults(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	if _, err := client.New("http://"+ln.Addr().String()).Begin(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v, want http.ErrServerClosed", err)
+	}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln2); !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve on a closed shim = %v, want http.ErrServerClosed", err)
+	}
+}
+
+// An Open that fails after it opened the store releases it.
+func TestOpenFailureReleasesStore(t *testing.T) {
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Txn.MaxValueSize, cfg.Txn.MaxTxnBytes = 10<<20, 1<<20 // not validated: txn.New refuses it
+	if _, err := Open(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "txn config") {
+		t.Fatalf("Open with impossible limits = %v, want a txn config error", err)
+	}
+	cfg.Txn = txn.Config{}
+	s, err := Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatalf("Open after a failed Open: %v (store not released?)", err)
+	}
+	s.Close()
+}
