@@ -12,7 +12,6 @@ import (
 
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/store"
-	"github.com/aft-shim/aft/shim/store/dynamodb"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
@@ -224,18 +223,4 @@ func (s *suite) open(ctx context.Context, name string) (store.Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return st, nil
-}
-
-// dynamoOf returns the DynamoDB store under st, nil if st is not one.
-func dynamoOf(st store.Store) *dynamodb.Store {
-	for {
-		switch s := st.(type) {
-		case *dynamodb.Store:
-			return s
-		case interface{ Unwrap() store.Store }:
-			st = s.Unwrap()
-		default:
-			return nil
-		}
-	}
 }
