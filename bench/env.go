@@ -40,6 +40,20 @@ func (c StoreConfig) Open(ctx context.Context, name string) (store.Store, string
 	return st, desc, nil
 }
 
+// OpenShim opens the store name (Open) and serves a shim over it in this process
+// (StartShim), which closes the store when it is closed.
+func (c StoreConfig) OpenShim(ctx context.Context, name string) (*Shim, string, error) {
+	st, desc, err := c.Open(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	shim, err := StartShim(ctx, st)
+	if err != nil {
+		return nil, "", err
+	}
+	return shim, desc, nil
+}
+
 // BackendName returns the short name of a store URL: embedded (for ""), or its scheme
 // (mem, redis, dynamodb, s3; rediss is redis).
 func BackendName(storeURL string) string {

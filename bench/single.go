@@ -35,11 +35,7 @@ func single(ctx context.Context, c *Config) error {
 	sc := StoreConfig{URL: c.store(), DataDir: dir, NoSync: c.NoSync, Latency: c.latency(), Jitter: c.Jitter}
 	shim, rss := c.Shim, selfRSS
 	if shim == "" {
-		st, _, err := sc.Open(ctx, "aft")
-		if err != nil {
-			return err
-		}
-		srv, err := StartShim(ctx, st)
+		srv, _, err := sc.OpenShim(ctx, "aft")
 		if err != nil {
 			return err
 		}
