@@ -19,7 +19,11 @@
 // over time and the recovery time. RunSuite runs all of it per store and injected store
 // latency (aft bench --out); the Results it returns are saved as results.json and CSV
 // (Save, WriteCSV) and rendered as report.md with charts (WriteReport, with package
-// report); Compare sets two results side by side.
+// report); Compare sets two results side by side. Execute is the `aft bench` command
+// itself, run from a Config that cmd/aft fills from the flags.
+//
+// The closed loop is package loop's, which history/driver uses too; the mode names are
+// package mode's, which the workload suite uses too.
 package bench
 
 import (
