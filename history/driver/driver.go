@@ -13,6 +13,8 @@
 // The driver survives a shim that dies and comes back: a client whose request fails gives
 // up its transaction (recording what was answered), waits a little, and starts a fresh one,
 // until the bound is reached. A commit that got no answer is recorded with Outcome Unknown.
+// The clients, the bounds and the pauses are package loop's closed loop, which the bench
+// uses too.
 //
 // After the load, Final reads every key ever written in one transaction marked Final, for
 // the lost-commit check, and VerifyIdemKeys asks the shim for the winner of every
