@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +33,20 @@ func (c StoreConfig) Open(ctx context.Context, name string) (store.Store, string
 	}
 	st, desc = serve.WithLatency(st, desc, c.Latency, c.Jitter)
 	return st, desc, nil
+}
+
+// OpenShim opens the store name (Open) and serves a shim over it in this process
+// (StartShim), which closes the store when it is closed.
+func (c StoreConfig) OpenShim(ctx context.Context, name string) (*Shim, string, error) {
+	st, desc, err := c.Open(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	shim, err := StartShim(ctx, st)
+	if err != nil {
+		return nil, "", err
+	}
+	return shim, desc, nil
 }
 
 // BackendName returns the short name of a store URL: embedded (for ""), or its scheme
@@ -87,44 +100,27 @@ func (s *Shim) Close() error {
 // ErrNotDynamoDB is returned by DynamoTxn for a store that is not DynamoDB.
 var ErrNotDynamoDB = fmt.Errorf("the dynamodb-txn baseline needs a dynamodb:// store")
 
-// DynamoTxn does the work of one transaction with DynamoDB's own transactions: the writes
-// in one TransactWriteItems, the reads in one TransactGetItems. st is a DynamoDB store,
-// perhaps under injected faults; the injected latency is added to each of the two round
-// trips, as the faults store adds it to each of its calls.
+// DynamoTxn does the work of one transaction with DynamoDB's own transactions
+// (dynamodb.Store.Transact): the writes in one TransactWriteItems, the reads in one
+// TransactGetItems. st is a DynamoDB store, perhaps under injected faults; the injected
+// latency is added to each of the two round trips, as the faults store adds it to each of
+// its calls.
 func DynamoTxn(st store.Store, latency time.Duration) (TxnFunc, error) {
-	var ds *dynamodb.Store
-	switch s := st.(type) {
-	case *dynamodb.Store:
-		ds = s
-	case interface{ Unwrap() store.Store }:
-		ds, _ = s.Unwrap().(*dynamodb.Store)
-	}
+	ds := dynamodb.Of(st)
 	if ds == nil {
 		return nil, ErrNotDynamoDB
 	}
 	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
-		// A DynamoDB transaction may not name one item twice, and Zipf draws repeat keys.
-		var items []store.Item
-		for _, k := range unique(writeKeys) {
-			items = append(items, store.Item{Key: "d/" + k, Value: value})
+		items := make([]store.Item, len(writeKeys))
+		for i, k := range writeKeys {
+			items[i] = store.Item{Key: "d/" + k, Value: value}
 		}
-		var reads []string
-		for _, k := range unique(readKeys) {
-			reads = append(reads, "d/"+k)
+		reads := make([]string, len(readKeys))
+		for i, k := range readKeys {
+			reads[i] = "d/" + k
 		}
 		time.Sleep(2 * latency)
 		_, err := ds.Transact(ctx, items, reads)
 		return err
 	}, nil
-}
-
-// unique returns keys without repeats, in order.
-func unique(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	return out
 }

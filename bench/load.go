@@ -19,7 +19,11 @@
 // over time and the recovery time. RunSuite runs all of it per store and injected store
 // latency (aft bench --out); the Results it returns are saved as results.json and CSV
 // (Save, WriteCSV) and rendered as report.md with charts (WriteReport, with package
-// report); Compare sets two results side by side.
+// report); Compare sets two results side by side. Execute is the `aft bench` command
+// itself, run from a Config that cmd/aft fills from the flags.
+//
+// The closed loop is package loop's, which history/driver uses too; the mode names are
+// package mode's, which the workload suite uses too.
 package bench
 
 import (
@@ -28,9 +32,9 @@ import (
 	"fmt"
 	"math/rand"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/aft-shim/aft/bench/loop"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/store"
 )
@@ -100,7 +104,7 @@ func (r Result) String() string {
 // TxnFunc runs one transaction of the shape with the given keys and value.
 type TxnFunc func(ctx context.Context, writeKeys, readKeys []string, value []byte) error
 
-// Run drives fn from opts.Clients goroutines, closed loop, until the bound.
+// Run drives fn from opts.Clients goroutines, closed loop (package loop), until the bound.
 func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	if opts.Duration <= 0 && opts.Txns <= 0 {
 		return Result{}, errors.New("bench: set a duration or a transaction count")
@@ -108,99 +112,70 @@ func Run(ctx context.Context, opts Options, fn TxnFunc) (Result, error) {
 	if opts.Clients <= 0 {
 		opts.Clients = 16
 	}
-	if opts.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
-		defer cancel()
+	clients := make([]shapeClient, opts.Clients)
+	for c := range clients {
+		clients[c] = newShapeClient(int64(c)+1, opts.Shape)
 	}
-	var done, errs, slots atomic.Int64
-	var lastErr atomic.Value
-	lat := make([]hist, opts.Clients)
-	start := time.Now()
-	stopProgress, progressDone := make(chan struct{}), make(chan struct{})
-	if opts.Progress != nil && opts.ProgressEvery > 0 {
-		go func() {
-			defer close(progressDone)
-			t := time.NewTicker(opts.ProgressEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-stopProgress:
-					return
-				case <-t.C:
-					opts.Progress(done.Load(), time.Since(start))
-				}
+	lo := loop.Options{
+		Workers: opts.Clients, Duration: opts.Duration, Count: opts.Txns, Retry: true,
+		Observe: func(c int, start time.Time, took time.Duration, err error) {
+			if opts.Observe != nil {
+				opts.Observe(start, took, err)
 			}
-		}()
-	}
-	var wg sync.WaitGroup
-	for c := 0; c < opts.Clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(int64(c) + 1))
-			pick := keyPicker(rng, opts.Shape)
-			value := make([]byte, opts.Shape.ValueSize)
-			rng.Read(value)
-			w, r := make([]string, opts.Shape.Writes), make([]string, opts.Shape.Reads)
-			for ctx.Err() == nil {
-				// A slot per transaction, given back on error: exactly Txns succeed.
-				if opts.Txns > 0 && slots.Add(1) > opts.Txns {
-					slots.Add(-1)
-					return
-				}
-				for i := range w {
-					w[i] = pick()
-				}
-				for i := range r {
-					r[i] = pick()
-				}
-				t0 := time.Now()
-				err := fn(ctx, w, r, value)
-				if ctx.Err() != nil {
-					return // cut off by the bound: not counted
-				}
-				took := time.Since(t0)
-				if opts.Observe != nil {
-					opts.Observe(t0, took, err)
-				}
-				if err != nil {
-					slots.Add(-1)
-					errs.Add(1)
-					lastErr.Store(err)
-					if opts.ErrorPause > 0 {
-						select {
-						case <-ctx.Done():
-						case <-time.After(opts.ErrorPause):
-						}
-					}
-					continue
-				}
-				lat[c].add(took)
-				done.Add(1)
+			if err == nil {
+				clients[c].lat.add(took)
 			}
-		}(c)
+		},
+		ProgressEvery: opts.ProgressEvery,
 	}
-	wg.Wait()
-	close(stopProgress)
-	if opts.Progress != nil && opts.ProgressEvery > 0 {
-		<-progressDone
+	if opts.ErrorPause > 0 {
+		lo.Pause = func(int) time.Duration { return opts.ErrorPause }
 	}
 	if opts.Progress != nil {
-		opts.Progress(done.Load(), time.Since(start)) // a last line, with the marks reached at the end
+		lo.Progress = func(st loop.Stats) { opts.Progress(st.Done, st.Elapsed) }
 	}
-	res := Result{Txns: done.Load(), Errors: errs.Load(), Elapsed: time.Since(start)}
-	if e, ok := lastErr.Load().(error); ok {
-		res.LastErr = e
+	st, err := loop.Run(ctx, lo, func(ctx context.Context, w loop.Worker) error {
+		return clients[w.ID].next(ctx, fn)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: %w", err)
 	}
+	res := Result{Txns: st.Done, Errors: st.Errors, Elapsed: st.Elapsed, LastErr: st.LastErr}
 	all := new(hist)
-	for i := range lat {
-		all.merge(&lat[i])
+	for i := range clients {
+		all.merge(&clients[i].lat)
 	}
 	res.lat = all
 	res.P50, res.P99 = all.quantile(0.50), all.quantile(0.99)
 	res.TPS = float64(res.Txns) / res.Elapsed.Seconds()
 	return res, nil
+}
+
+// shapeClient is the state of one client of Run: its keys drawn, its value, the latency
+// of its successes.
+type shapeClient struct {
+	pick  func() string
+	value []byte
+	w, r  []string
+	lat   hist
+}
+
+func newShapeClient(seed int64, s Shape) shapeClient {
+	rng := rand.New(rand.NewSource(seed))
+	c := shapeClient{pick: keyPicker(rng, s), value: make([]byte, s.ValueSize), w: make([]string, s.Writes), r: make([]string, s.Reads)}
+	rng.Read(c.value)
+	return c
+}
+
+// next runs fn on a fresh draw of keys.
+func (c *shapeClient) next(ctx context.Context, fn TxnFunc) error {
+	for i := range c.w {
+		c.w[i] = c.pick()
+	}
+	for i := range c.r {
+		c.r[i] = c.pick()
+	}
+	return fn(ctx, c.w, c.r, c.value)
 }
 
 func keyPicker(rng *rand.Rand, s Shape) func() string {

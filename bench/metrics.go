@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"io"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,4 +99,24 @@ func (m *overheadMeter) meanMS() float64 {
 		return 0
 	}
 	return (sum - m.sum0) / float64(count-m.count0) * 1000
+}
+
+// shimRSS returns a function that reads the resident memory of the shim at shimURL from
+// its /metrics (process_resident_memory_bytes), 0 if unknown.
+func shimRSS(shimURL string) func() int64 {
+	return func() int64 {
+		resp, err := http.Get(strings.TrimRight(shimURL, "/") + "/metrics")
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return int64(f)
+			}
+		}
+		return 0
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/aft-shim/aft/bench/mode"
 )
 
 // SchemaVersion names the format of results.json; Load refuses others.
@@ -47,11 +49,11 @@ const (
 	ScenarioGateway = "gateway" // one invocation of a function doing the paper's transaction
 )
 
-// The modes of a Record (Record.Mode), as in the workload suite.
+// The modes of a Record (Record.Mode): package mode's names, as in the workload suite.
 const (
-	ModeAft         = "aft"          // through aft: the shim (api) or the middleware and the shim (gateway)
-	ModePlain       = "plain"        // the same reads and writes straight on the store, no transaction
-	ModeDynamoDBTxn = "dynamodb-txn" // DynamoDB's own TransactWriteItems and TransactGetItems
+	ModeAft         = string(mode.Aft)         // through aft: the shim (api) or the middleware and the shim (gateway)
+	ModePlain       = string(mode.Plain)       // the same reads and writes straight on the store, no transaction
+	ModeDynamoDBTxn = string(mode.DynamoDBTxn) // DynamoDB's own TransactWriteItems and TransactGetItems
 )
 
 // The load generators of a Record (Record.Loop).

@@ -116,11 +116,7 @@ type modeFn struct {
 
 // configuration runs every load of one store and latency.
 func (s *suite) configuration(ctx context.Context, sc StoreConfig) error {
-	aftStore, desc, err := sc.Open(ctx, "aft")
-	if err != nil {
-		return err
-	}
-	shim, err := StartShim(ctx, aftStore)
+	shim, desc, err := sc.OpenShim(ctx, "aft")
 	if err != nil {
 		return err
 	}

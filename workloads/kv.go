@@ -153,13 +153,7 @@ func (k *dynamoKV) read(ctx context.Context, keys []string) ([]anomaly.Doc, erro
 }
 
 func (k *dynamoKV) put(_ context.Context, key string, d anomaly.Doc) error {
-	for i := range k.buf {
-		if k.buf[i].Key == key {
-			k.buf[i].Value = d.Encode()
-			return nil
-		}
-	}
-	k.buf = append(k.buf, store.Item{Key: key, Value: d.Encode()})
+	k.buf = append(k.buf, store.Item{Key: key, Value: d.Encode()}) // Transact keeps the last of a key
 	return nil
 }
 
@@ -225,22 +219,8 @@ func storeSnapshot(st store.Store) snapshotter {
 // dynamoSnapshot reads keys in one TransactGetItems: dynamodb-txn mode.
 func dynamoSnapshot(ds *dynamodb.Store) snapshotter {
 	return func(ctx context.Context, keys []string) (anomaly.Snapshot, error) {
-		vals, err := ds.Transact(ctx, nil, keys)
-		if err != nil {
-			return anomaly.Snapshot{}, err
-		}
-		s := anomaly.Snapshot{Keys: keys, Docs: map[string]anomaly.Doc{}}
-		for i, v := range vals {
-			if v == nil {
-				continue
-			}
-			d, err := anomaly.DecodeDoc(v)
-			if err != nil {
-				return anomaly.Snapshot{}, err
-			}
-			s.Docs[keys[i]] = d
-		}
-		return s, nil
+		docs, err := (&dynamoKV{ds: ds}).read(ctx, keys)
+		return snapshotOf(keys, docs, err)
 	}
 }
 

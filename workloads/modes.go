@@ -11,6 +11,7 @@ import (
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/store"
+	"github.com/aft-shim/aft/shim/store/dynamodb"
 	"github.com/aft-shim/aft/shim/store/faults"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,7 +57,7 @@ func (r *run) setupDynamo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ds := dynamoOf(st)
+	ds := dynamodb.Of(st)
 	if ds == nil {
 		return errors.New("dynamodb-txn mode needs a dynamodb:// store")
 	}

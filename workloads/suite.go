@@ -10,27 +10,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/bench/mode"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/store"
-	"github.com/aft-shim/aft/shim/store/dynamodb"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
-// Mode is how the functions of a run reach their data.
-type Mode string
+// Mode is how the functions of a run reach their data: the names aft bench uses too.
+type Mode = mode.Name
 
 // The modes.
 const (
 	// Plain: functions read and write the store directly, one key at a time; the platform
 	// retries as usual.
-	Plain Mode = "plain"
+	Plain = mode.Plain
 	// Aft: the same functions read and write through the shim with the SDK, behind the
 	// middleware, which runs every request as transactional attempts.
-	Aft Mode = "aft"
+	Aft = mode.Aft
 	// DynamoTxn: each function reads in one TransactGetItems and writes in one
 	// TransactWriteItems: DynamoDB's own transactions, without idempotency. Only with a
 	// dynamodb:// store.
-	DynamoTxn Mode = "dynamodb-txn"
+	DynamoTxn = mode.DynamoDBTxn
 )
 
 // Options configure a run of the suite.
@@ -224,18 +224,4 @@ func (s *suite) open(ctx context.Context, name string) (store.Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return st, nil
-}
-
-// dynamoOf returns the DynamoDB store under st, nil if st is not one.
-func dynamoOf(st store.Store) *dynamodb.Store {
-	for {
-		switch s := st.(type) {
-		case *dynamodb.Store:
-			return s
-		case interface{ Unwrap() store.Store }:
-			st = s.Unwrap()
-		default:
-			return nil
-		}
-	}
 }

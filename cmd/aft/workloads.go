@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/bench"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/workloads"
 )
@@ -74,7 +75,7 @@ func (w *workloadsCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	info := workloads.NewRunInfo(commandLine(append([]string{"workloads"}, args...)...), o, start)
+	info := workloads.NewRunInfo(bench.CommandLine(append([]string{"workloads"}, args...)...), o, start)
 	wlPrintResults(results)
 	fmt.Printf("took %.1fs\n", info.Seconds)
 	if w.out != "" {

@@ -13,6 +13,8 @@
 // The driver survives a shim that dies and comes back: a client whose request fails gives
 // up its transaction (recording what was answered), waits a little, and starts a fresh one,
 // until the bound is reached. A commit that got no answer is recorded with Outcome Unknown.
+// The clients, the bounds and the pauses are package loop's closed loop, which the bench
+// uses too.
 //
 // After the load, Final reads every key ever written in one transaction marked Final, for
 // the lost-commit check, and VerifyIdemKeys asks the shim for the winner of every
@@ -31,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aft-shim/aft/bench/loop"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 )
@@ -286,8 +289,6 @@ type run struct {
 	rec    *history.Recorder
 	o      Options
 	groups [][]string
-	stop   chan struct{} // closed when no new transaction may start
-	ticket atomic.Int64
 	st     counters
 }
 
@@ -302,7 +303,7 @@ func Run(ctx context.Context, c *client.Client, rec *history.Recorder, o Options
 	if err != nil {
 		return Stats{}, err
 	}
-	r := &run{c: c, rec: rec, o: o, stop: make(chan struct{})}
+	r := &run{c: c, rec: rec, o: o}
 	r.groups = make([][]string, o.Groups)
 	for g := range r.groups {
 		for k := range o.GroupSize {
@@ -310,55 +311,26 @@ func Run(ctx context.Context, c *client.Client, rec *history.Recorder, o Options
 		}
 	}
 
-	// The stopper closes r.stop at the first bound; workers return once it is closed (or
-	// the tickets run out).
-	stopperDone := make(chan struct{})
-	allDone := make(chan struct{})
-	go func() {
-		defer close(stopperDone)
-		defer close(r.stop)
-		var timeout <-chan time.Time
-		if o.Duration > 0 {
-			t := time.NewTimer(o.Duration)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-ctx.Done():
-		case <-timeout:
-		case <-o.Stop:
-		case <-allDone:
-		}
-	}()
-
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		if o.Progress == nil && o.OnProgress == nil {
-			return
-		}
-		t := time.NewTicker(o.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-allDone:
-				return
-			case <-t.C:
-				r.report(start)
-			}
-		}
-	}()
-
-	var wg sync.WaitGroup
-	for i := range o.Clients {
-		w := &worker{r: r, id: i, rng: mrand.New(mrand.NewPCG(o.Seed, uint64(i)))}
-		wg.Go(func() { w.loop(ctx) })
+	workers := make([]*worker, o.Clients)
+	for i := range workers {
+		workers[i] = &worker{r: r, id: i, rng: mrand.New(mrand.NewPCG(o.Seed, uint64(i)))}
 	}
-	wg.Wait()
-	close(allDone)
-	<-stopperDone
-	<-progressDone
-	st := r.report(start)
+	// A logical transaction that starts counts toward Txns, failed or not; the bound lets
+	// the transactions in flight finish.
+	lo := loop.Options{
+		Workers: o.Clients, Duration: o.Duration, Count: int64(o.Txns), Stop: o.Stop, Drain: true,
+		Pause: func(id int) time.Duration { return workers[id].pause() },
+	}
+	var st Stats
+	lo.Progress = func(loop.Stats) { st = r.report(start) }
+	if o.Progress != nil || o.OnProgress != nil {
+		lo.ProgressEvery = o.ProgressEvery
+	}
+	if _, err := loop.Run(ctx, lo, func(ctx context.Context, w loop.Worker) error {
+		return workers[w.ID].next(ctx)
+	}); err != nil {
+		return Stats{}, fmt.Errorf("driver: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return st, fmt.Errorf("driver: %w", err)
 	}
@@ -379,25 +351,6 @@ func (r *run) report(start time.Time) Stats {
 		r.o.OnProgress(st)
 	}
 	return st
-}
-
-// stopped reports whether the load must stop.
-func (r *run) stopped() bool {
-	select {
-	case <-r.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-// take claims the right to start one more logical transaction.
-func (r *run) take() bool {
-	if r.stopped() {
-		return false
-	}
-	n := r.ticket.Add(1)
-	return r.o.Txns <= 0 || n <= int64(r.o.Txns)
 }
 
 // sleep pauses for d, or less when ctx ends. It reports whether ctx is still live.

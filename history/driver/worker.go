@@ -41,36 +41,24 @@ type worker struct {
 	seq int // keyed writers begun, for unique idempotency keys
 }
 
-func (w *worker) loop(ctx context.Context) {
-	for ctx.Err() == nil && w.r.take() {
-		w.r.st.logical.Add(1)
-		var err error
-		if w.rng.Float64() < w.r.o.ReadFraction {
-			err = w.reader(ctx)
-		} else {
-			err = w.writer(ctx)
-		}
-		if err != nil {
-			w.r.backoff(ctx, w.rng, true)
-		}
+// next runs one logical transaction: a reader or a writer.
+func (w *worker) next(ctx context.Context) error {
+	w.r.st.logical.Add(1)
+	if w.rng.Float64() < w.r.o.ReadFraction {
+		return w.reader(ctx)
 	}
+	return w.writer(ctx)
 }
 
-// backoff pauses after an error, for Backoff to twice Backoff; withStop ends it early when
-// the load stops.
-func (r *run) backoff(ctx context.Context, rng *mrand.Rand, withStop bool) {
-	d := r.o.Backoff + time.Duration(rng.Int64N(int64(r.o.Backoff)+1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	stop := r.stop
-	if !withStop {
-		stop = nil
-	}
-	select {
-	case <-ctx.Done():
-	case <-stop:
-	case <-t.C:
-	}
+// pause is how long the worker waits after an error: Backoff to twice Backoff.
+func (w *worker) pause() time.Duration {
+	return w.r.o.Backoff + time.Duration(w.rng.Int64N(int64(w.r.o.Backoff)+1))
+}
+
+// backoff pauses after an error inside a logical transaction, for Backoff to twice
+// Backoff, or less when ctx ends.
+func (w *worker) backoff(ctx context.Context) {
+	sleep(ctx, w.pause())
 }
 
 // pickKeys returns the keys of one random group, or of two with TwoGroupFraction.
@@ -230,7 +218,7 @@ func (w *worker) retrying(ctx context.Context, l *logical, p plan) error {
 		if err == nil || i >= w.r.o.MaxRetries || ctx.Err() != nil {
 			return err
 		}
-		w.r.backoff(ctx, w.rng, false)
+		w.backoff(ctx)
 		p.abort = false
 	}
 }
