@@ -19,6 +19,7 @@ import (
 
 	"github.com/aft-shim/aft/bench"
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/backend"
 )
 
@@ -453,7 +454,7 @@ func benchReport(args []string) error {
 	if err := bench.Render(*in); err != nil {
 		return err
 	}
-	fmt.Printf("report: %s\n", filepath.Join(*in, "report.md"))
+	fmt.Printf("report: %s\n", filepath.Join(folder.Dir(*in), folder.ReportFile))
 	return nil
 }
 
@@ -465,10 +466,7 @@ func benchCompare(args []string) error {
 	}
 	var rs [2]*bench.Results
 	for i, a := range args {
-		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
-			a = filepath.Join(a, "results.json")
-		}
-		r, err := bench.Load(a)
+		r, err := bench.Load(a) // a report folder or its results.json
 		if err != nil {
 			return err
 		}
