@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aft-shim/aft/report"
 	"github.com/aft-shim/aft/report/folder"
 )
 
@@ -162,7 +161,7 @@ var ErrSchema = errors.New("not an aft bench results file")
 func Load(path string) (*Results, error) {
 	path = folder.Path(path)
 	var r Results
-	if err := report.ReadJSON(path, &r); err != nil {
+	if err := folder.ReadJSON(path, &r); err != nil {
 		return nil, fmt.Errorf("load results: %w", err)
 	}
 	if r.Schema != SchemaVersion {

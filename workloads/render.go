@@ -135,7 +135,7 @@ type runFolder struct {
 // read reads results.json and, when there, run.json of the report folder dir (or the
 // folder of the results.json it names).
 func (f *runFolder) read(dir string) error {
-	if err := report.ReadJSON(folder.Path(dir), &f.results); err != nil {
+	if err := folder.ReadJSON(folder.Path(dir), &f.results); err != nil {
 		return err
 	}
 	return folder.Read(dir, FileRun, &f.info, true)

@@ -1,6 +1,7 @@
 package folder
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,7 +91,24 @@ func WriteCSV(dir string, c CSV) error {
 			t.Rows[i][j] = Redact(cell)
 		}
 	}
-	return report.WriteCSVFile(filepath.Join(dir, c.Name), t)
+	var b bytes.Buffer
+	if err := t.WriteCSV(&b); err != nil {
+		return err
+	}
+	return report.WriteFile(filepath.Join(dir, c.Name), b.Bytes())
+}
+
+// ReadJSON reads path into v. Fields v does not have are ignored, so that results written
+// by a newer version still read.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("report: json %s: %w", path, err)
+	}
+	return nil
 }
 
 // Path returns the results.json of a report folder: dir/results.json when dir is a
@@ -114,7 +132,7 @@ func Dir(dir string) string {
 // Read reads the file name of the folder that holds results (see Path) into v. A
 // missing file is not an error when optional is set: v is left as it is.
 func Read(results, name string, v any, optional bool) error {
-	err := report.ReadJSON(filepath.Join(filepath.Dir(Path(results)), name), v)
+	err := ReadJSON(filepath.Join(filepath.Dir(Path(results)), name), v)
 	if optional && errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
