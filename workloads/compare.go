@@ -77,6 +77,7 @@ func change(a, b Result) string {
 	return strings.Join(parts, ", ")
 }
 
+// outcome says how a run ended: "skipped", "error" (it failed to run) or "ran".
 func outcome(r Result) string {
 	switch {
 	case r.Skipped != "":

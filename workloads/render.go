@@ -173,11 +173,8 @@ func find(results []Result, scenario string, m Mode) (Result, bool) {
 
 // Cell returns how the anomaly table shows r: the total and the non-zero kinds.
 func Cell(r Result) string {
-	switch {
-	case r.Skipped != "":
-		return "skipped"
-	case r.Error != "":
-		return "error"
+	if o := outcome(r); o != "ran" {
+		return o // skipped or error
 	}
 	c := r.Anomalies
 	if c.Total() == 0 {

@@ -464,15 +464,11 @@ func benchCompare(args []string) error {
 	if len(args) != 2 {
 		return usage("compare: want two report folders (or results.json files): aft bench compare A B")
 	}
-	var rs [2]*bench.Results
-	for i, a := range args {
-		r, err := bench.Load(a) // a report folder or its results.json
-		if err != nil {
-			return err
-		}
-		rs[i] = r
+	a, b, err := folder.LoadTwo(args[0], args[1], bench.Load)
+	if err != nil {
+		return err
 	}
-	fmt.Print(bench.Compare(rs[0], rs[1]))
+	fmt.Print(bench.Compare(a, b))
 	return nil
 }
 

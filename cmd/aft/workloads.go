@@ -166,11 +166,10 @@ func (w *workloadsCmd) compare(args []string) error {
 	if fs.NArg() != 2 {
 		return usage("want two report folders (or results.json files): aft workloads compare A B")
 	}
-	a, _, err := workloads.ReadDir(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	b, _, err := workloads.ReadDir(fs.Arg(1))
+	a, b, err := folder.LoadTwo(fs.Arg(0), fs.Arg(1), func(path string) ([]workloads.Result, error) {
+		results, _, err := workloads.ReadDir(path)
+		return results, err
+	})
 	if err != nil {
 		return err
 	}

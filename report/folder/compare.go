@@ -6,6 +6,16 @@ import (
 	"strconv"
 )
 
+// LoadTwo reads the report folders (or results.json files) a and b with load, for a
+// comparison of B with A.
+func LoadTwo[R any](a, b string, load func(path string) (R, error)) (ra, rb R, err error) {
+	if ra, err = load(Path(a)); err != nil {
+		return ra, rb, err
+	}
+	rb, err = load(Path(b))
+	return ra, rb, err
+}
+
 // Pair is a record of run A and a record of run B with the same key, for a comparison
 // of two report folders. When only one run has the key, the other side is its zero value
 // and InA or InB is false.

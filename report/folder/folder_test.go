@@ -159,3 +159,25 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Error("ReadJSON read a missing file")
 	}
 }
+
+func TestLoadTwo(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteJSON(filepath.Join(dir, "a", ResultsFile), []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(filepath.Join(dir, "b", ResultsFile), []int{2}); err != nil {
+		t.Fatal(err)
+	}
+	load := func(path string) ([]int, error) {
+		var v []int
+		err := ReadJSON(path, &v)
+		return v, err
+	}
+	a, b, err := LoadTwo(filepath.Join(dir, "a"), filepath.Join(dir, "b", ResultsFile), load)
+	if err != nil || len(a) != 1 || a[0] != 1 || len(b) != 1 || b[0] != 2 {
+		t.Errorf("LoadTwo = %v, %v, %v", a, b, err)
+	}
+	if _, _, err := LoadTwo(filepath.Join(dir, "a"), filepath.Join(dir, "missing"), load); err == nil {
+		t.Error("a missing folder loaded")
+	}
+}
