@@ -48,6 +48,15 @@ func TestRenderOldFolder(t *testing.T) {
 			if diff := cmp.Diff(string(want), string(md)); diff != "" {
 				t.Errorf("report.md (-golden +got):\n%s", diff)
 			}
+			if tt.out != "" { // the raw files written again: the same but for the password
+				for _, f := range []string{FileResults, FileRun} {
+					old, _ := os.ReadFile(filepath.Join("testdata/report-v1", f))
+					got, _ := os.ReadFile(filepath.Join(written, f))
+					if diff := cmp.Diff(strings.ReplaceAll(string(old), "s3cret", "xxxxx"), string(got)); diff != "" {
+						t.Errorf("%s written again (-old +got):\n%s", f, diff)
+					}
+				}
+			}
 			files, _ := os.ReadDir(written)
 			for _, f := range files {
 				b, _ := os.ReadFile(filepath.Join(written, f.Name()))
