@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/backend"
 )
 
@@ -49,7 +50,7 @@ func runSuiteCommand(ctx context.Context, c *Config) error {
 	res.Command = CommandLine(append([]string{"bench"}, c.Args...)...)
 	res.Quick = c.Quick
 	res.Notes = append(c.Notes, res.Notes...)
-	if err := WriteResults(c.Out, res); err != nil {
+	if err := WriteFolder(c.Out, res); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "report: %s\n", filepath.Join(c.Out, "report.md"))
@@ -79,42 +80,24 @@ func serveCommand(bin string, noSync bool, log io.Writer) func(addr, dataDir, st
 	}
 }
 
-// WriteResults writes results.json, the CSV files and the report into dir.
-func WriteResults(dir string, res *Results) error {
-	if err := res.Save(filepath.Join(dir, "results.json")); err != nil {
-		return err
-	}
-	if err := res.WriteCSV(dir); err != nil {
-		return err
-	}
-	return WriteReport(dir, res)
-}
-
-// RenderAgain is `aft bench report --in DIR`: the report of dir made again from its
-// results.json, its path printed to w.
+// RenderAgain is `aft bench report --in DIR`: the report of dir (a folder or its
+// results.json) made again from its results.json, its path printed to w.
 func RenderAgain(w io.Writer, dir string) error {
 	if err := Render(dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, "report.md"))
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(folder.Dir(dir), folder.ReportFile))
 	return nil
 }
 
 // CompareFiles is `aft bench compare A B`: the ratios of b's results to a's, as markdown
 // to w. Each of a and b is a report folder or a results.json file.
 func CompareFiles(w io.Writer, a, b string) error {
-	var rs [2]*Results
-	for i, p := range []string{a, b} {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			p = filepath.Join(p, "results.json")
-		}
-		r, err := Load(p)
-		if err != nil {
-			return err
-		}
-		rs[i] = r
+	ra, rb, err := folder.LoadTwo(a, b, Load)
+	if err != nil {
+		return err
 	}
-	fmt.Fprint(w, Compare(rs[0], rs[1]))
+	fmt.Fprint(w, Compare(ra, rb))
 	return nil
 }
 

@@ -1,10 +1,10 @@
 package bench
 
 import (
-	"encoding/csv"
-	"fmt"
-	"os"
 	"strconv"
+
+	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/report/folder"
 )
 
 // runsHeader are the columns of runs.csv: one row per Run, the fields of results.json
@@ -18,41 +18,32 @@ var runsHeader = []string{
 // timelineHeader are the columns of timeline.csv: one row per Bucket of every Recovery.
 var timelineHeader = []string{"backend", "t_s", "ok", "errors", "ok_per_s"}
 
-// WriteCSV writes runs.csv and timeline.csv into dir.
-func (r *Results) WriteCSV(dir string) error {
-	rows := [][]string{runsHeader}
+// tables returns runs.csv and timeline.csv.
+func (r *Results) tables() []folder.CSV {
+	runs := report.Table{Header: runsHeader}
 	for _, x := range r.Runs {
-		rows = append(rows, []string{
+		runs.Rows = append(runs.Rows, []string{
 			x.Scenario, x.Mode, x.Loop, x.Backend, num(x.StoreLatencyMS), strconv.Itoa(x.Clients), num(x.RateFraction), num(x.RateOffered),
 			num(x.DurationS), itoa(x.Requests), itoa(x.Successes), itoa(x.Errors), itoa(x.Retried), num(x.Throughput), num(x.OverheadMS),
 			num(x.Latency.P50), num(x.Latency.P90), num(x.Latency.P99), num(x.Latency.P999), num(x.Latency.Mean), num(x.Latency.Max), x.LastError,
 		})
 	}
-	if err := writeCSV(dir+"/runs.csv", rows); err != nil {
-		return err
-	}
-	rows = [][]string{timelineHeader}
+	timeline := report.Table{Header: timelineHeader}
 	for _, rec := range r.Recoveries {
 		for _, b := range rec.Series {
-			rows = append(rows, []string{rec.Backend, num(b.AtS), itoa(b.OK), itoa(b.Errors), num(float64(b.OK) / rec.BucketS)})
+			timeline.Rows = append(timeline.Rows, []string{rec.Backend, num(b.AtS), itoa(b.OK), itoa(b.Errors), num(float64(b.OK) / rec.BucketS)})
 		}
 	}
-	return writeCSV(dir+"/timeline.csv", rows)
+	return []folder.CSV{{Name: "runs.csv", Table: runs}, {Name: "timeline.csv", Table: timeline}}
 }
 
-func writeCSV(path string, rows [][]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write csv: %w", err)
-	}
-	w := csv.NewWriter(f)
-	w.WriteAll(rows) // flushes
-	if err := w.Error(); err != nil {
-		f.Close()
-		return fmt.Errorf("write csv %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write csv %s: %w", path, err)
+// WriteCSV writes runs.csv and timeline.csv into dir (WriteFolder writes them with the
+// rest of the folder).
+func (r *Results) WriteCSV(dir string) error {
+	for _, c := range r.tables() {
+		if err := folder.WriteCSV(dir, c); err != nil {
+			return err
+		}
 	}
 	return nil
 }

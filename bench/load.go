@@ -17,9 +17,8 @@
 // store), and on DynamoDB also with DynamoDB's own transactions (DynamoTxn). CrashRestart
 // loads a shim process, kills it with SIGKILL and restarts it, and records the throughput
 // over time and the recovery time. RunSuite runs all of it per store and injected store
-// latency (aft bench --out); the Results it returns are saved as results.json and CSV
-// (Save, WriteCSV) and rendered as report.md with charts (WriteReport, with package
-// report); Compare sets two results side by side. Execute is the `aft bench` command
+// latency (aft bench --out); the Results it returns are written as a report folder
+// (WriteFolder: results.json, CSV, report.md and charts, with package report/folder); Compare sets two results side by side. Execute is the `aft bench` command
 // itself, run from a Config that cmd/aft fills from the flags.
 //
 // The closed loop is package loop's, which history/driver uses too; the mode names are

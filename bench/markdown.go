@@ -2,12 +2,14 @@ package bench
 
 import (
 	"fmt"
-	"math"
 	"strings"
+
+	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/report/folder"
 )
 
 // writeMarkdown writes report.md: headlines, tables, charts and the schema of the raw files.
-func writeMarkdown(b *strings.Builder, r *Results, charts []chartRef) {
+func writeMarkdown(b *strings.Builder, r *Results, charts []folder.Chart) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	p("# aft bench report")
 	p("")
@@ -42,9 +44,9 @@ func writeMarkdown(b *strings.Builder, r *Results, charts []chartRef) {
 		p("## Charts")
 		p("")
 		for _, c := range charts {
-			p("![%s](%s.png)", c.Title, c.File)
+			p("![%s](%s.png)", c.Title, c.Name)
 			p("")
-			p("[SVG](%s.svg)", c.File)
+			p("[SVG](%s.svg)", c.Name)
 			p("")
 		}
 	}
@@ -71,27 +73,27 @@ func writeHeadlines(p printer, r *Results) {
 		a, pl := find(r, c, ScenarioAPI, ModeAft, LoopClosed, 0), find(r, c, ScenarioAPI, ModePlain, LoopClosed, 0)
 		if a != nil && pl != nil {
 			parts = append(parts, fmt.Sprintf("aft commits **%.0f txn/s**, **%s** the throughput of plain (%.0f/s), p50 %s ms vs %s ms (closed loop)",
-				a.Throughput, ratio(a.Throughput, pl.Throughput), pl.Throughput, f2(a.Latency.P50), f2(pl.Latency.P50)))
+				a.Throughput, folder.Ratio(a.Throughput, pl.Throughput), pl.Throughput, folder.Millis(a.Latency.P50), folder.Millis(pl.Latency.P50)))
 		}
 		if d := find(r, c, ScenarioAPI, ModeDynamoDBTxn, LoopClosed, 0); a != nil && d != nil {
-			parts = append(parts, fmt.Sprintf("**%s** the throughput of DynamoDB transactions (%.0f/s)", ratio(a.Throughput, d.Throughput), d.Throughput))
+			parts = append(parts, fmt.Sprintf("**%s** the throughput of DynamoDB transactions (%.0f/s)", folder.Ratio(a.Throughput, d.Throughput), d.Throughput))
 		}
 		if len(fs) > 0 {
 			oa, op := find(r, c, ScenarioAPI, ModeAft, LoopOpen, fs[0]), find(r, c, ScenarioAPI, ModePlain, LoopOpen, fs[0])
 			if oa != nil && op != nil {
 				parts = append(parts, fmt.Sprintf("at %.0f/s offered, p50 %s ms vs %s ms (%s) and p99 %s ms vs %s ms (%s)%s",
-					oa.RateOffered, f2(oa.Latency.P50), f2(op.Latency.P50), ratio(oa.Latency.P50, op.Latency.P50), f2(oa.Latency.P99), f2(op.Latency.P99), ratio(oa.Latency.P99, op.Latency.P99), behind(oa)))
+					oa.RateOffered, folder.Millis(oa.Latency.P50), folder.Millis(op.Latency.P50), folder.Ratio(oa.Latency.P50, op.Latency.P50), folder.Millis(oa.Latency.P99), folder.Millis(op.Latency.P99), folder.Ratio(oa.Latency.P99, op.Latency.P99), behind(oa)))
 			}
 			ga, gp := find(r, c, ScenarioGateway, ModeAft, LoopOpen, fs[0]), find(r, c, ScenarioGateway, ModePlain, LoopOpen, fs[0])
 			if ga != nil && gp != nil {
 				parts = append(parts, fmt.Sprintf("an invocation through aft (middleware and shim) takes **%s ms at p50** vs %s ms called directly (%s; p99 %s vs %s ms) at %.0f invocations/s%s; "+
 					"the middleware's own time (begin, commit, proxying) averaged **%s ms** of a mean invocation of %s ms",
-					f2(ga.Latency.P50), f2(gp.Latency.P50), ratio(ga.Latency.P50, gp.Latency.P50), f2(ga.Latency.P99), f2(gp.Latency.P99), ga.RateOffered, behind(ga), f2(ga.OverheadMS), f2(ga.Latency.Mean)))
+					folder.Millis(ga.Latency.P50), folder.Millis(gp.Latency.P50), folder.Ratio(ga.Latency.P50, gp.Latency.P50), folder.Millis(ga.Latency.P99), folder.Millis(gp.Latency.P99), ga.RateOffered, behind(ga), folder.Millis(ga.OverheadMS), folder.Millis(ga.Latency.Mean)))
 			}
 		}
 		ga, gp := find(r, c, ScenarioGateway, ModeAft, LoopClosed, 0), find(r, c, ScenarioGateway, ModePlain, LoopClosed, 0)
 		if ga != nil && gp != nil {
-			parts = append(parts, fmt.Sprintf("closed-loop invocations %.0f/s through aft vs %.0f/s direct (%s)", ga.Throughput, gp.Throughput, ratio(ga.Throughput, gp.Throughput)))
+			parts = append(parts, fmt.Sprintf("closed-loop invocations %.0f/s through aft vs %.0f/s direct (%s)", ga.Throughput, gp.Throughput, folder.Ratio(ga.Throughput, gp.Throughput)))
 		}
 		if len(parts) > 0 {
 			p("- **%s**: %s.", c, strings.Join(parts, "; "))
@@ -120,10 +122,10 @@ func writeClosed(p printer, r *Results) {
 				}
 				vs := ""
 				if pl != nil && m != ModePlain {
-					vs = fmt.Sprintf("%s / %s", ratio(x.Throughput, pl.Throughput), ratio(x.Latency.P50, pl.Latency.P50))
+					vs = fmt.Sprintf("%s / %s", folder.Ratio(x.Throughput, pl.Throughput), folder.Ratio(x.Latency.P50, pl.Latency.P50))
 				}
 				rows = append(rows, []string{c.String(), sc, m, fmt.Sprint(x.Clients), fmt.Sprintf("%.0f", x.Throughput),
-					f2(x.Latency.P50), f2(x.Latency.P90), f2(x.Latency.P99), f2(x.Latency.P999), fmt.Sprint(x.Errors), vs, overhead(x)})
+					folder.Millis(x.Latency.P50), folder.Millis(x.Latency.P90), folder.Millis(x.Latency.P99), folder.Millis(x.Latency.P999), fmt.Sprint(x.Errors), vs, overhead(x)})
 			}
 		}
 	}
@@ -150,7 +152,7 @@ func writeOpen(p printer, r *Results) {
 						achieved += " (behind)"
 					}
 					rows = append(rows, []string{c.String(), sc, m, fmt.Sprintf("%.0f (%.0f%%)", x.RateOffered, f*100), achieved,
-						f2(x.Latency.P50), f2(x.Latency.P90), f2(x.Latency.P99), f2(x.Latency.P999), fmt.Sprint(x.Errors), fmt.Sprint(x.Retried), overhead(x)})
+						folder.Millis(x.Latency.P50), folder.Millis(x.Latency.P90), folder.Millis(x.Latency.P99), folder.Millis(x.Latency.P999), fmt.Sprint(x.Errors), fmt.Sprint(x.Retried), overhead(x)})
 				}
 			}
 		}
@@ -178,7 +180,7 @@ func writeSteps(p printer, r *Results) {
 			if !ok {
 				continue
 			}
-			rows = append(rows, []string{c.String(), step, f2(l.P50), f2(l.P90), f2(l.P99), f2(l.P999), f2(l.Mean)})
+			rows = append(rows, []string{c.String(), step, folder.Millis(l.P50), folder.Millis(l.P90), folder.Millis(l.P99), folder.Millis(l.P999), folder.Millis(l.Mean)})
 		}
 	}
 	if len(rows) == 0 {
@@ -247,40 +249,12 @@ func overhead(x *Record) string {
 	if x.Scenario != ScenarioGateway || x.Mode != ModeAft {
 		return ""
 	}
-	return f2(x.OverheadMS)
+	return folder.Millis(x.OverheadMS)
 }
 
-// table writes a markdown table.
+// table writes a markdown table and a blank line.
 func table(p printer, header []string, rows [][]string) {
-	p("| %s |", strings.Join(header, " | "))
-	seps := make([]string, len(header))
-	for i := range seps {
-		seps[i] = "---"
-	}
-	p("|%s|", strings.Join(seps, "|"))
-	for _, r := range rows {
-		for i := range r {
-			r[i] = strings.ReplaceAll(r[i], "|", `\|`)
-		}
-		p("| %s |", strings.Join(r, " | "))
-	}
-	p("")
-}
-
-// f2 formats milliseconds: two decimals below 100, none above.
-func f2(v float64) string {
-	if v >= 100 {
-		return fmt.Sprintf("%.0f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-// ratio formats a/b as "1.23x", or "n/a" when b is zero.
-func ratio(a, b float64) string {
-	if b == 0 || math.IsNaN(a/b) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2fx", a/b)
+	p("%s", report.Table{Header: header, Rows: rows}.Compact())
 }
 
 // schemaDoc documents the raw files of a report folder.

@@ -7,6 +7,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+
+	"github.com/aft-shim/aft/report/folder"
 )
 
 // selfRSS returns this process's resident set size, in bytes.
@@ -14,7 +16,7 @@ func selfRSS() int64 { return selfStatusKB("VmRSS") }
 
 // selfStatusKB returns the kB field name of /proc/self/status, in bytes (0 if unknown).
 func selfStatusKB(name string) int64 {
-	kb, _ := strconv.ParseInt(strings.Fields(procField("/proc/self/status", name) + " 0")[0], 10, 64)
+	kb, _ := strconv.ParseInt(strings.Fields(folder.ProcField("/proc/self/status", name) + " 0")[0], 10, 64)
 	return kb << 10
 }
 

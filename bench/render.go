@@ -3,37 +3,34 @@ package bench
 import (
 	"fmt"
 	"image/color"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/report/folder"
 )
 
-// WriteReport renders r into dir: report.md, with its tables, and the charts it shows
-// (PNG and SVG, drawn by package report). It reads nothing but r, so that a report can be
-// made again from results.json (Render).
-func WriteReport(dir string, r *Results) error {
-	charts, err := drawCharts(dir, r)
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	writeMarkdown(&b, r, charts)
-	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
+// WriteFolder writes the whole report folder dir: results.json, runs.csv, timeline.csv,
+// the charts (PNG and SVG, drawn by package report) and report.md. The files besides
+// results.json are made from r alone, so that Render can make them again.
+func WriteFolder(dir string, r *Results) error {
+	return folder.Write(dir, []folder.JSON{{Name: folder.ResultsFile, Value: r}}, r.Files())
 }
 
-// Render makes the report of dir again from its results.json.
+// Render makes the report of dir (a report folder, or its results.json) again from its
+// results.json, into that folder (folder.Dir).
 func Render(dir string) error {
-	r, err := Load(filepath.Join(dir, "results.json"))
-	if err != nil {
-		return err
-	}
-	return WriteReport(dir, r)
+	_, _, err := folder.Rerender(dir, "", Load, func(r *Results) ([]folder.JSON, folder.Files) { return nil, r.Files() })
+	return err
+}
+
+// Files returns the files of a report folder made from r: the CSV tables, the charts
+// and report.md.
+func (r *Results) Files() folder.Files {
+	charts := drawCharts(r)
+	var b strings.Builder
+	writeMarkdown(&b, r, charts)
+	return folder.Files{CSV: r.tables(), Charts: charts, Markdown: b.String()}
 }
 
 // config is one store and injected latency: the runs made together.
@@ -97,11 +94,6 @@ func modes(r *Results) []string {
 	return out
 }
 
-// chartRef is a chart drawn for the report.
-type chartRef struct {
-	Title, File string // File without extension
-}
-
 // seriesColor is the colour of a scenario and mode in every chart of a report.
 func seriesColor(scenario, mode string) color.Color {
 	i := map[string]int{
@@ -128,25 +120,19 @@ func seriesName(scenario, mode string) string {
 	return scenario + " " + mode
 }
 
-// drawCharts draws the throughput bars, a latency CDF per configuration and the
-// throughput over time of every recovery.
-func drawCharts(dir string, r *Results) ([]chartRef, error) {
-	var refs []chartRef
-	save := func(file, title string, c report.Chart) error {
+// drawCharts returns the charts of the report: the throughput bars, a latency CDF per
+// configuration and the throughput over time of every recovery.
+func drawCharts(r *Results) []folder.Chart {
+	var refs []folder.Chart
+	save := func(file, title string, c report.Chart) {
 		size := report.DefaultSize
 		if b, ok := c.(report.Bars); ok && len(b.Categories)*len(b.Series) > 6 {
 			size.Width = 1200 // room for the value labels of many bars
 		}
-		if _, err := report.SaveAll(filepath.Join(dir, file), c, size); err != nil {
-			return fmt.Errorf("chart %s: %w", file, err)
-		}
-		refs = append(refs, chartRef{title, file})
-		return nil
+		refs = append(refs, folder.Chart{Name: file, Title: title, Chart: c, Size: size})
 	}
 	cs := configs(r)
-	if err := throughputCharts(r, cs, save); err != nil {
-		return nil, err
-	}
+	throughputCharts(r, cs, save)
 	fs := fractions(r)
 	for _, c := range cs {
 		loop, frac, how := LoopClosed, 0.0, fmt.Sprintf("closed loop, %d clients", firstClients(r))
@@ -172,9 +158,7 @@ func drawCharts(dir string, r *Results) ([]chartRef, error) {
 		if len(lc.Series) == 0 {
 			continue
 		}
-		if err := save("cdf-"+c.slug(), lc.Title, latencyCDF{lc}); err != nil {
-			return nil, err
-		}
+		save("cdf-"+c.slug(), lc.Title, latencyCDF{lc})
 	}
 	for _, rec := range r.Recoveries {
 		lc := report.Lines{Title: fmt.Sprintf("Throughput across a kill -9 and restart of aft serve (%s, %d clients)", rec.Backend, rec.Clients),
@@ -197,18 +181,16 @@ func drawCharts(dir string, r *Results) ([]chartRef, error) {
 			}
 			lc.Marks = append(lc.Marks, m)
 		}
-		if err := save("recovery-"+rec.Backend, lc.Title, lc); err != nil {
-			return nil, err
-		}
+		save("recovery-"+rec.Backend, lc.Title, lc)
 	}
-	return refs, nil
+	return refs
 }
 
 // throughputCharts draws the closed-loop throughput: aft relative to plain for every
 // configuration on one scale, then the transactions per second of each backend.
-func throughputCharts(r *Results, cs []config, save func(file, title string, c report.Chart) error) error {
+func throughputCharts(r *Results, cs []config, save func(file, title string, c report.Chart)) {
 	if len(cs) == 0 {
-		return nil
+		return
 	}
 	rel := report.Bars{Title: "Throughput of aft relative to plain (closed loop)",
 		CategoryLabel: "backend (+ injected latency per storage call)", ValueLabel: "aft / plain throughput (x; above 1: aft faster)",
@@ -228,9 +210,7 @@ func throughputCharts(r *Results, cs []config, save func(file, title string, c r
 		}
 		rel.Series = append(rel.Series, s)
 	}
-	if err := save("throughput-ratio", rel.Title, rel); err != nil {
-		return err
-	}
+	save("throughput-ratio", rel.Title, rel)
 	var backends []string
 	for _, c := range cs {
 		if !slices.Contains(backends, c.Backend) {
@@ -268,11 +248,8 @@ func throughputCharts(r *Results, cs []config, save func(file, title string, c r
 		if len(bc.Series) == 0 {
 			continue
 		}
-		if err := save("throughput-"+b, bc.Title, bc); err != nil {
-			return err
-		}
+		save("throughput-"+b, bc.Title, bc)
 	}
-	return nil
 }
 
 func firstClients(r *Results) int {

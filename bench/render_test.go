@@ -121,3 +121,36 @@ func TestCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestFolderHidesSecrets writes a report folder whose results hold a store password in
+// the command line, an error and a note: no file of it may show the password.
+func TestFolderHidesSecrets(t *testing.T) {
+	r, err := Load("testdata/results.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Command = "aft bench --out x --store redis://:s3cret@127.0.0.1:6379/0"
+	r.Runs[0].LastError = "redis: dial redis://:s3cret@127.0.0.1:6379/0: refused"
+	r.Notes = append(r.Notes, "store s3://b/p?endpoint=http://AKIA:s3cret@127.0.0.1:9000 was slow")
+	dir := t.TempDir()
+	if err := WriteFolder(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		b, _ := os.ReadFile(filepath.Join(dir, f.Name()))
+		if bytes.Contains(b, []byte("s3cret")) {
+			t.Errorf("%s shows the store password", f.Name())
+		}
+	}
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "redis: dial redis://:xxxxx@127.0.0.1:6379/0: refused"; back.Runs[0].LastError != want {
+		t.Errorf("last_error %q, want %q", back.Runs[0].LastError, want)
+	}
+	if out := Compare(r, r); strings.Contains(out, "s3cret") {
+		t.Errorf("compare shows the store password:\n%s", out)
+	}
+}

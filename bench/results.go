@@ -1,13 +1,12 @@
 package bench
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/aft-shim/aft/bench/mode"
+	"github.com/aft-shim/aft/report/folder"
 )
 
 // SchemaVersion names the format of results.json; Load refuses others.
@@ -29,19 +28,9 @@ type Results struct {
 	Metrics    []Metric   `json:"metrics,omitempty"` // Prometheus counters scraped at the end of runs
 }
 
-// Machine describes the machine a run was made on.
-type Machine struct {
-	Cores      int    `json:"cores"`      // logical CPUs
-	GOMAXPROCS int    `json:"gomaxprocs"` // of the bench process
-	CPU        string `json:"cpu"`        // model name, from /proc/cpuinfo
-	MemoryMiB  int64  `json:"memory_mib"` // total, from /proc/meminfo
-	OS         string `json:"os"`         // GOOS/GOARCH and kernel release
-	Go         string `json:"go"`         // the Go version of the binary
-	// LoadBefore and LoadAfter are the 1-minute load averages when the run began and
-	// ended: other work on the machine during the run, when above zero.
-	LoadBefore float64 `json:"load_before"`
-	LoadAfter  float64 `json:"load_after"`
-}
+// Machine describes the machine a run was made on: the one description of package
+// folder, which both report folders use.
+type Machine = folder.Machine
 
 // The kinds of load of a Record (Record.Scenario).
 const (
@@ -156,13 +145,10 @@ func (r Record) Key() string {
 	return k
 }
 
-// Save writes r to path as indented JSON.
+// Save writes r to path as indented JSON, the secrets of any store URL in it hidden
+// (folder.WriteJSON).
 func (r *Results) Save(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save results: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := folder.WriteJSON(path, r); err != nil {
 		return fmt.Errorf("save results: %w", err)
 	}
 	return nil
@@ -171,15 +157,13 @@ func (r *Results) Save(path string) error {
 // ErrSchema is returned by Load for a file of another format.
 var ErrSchema = errors.New("not an aft bench results file")
 
-// Load reads results.json written by Save.
+// Load reads results.json written by Save: path names the file, or the report folder
+// that holds it.
 func Load(path string) (*Results, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("load results: %w", err)
-	}
+	path = folder.Path(path)
 	var r Results
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("load results %s: %w", path, err)
+	if err := folder.ReadJSON(path, &r); err != nil {
+		return nil, fmt.Errorf("load results: %w", err)
 	}
 	if r.Schema != SchemaVersion {
 		return nil, fmt.Errorf("load results %s: schema %q, want %q: %w", path, r.Schema, SchemaVersion, ErrSchema)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/prometheus/client_golang/prometheus"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -58,8 +59,8 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*Results, error) {
 	if cfg.Warmup == 0 {
 		cfg.Warmup = time.Second
 	}
-	s := &suite{cfg: cfg, res: &Results{Schema: SchemaVersion, Started: time.Now(), Shape: cfg.Shape, Machine: ThisMachine()}}
-	s.res.Machine.LoadBefore = LoadAverage()
+	s := &suite{cfg: cfg, res: &Results{Schema: SchemaVersion, Started: time.Now(), Shape: cfg.Shape, Machine: folder.ThisMachine()}}
+	s.res.Machine.LoadBefore = folder.LoadAverage()
 	s.total = len(cfg.Stores) * len(cfg.Latencies) * (4 + 4*len(cfg.RateFractions))
 	for _, url := range cfg.Stores {
 		if BackendName(url) == "dynamodb" {
@@ -88,7 +89,7 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*Results, error) {
 		s.res.Notes = append(s.res.Notes, "no kill -9 and restart run (the shim is not a process of this run)")
 	}
 	s.res.Finished = time.Now()
-	s.res.Machine.LoadAfter = LoadAverage()
+	s.res.Machine.LoadAfter = folder.LoadAverage()
 	return s.res, nil
 }
 

@@ -5,7 +5,10 @@ import (
 	"strings"
 )
 
-// Kind names a kind of anomaly.
+// Kind names a kind of anomaly. The workload suite's checker (workloads/anomaly) uses this
+// type and the constants of the kinds it also finds (fractured, ryw, duplicate, lost),
+// counted there per request from application states; its doc comments say how each
+// differs from the rule here.
 //
 // "External read" below means a Read of a key the transaction has not written or deleted
 // before it (in issue order); the other reads are reads of its own buffered writes and are

@@ -1,6 +1,7 @@
 // Package report writes what a run measured in forms that people and programs read:
-// markdown and plain-text tables, CSV, JSON, and charts drawn with gonum.org/v1/plot as PNG
-// and SVG.
+// markdown and plain-text tables, CSV, and charts drawn with gonum.org/v1/plot as PNG
+// and SVG. The report folders made of them (results.json, the tables, the charts and
+// report.md, with store secrets hidden) are package report/folder's.
 //
 // Three kinds of chart cover what the workload suite and the benchmarks show:
 //

@@ -83,13 +83,7 @@ func (t Table) align(col int) Align {
 // Markdown returns the table in GitHub-flavoured markdown, columns padded to one width. A
 // "|" in a cell is escaped and a line break becomes a space.
 func (t Table) Markdown() string {
-	g := t.grid()
-	for _, row := range g {
-		for i, c := range row {
-			c = strings.ReplaceAll(c, "|", `\|`)
-			row[i] = strings.Join(strings.Fields(strings.ReplaceAll(c, "\n", " ")), " ")
-		}
-	}
+	g := t.markdownGrid()
 	w := widths(g, 3)
 	var b strings.Builder
 	for r, row := range g {
@@ -107,6 +101,34 @@ func (t Table) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// Compact returns the table in GitHub-flavoured markdown without padding, one row a
+// line ("| a | b |", then "|---|---|"): the same table as Markdown, smaller for long
+// tables. Its columns are all left aligned.
+func (t Table) Compact() string {
+	g := t.markdownGrid()
+	var b strings.Builder
+	for r, row := range g {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		if r == 0 {
+			b.WriteString("|" + strings.Repeat("---|", len(row)) + "\n")
+		}
+	}
+	return b.String()
+}
+
+// markdownGrid returns the cells of the table with each "|" escaped and its white space
+// (line breaks too) collapsed to single spaces.
+func (t Table) markdownGrid() [][]string {
+	g := t.grid()
+	for _, row := range g {
+		for i, c := range row {
+			c = strings.ReplaceAll(c, "|", `\|`)
+			row[i] = strings.Join(strings.Fields(c), " ")
+		}
+	}
+	return g
 }
 
 // Text returns the table as aligned plain text for a terminal: columns two spaces apart,

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -26,6 +25,12 @@ func TestTable(t *testing.T) {
 			"| crash\\|partial | plain |        12 |\n" +
 			"| zombie         |  aft  |       0.5 |\n" +
 			"| short          |       |           |\n"},
+		{"compact", tab.Compact, "" +
+			"| scenario | mode | anomalies |\n" +
+			"|---|---|---|\n" +
+			"| crash\\|partial | plain | 12 |\n" +
+			"| zombie | aft | 0.5 |\n" +
+			"| short |  |  |\n"},
 		{"text", tab.Text, "" +
 			"scenario       mode   anomalies\n" +
 			"-------------  -----  ---------\n" +
@@ -60,33 +65,5 @@ func TestCell(t *testing.T) {
 		if got := Cell(tc.in); got != tc.want {
 			t.Errorf("Cell(%v) = %q, want %q", tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestJSONRoundTrip(t *testing.T) {
-	type rec struct {
-		Name  string         `json:"name"`
-		Count map[string]int `json:"count"`
-	}
-	path := filepath.Join(t.TempDir(), "sub", "r.json")
-	in := []rec{{"a", map[string]int{"x": 1}}}
-	if err := WriteJSON(path, in); err != nil {
-		t.Fatal(err)
-	}
-	var out []rec
-	if err := ReadJSON(path, &out); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) != 1 || out[0].Name != "a" || out[0].Count["x"] != 1 {
-		t.Errorf("read back %+v", out)
-	}
-	if err := WriteFile(path, []byte("[{")); err != nil {
-		t.Fatal(err)
-	}
-	if err := ReadJSON(path, &out); err == nil {
-		t.Error("ReadJSON accepted bad JSON")
-	}
-	if err := ReadJSON(path+".missing", &out); err == nil {
-		t.Error("ReadJSON read a missing file")
 	}
 }

@@ -1,55 +1,68 @@
 package workloads
 
 import (
+	"cmp"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
 // Compare returns the differences between two runs, a and b, as a table with a row per
 // scenario and mode whose anomalies, requests or outcome differ (or that only one run
-// has), and the number of rows that are the same.
+// has), and the number of rows that are the same. Rows come in the order of the
+// scenarios (as they first appear in a, then b), then of the modes (plain, aft,
+// dynamodb-txn).
 func Compare(a, b []Result) (report.Table, int) {
 	t := report.Table{Header: []string{"scenario", "mode", "A", "B", "change"},
 		Align: []report.Align{report.AlignLeft, report.AlignLeft, report.AlignLeft, report.AlignLeft, report.AlignLeft}}
+	scenarios := scenariosOf(append(append([]Result(nil), a...), b...))
+	modes := []Mode{Plain, Aft, DynamoTxn}
+	pairs := folder.Match(a, b, func(r Result) string { return r.Scenario + "\x00" + string(r.Mode) })
+	slices.SortStableFunc(pairs, func(x, y folder.Pair[Result]) int {
+		rx, ry := pairOf(x), pairOf(y)
+		return cmp.Or(cmp.Compare(slices.Index(scenarios, rx.Scenario), slices.Index(scenarios, ry.Scenario)),
+			cmp.Compare(slices.Index(modes, rx.Mode), slices.Index(modes, ry.Mode)))
+	})
 	same := 0
-	keys := scenariosOf(append(append([]Result(nil), a...), b...))
-	modes := modesOf(append(append([]Result(nil), a...), b...))
-	for _, s := range keys {
-		for _, m := range modes {
-			ra, okA := find(a, s, m)
-			rb, okB := find(b, s, m)
-			switch {
-			case !okA && !okB:
-				continue
-			case !okA:
-				t.AddRow(s, string(m), "-", Cell(rb), "only in B")
-			case !okB:
-				t.AddRow(s, string(m), Cell(ra), "-", "only in A")
-			default:
-				if ch := change(ra, rb); ch != "" {
-					t.AddRow(s, string(m), Cell(ra), Cell(rb), ch)
-				} else {
-					same++
-				}
+	for _, p := range pairs {
+		r := pairOf(p)
+		switch {
+		case !p.InA:
+			t.AddRow(r.Scenario, string(r.Mode), "-", Cell(p.B), "only in B")
+		case !p.InB:
+			t.AddRow(r.Scenario, string(r.Mode), Cell(p.A), "-", "only in A")
+		default:
+			if ch := change(p.A, p.B); ch != "" {
+				t.AddRow(r.Scenario, string(r.Mode), Cell(p.A), Cell(p.B), ch)
+			} else {
+				same++
 			}
 		}
 	}
 	return t, same
 }
 
+// pairOf returns the record of a pair that names its scenario and mode.
+func pairOf(p folder.Pair[Result]) Result {
+	if p.InB {
+		return p.B
+	}
+	return p.A
+}
+
 // change describes how b differs from a, "" when not at all.
 func change(a, b Result) string {
 	var parts []string
 	if d := b.Anomalies.Total() - a.Anomalies.Total(); d != 0 {
-		parts = append(parts, "total "+signed(d))
+		parts = append(parts, "total "+folder.Signed(d))
 	}
 	for _, k := range anomaly.Kinds() {
 		if d := b.Anomalies.Get(k) - a.Anomalies.Get(k); d != 0 {
-			parts = append(parts, fmt.Sprintf("%s %s", k, signed(d)))
+			parts = append(parts, fmt.Sprintf("%s %s", k, folder.Signed(d)))
 		}
 	}
 	if a.Requests != b.Requests {
@@ -64,13 +77,7 @@ func change(a, b Result) string {
 	return strings.Join(parts, ", ")
 }
 
-func signed(d int) string {
-	if d > 0 {
-		return "+" + strconv.Itoa(d)
-	}
-	return strconv.Itoa(d)
-}
-
+// outcome says how a run ended: "skipped", "error" (it failed to run) or "ran".
 func outcome(r Result) string {
 	switch {
 	case r.Skipped != "":

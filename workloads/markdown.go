@@ -38,7 +38,7 @@ func Markdown(results []Result, info RunInfo) string {
 		if !info.Started.IsZero() {
 			p(" on %s", info.Started.Format("2006-01-02 15:04 MST"))
 		}
-		p(" (%s, %s, %d CPUs, %s; %.0f s).\n\n", storeName(info.Store), info.Platform, info.CPUs, info.GoVersion, info.Seconds)
+		p(" (%s, %s, %d CPUs, %s; %.0f s).\n\n", storeName(info.Store), info.Machine.Platform(), info.Machine.Cores, info.Machine.Go, info.Seconds)
 	}
 	p("Every scenario sends the same requests through the same platform behaviour and faults in each mode:\n\n")
 	p("- **plain**: the functions read and write the store directly, one key at a time, and the platform retries as usual;\n")

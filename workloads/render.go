@@ -1,27 +1,25 @@
 package workloads
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aft-shim/aft/report"
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
 // The files of a report folder.
 const (
-	FileResults = "results.json"
+	FileResults = folder.ResultsFile
 	FileRun     = "run.json"
 	FileCSV     = "results.csv"
-	FileReport  = "report.md"
+	FileReport  = folder.ReportFile
 	chartByScen = "anomalies"     // .png and .svg
 	chartByKind = "anomaly-kinds" // .png and .svg
 )
@@ -29,68 +27,118 @@ const (
 // RunInfo describes how a suite run was made: run.json.
 type RunInfo struct {
 	// Command is the command line that made the run.
-	Command string    `json:"command"`
-	Started time.Time `json:"started"`
-	Seconds float64   `json:"seconds"`
+	Command string
+	Started time.Time
+	Seconds float64
 	// Store is the --store URL, "" for the embedded store, its secrets hidden (backend.Redact).
-	Store     string `json:"store"`
-	Quick     bool   `json:"quick"`
-	GoVersion string `json:"go_version"`
-	Platform  string `json:"platform"` // GOOS/GOARCH
-	CPUs      int    `json:"cpus"`
+	Store string
+	Quick bool
+	// Machine is where the run was made. run.json holds three of its fields: go_version
+	// (Go), platform (Platform()) and cpus (Cores).
+	Machine folder.Machine
+}
+
+// runJSON is the form of RunInfo in run.json.
+type runJSON struct {
+	Command   string    `json:"command"`
+	Started   time.Time `json:"started"`
+	Seconds   float64   `json:"seconds"`
+	Store     string    `json:"store"`
+	Quick     bool      `json:"quick"`
+	GoVersion string    `json:"go_version"`
+	Platform  string    `json:"platform"` // GOOS/GOARCH
+	CPUs      int       `json:"cpus"`
+}
+
+// MarshalJSON returns the JSON of run.json.
+func (i RunInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(runJSON{Command: i.Command, Started: i.Started, Seconds: i.Seconds, Store: i.Store, Quick: i.Quick,
+		GoVersion: i.Machine.Go, Platform: i.Machine.Platform(), CPUs: i.Machine.Cores})
+}
+
+// UnmarshalJSON reads the JSON of run.json.
+func (i *RunInfo) UnmarshalJSON(b []byte) error {
+	var j runJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*i = RunInfo{Command: j.Command, Started: j.Started, Seconds: j.Seconds, Store: j.Store, Quick: j.Quick,
+		Machine: folder.Machine{Go: j.GoVersion, OS: j.Platform, Cores: j.CPUs}}
+	return nil
 }
 
 // NewRunInfo returns the RunInfo of a run of o started at start by command.
 func NewRunInfo(command string, o Options, start time.Time) RunInfo {
 	return RunInfo{Command: command, Started: start.UTC().Truncate(time.Second), Seconds: time.Since(start).Seconds(),
-		Store: backend.Redact(o.Store), Quick: o.Quick, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU()}
+		Store: backend.Redact(o.Store), Quick: o.Quick, Machine: folder.ThisMachine()}
 }
 
 // WriteAll writes the whole report folder dir: results.json, run.json, results.csv,
 // report.md and the charts.
 func WriteAll(dir string, results []Result, info RunInfo) error {
-	if err := report.WriteJSON(filepath.Join(dir, FileResults), results); err != nil {
-		return err
-	}
-	if err := report.WriteJSON(filepath.Join(dir, FileRun), info); err != nil {
-		return err
-	}
-	return Render(dir, results, info)
+	return folder.Write(dir, raw(results, info), Files(results, info))
 }
 
 // Render writes report.md, results.csv and the charts of dir from results.
 func Render(dir string, results []Result, info RunInfo) error {
-	if err := report.WriteCSVFile(filepath.Join(dir, FileCSV), CSV(results)); err != nil {
-		return err
-	}
+	return folder.Render(dir, Files(results, info))
+}
+
+// raw returns the raw files of a report folder: results.json and run.json.
+func raw(results []Result, info RunInfo) []folder.JSON {
+	return []folder.JSON{{Name: FileResults, Value: results}, {Name: FileRun, Value: info}}
+}
+
+// Files returns the files of a report folder made from results: results.csv, the
+// charts (when there are results) and report.md.
+func Files(results []Result, info RunInfo) folder.Files {
+	f := folder.Files{CSV: []folder.CSV{{Name: FileCSV, Table: CSV(results)}}, Markdown: Markdown(results, info)}
 	if len(results) > 0 {
-		if _, err := report.SaveAll(filepath.Join(dir, chartByScen), ScenarioChart(results, info), report.Size{}); err != nil {
-			return err
-		}
-		if _, err := report.SaveAll(filepath.Join(dir, chartByKind), KindChart(results), report.Size{}); err != nil {
-			return err
+		f.Charts = []folder.Chart{
+			{Name: chartByScen, Title: "Anomalies by scenario and mode", Chart: ScenarioChart(results, info)},
+			{Name: chartByKind, Title: "Anomalies by kind", Chart: KindChart(results)},
 		}
 	}
-	return report.WriteFile(filepath.Join(dir, FileReport), []byte(Markdown(results, info)))
+	return f
 }
 
 // ReadDir reads results.json and, when there, run.json of a report folder. dir may also
 // name a results.json file.
 func ReadDir(dir string) ([]Result, RunInfo, error) {
-	path := dir
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		path = filepath.Join(dir, FileResults)
-	}
-	var results []Result
-	if err := report.ReadJSON(path, &results); err != nil {
+	var f runFolder
+	if err := f.read(dir); err != nil {
 		return nil, RunInfo{}, err
 	}
-	var info RunInfo
-	err := report.ReadJSON(filepath.Join(filepath.Dir(path), FileRun), &info)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, RunInfo{}, err
+	return f.results, f.info, nil
+}
+
+// Rerender renders the report folder in (or the results.json it names) again: into its
+// own folder, or into out, with its raw files, when out is not "". It returns the folder
+// written and the results.
+func Rerender(in, out string) (string, []Result, error) {
+	dir, f, err := folder.Rerender(in, out, func(path string) (runFolder, error) {
+		var f runFolder
+		err := f.read(path)
+		return f, err
+	}, func(f runFolder) ([]folder.JSON, folder.Files) {
+		return raw(f.results, f.info), Files(f.results, f.info)
+	})
+	return dir, f.results, err
+}
+
+// runFolder is what a report folder holds of a run.
+type runFolder struct {
+	results []Result
+	info    RunInfo
+}
+
+// read reads results.json and, when there, run.json of the report folder dir (or the
+// folder of the results.json it names).
+func (f *runFolder) read(dir string) error {
+	if err := folder.ReadJSON(folder.Path(dir), &f.results); err != nil {
+		return err
 	}
-	return results, info, nil
+	return folder.Read(dir, FileRun, &f.info, true)
 }
 
 // modesOf returns the modes in results, in the order plain, aft, dynamodb-txn.
@@ -125,11 +173,8 @@ func find(results []Result, scenario string, m Mode) (Result, bool) {
 
 // Cell returns how the anomaly table shows r: the total and the non-zero kinds.
 func Cell(r Result) string {
-	switch {
-	case r.Skipped != "":
-		return "skipped"
-	case r.Error != "":
-		return "error"
+	if o := outcome(r); o != "ran" {
+		return o // skipped or error
 	}
 	c := r.Anomalies
 	if c.Total() == 0 {

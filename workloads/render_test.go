@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
@@ -26,7 +27,7 @@ func sampleResults() []Result {
 
 func TestWriteAllAndReadBack(t *testing.T) {
 	dir := t.TempDir()
-	info := RunInfo{Command: "aft workloads --quick --out x", Started: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Quick: true, CPUs: 2}
+	info := RunInfo{Command: "aft workloads --quick --out x", Started: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Quick: true, Machine: folder.Machine{Cores: 2}}
 	results := sampleResults()
 	if err := WriteAll(dir, results, info); err != nil {
 		t.Fatal(err)

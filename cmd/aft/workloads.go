@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/bench"
+	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/workloads"
 )
@@ -108,7 +109,8 @@ func wlVerdict(results []workloads.Result) error {
 	return errors.Join(errs...)
 }
 
-// wlProgress prints a status line per scenario and mode: its start, then its outcome.
+// wlProgress prints a status line per scenario and mode: its start, then its outcome,
+// the secrets of any store URL in it hidden.
 func wlProgress(e workloads.Event) {
 	if e.Result == nil {
 		fmt.Printf("[%2d/%d] %-22s %-12s ", e.Index, e.Total, e.Scenario, e.Mode)
@@ -117,9 +119,9 @@ func wlProgress(e workloads.Event) {
 	r := e.Result
 	switch {
 	case r.Skipped != "":
-		fmt.Printf("skipped: %s\n", r.Skipped)
+		fmt.Printf("skipped: %s\n", folder.Redact(r.Skipped))
 	case r.Error != "":
-		fmt.Printf("%5.1fs  FAILED: %s\n", r.Seconds, r.Error)
+		fmt.Printf("%5.1fs  FAILED: %s\n", r.Seconds, folder.Redact(r.Error))
 	default:
 		fmt.Printf("%5.1fs  %3d requests, %3d acked, %4d deliveries  anomalies: %v\n", r.Seconds, r.Requests, r.Acked, r.Deliveries, r.Anomalies)
 	}
@@ -146,21 +148,8 @@ func (w *workloadsCmd) render(args []string) error {
 	if *in == "" {
 		return usage("--in DIR is required")
 	}
-	results, info, err := workloads.ReadDir(*in)
+	dir, results, err := workloads.Rerender(*in, *out) // a new --out folder gets the raw results too
 	if err != nil {
-		return err
-	}
-	dir := *out
-	if dir == "" {
-		if dir = *in; strings.HasSuffix(dir, ".json") {
-			dir = wlDirOf(dir)
-		}
-	}
-	write := workloads.Render
-	if *out != "" {
-		write = workloads.WriteAll // a new folder gets the raw results too
-	}
-	if err := write(dir, results, info); err != nil {
 		return err
 	}
 	wlPrintResults(results)
@@ -178,11 +167,10 @@ func (w *workloadsCmd) compare(args []string) error {
 	if fs.NArg() != 2 {
 		return usage("want two report folders (or results.json files): aft workloads compare A B")
 	}
-	a, _, err := workloads.ReadDir(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	b, _, err := workloads.ReadDir(fs.Arg(1))
+	a, b, err := folder.LoadTwo(fs.Arg(0), fs.Arg(1), func(path string) ([]workloads.Result, error) {
+		results, _, err := workloads.ReadDir(path)
+		return results, err
+	})
 	if err != nil {
 		return err
 	}
@@ -214,11 +202,4 @@ func wlSplit(s string) []string {
 		}
 	}
 	return out
-}
-
-func wlDirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i]
-	}
-	return "."
 }

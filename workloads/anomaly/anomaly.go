@@ -35,18 +35,44 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/aft-shim/aft/history"
 )
 
-// Kind names a kind of anomaly.
-type Kind string
+// Kind names a kind of anomaly. It is history.Kind: the history checker (package
+// history, over transaction histories) and this one (over application states) share one
+// vocabulary, and a kind both find has one constant, defined in package history. Their
+// JSON and report strings are the constants' values.
+type Kind = history.Kind
 
-// The anomaly kinds, in the order of Kinds.
+// The anomaly kinds, in the order of Kinds. Four are the history checker's own kinds,
+// found here from other evidence and counted per request rather than per transaction or
+// read; Partial is this package's alone.
 const (
-	Fractured Kind = "fractured"
-	RYW       Kind = "ryw"
-	Partial   Kind = "partial"
-	Duplicate Kind = "duplicate"
-	Lost      Kind = "lost"
+	// Fractured is history.KindFractured: a read saw part of a writer's writes. The history
+	// checker finds it in one transaction whose two reads returned, for two keys the writer
+	// wrote, its version and an older one, and counts each such reader; here a snapshot
+	// showed a request in some but not all of its keys while the request ends up whole,
+	// counted once per request.
+	Fractured = history.KindFractured
+	// RYW is history.KindRYW, the same rule: a read of a key its own transaction (here:
+	// attempt) wrote before did not return that write. Counted per read in both.
+	RYW = history.KindRYW
+	// Partial is only this package's: the writes of an attempt that failed half way were
+	// visible, to a snapshot (as history.KindAborted: a read returned a write of a failed
+	// transaction) or in the final state of a request never acknowledged (which the history
+	// checker does not judge). Counted per request.
+	Partial Kind = "partial"
+	// Duplicate is history.KindDuplicate: one request (idempotency key) took effect more
+	// than once. The history checker counts idempotency keys with two or more committed or
+	// observed attempts; here a request applied twice to one key (two trail entries), in
+	// any snapshot or the final state, counts once per request.
+	Duplicate = history.KindDuplicate
+	// Lost is history.KindLost: a committed write is missing from the final state. The
+	// history checker finds a final read older than a committed write of its key and
+	// counts per read; here an acknowledged request missing from one of its keys in the
+	// final state counts once per request.
+	Lost = history.KindLost
 )
 
 // Kinds returns every Kind in a fixed order.
