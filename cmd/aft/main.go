@@ -54,8 +54,8 @@ func run(ctx context.Context, args []string) int {
 			printCommands(os.Stdout)
 			return 0
 		}
-		fmt.Fprintf(os.Stderr, "aft: unknown command %q\n", args[0])
-		printCommands(os.Stderr)
+		// One line, as for any bad argument (spec/cli.md).
+		fmt.Fprintf(os.Stderr, "aft: unknown command %q (aft alone lists the commands)\n", args[0])
 		return 2
 	}
 	err := cmd.Run(ctx, args[1:])
