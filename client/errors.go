@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // Error is an error answer of the shim: {"error", "code"} and the HTTP status.
@@ -41,12 +43,7 @@ var (
 func decodeError(resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var j struct {
-		Error  string  `json:"error"`
-		Code   string  `json:"code"`
-		Winner string  `json:"winner"`
-		Result *string `json:"result"`
-	}
+	var j api.ErrorBody
 	if json.Unmarshal(b, &j) == nil && j.Code != "" {
 		e.Code, e.Message, e.Winner = j.Code, j.Error, j.Winner
 		if j.Result != nil {

@@ -1,10 +1,11 @@
 package middleware
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // Stable codes of the middleware's own error answers, which use the JSON shape of
@@ -86,10 +87,7 @@ func errOutcome(err error) string {
 // errorAnswer returns the answer to err.
 func errorAnswer(err error, attempts int) *answer {
 	status, code := classify(err)
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}{err.Error(), code})
+	b := api.ErrorBody{Error: err.Error(), Code: code}.JSON()
 	h := http.Header{"Content-Type": {"application/json"}}
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
@@ -119,12 +117,12 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range a.header {
 		h[k] = vs
 	}
-	h.Set(HeaderAttempts, strconv.Itoa(a.attempts))
+	h.Set(api.HeaderAttempts, strconv.Itoa(a.attempts))
 	if a.replayed {
-		h.Set(HeaderReplayed, "true")
+		h.Set(api.HeaderReplayed, "true")
 	}
 	if a.omitted {
-		h.Set(HeaderBodyOmitted, "true")
+		h.Set(api.HeaderBodyOmitted, "true")
 	}
 	noBody := a.status == http.StatusNoContent || a.status == http.StatusNotModified || a.status < 200
 	if !noBody {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,7 +89,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errorAnswer(err, 0).write(w, r)
 		return
 	}
-	if _, ok := r.Header[HeaderTxnID]; ok {
+	if _, ok := r.Header[api.HeaderTxnID]; ok {
 		m.nested(w, r, opt)
 		return
 	}
@@ -116,26 +117,26 @@ func (m *Middleware) nested(w http.ResponseWriter, r *http.Request, opt Options)
 		return
 	}
 	m.metrics.invocations.WithLabelValues(opt.Function, "nested").Inc()
-	r.Header.Set(HeaderShim, m.cfg.ShimURL) // the shim where the transaction was found running
+	r.Header.Set(api.HeaderShim, m.cfg.ShimURL) // the shim where the transaction was found running
 	m.next.ServeHTTP(w, r)
 }
 
 // checkRunning returns nil when the transaction r names in X-Aft-Txn-Id is running.
 func (m *Middleware) checkRunning(r *http.Request) error {
-	ids := r.Header.Values(HeaderTxnID)
+	ids := r.Header.Values(api.HeaderTxnID)
 	if len(ids) != 1 || ids[0] == "" {
-		return fmt.Errorf("%w: want one non-empty %s header, got %d", errTxnNotFound, HeaderTxnID, len(ids))
+		return fmt.Errorf("%w: want one non-empty %s header, got %d", errTxnNotFound, api.HeaderTxnID, len(ids))
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.ShimTimeout)
 	defer cancel()
 	tx, err := m.shim.Status(ctx, ids[0])
 	switch {
 	case errors.Is(err, client.ErrTxnNotFound):
-		return fmt.Errorf("%w: %s %q is unknown to the shim", errTxnNotFound, HeaderTxnID, ids[0])
+		return fmt.Errorf("%w: %s %q is unknown to the shim", errTxnNotFound, api.HeaderTxnID, ids[0])
 	case err != nil:
 		return shimError("status of the caller's transaction", err)
 	case tx.Status != "running":
-		return fmt.Errorf("%w: %s %q is %s", errTxnNotRunning, HeaderTxnID, ids[0], tx.Status)
+		return fmt.Errorf("%w: %s %q is %s", errTxnNotRunning, api.HeaderTxnID, ids[0], tx.Status)
 	}
 	return nil
 }

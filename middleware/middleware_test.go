@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
 	"github.com/google/go-cmp/cmp"
@@ -40,7 +41,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				calls.Add(1)
 				entered <- struct{}{}
-				id := r.Header.Get(HeaderTxnID)
+				id := r.Header.Get(api.HeaderTxnID)
 				n, err := incr(t, shim, r, "count")
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -97,7 +98,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 				}()
 			}
 			answered := make(chan reply, 1)
-			go func() { answered <- e.send("POST", "/work", "payload", HeaderIdempotencyKey, "crash-1") }()
+			go func() { answered <- e.send("POST", "/work", "payload", api.HeaderIdempotencyKey, "crash-1") }()
 			<-entered
 			readsBefore := reads.Load()
 			r := <-answered
@@ -119,7 +120,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 			t.Logf("%d reads, %d of them while the request ran, %d fractured", reads.Load(), reads.Load()-readsBefore, fractured.Load())
 
 			// The same key again: the stored result, nothing runs.
-			r2 := e.send("POST", "/work", "payload", HeaderIdempotencyKey, "crash-1")
+			r2 := e.send("POST", "/work", "payload", api.HeaderIdempotencyKey, "crash-1")
 			if r2.status != http.StatusOK || r2.body != "count=1" || !r2.replayed() {
 				t.Errorf("duplicate: %d %q replayed=%v, want 200 \"count=1\" replayed", r2.status, r2.body, r2.replayed())
 			}
@@ -174,7 +175,7 @@ func TestMiddlewareDuplicates(t *testing.T) {
 		fmt.Fprintf(w, "order %d for %s", n, bodyOf(r))
 	})
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, fn)
-	first := e.send("POST", "/orders?shop=1", "apples", HeaderIdempotencyKey, "order-1")
+	first := e.send("POST", "/orders?shop=1", "apples", api.HeaderIdempotencyKey, "order-1")
 	if first.status != http.StatusCreated || first.body != "order 1 for apples" || first.replayed() || first.attempts() != "1" {
 		t.Fatalf("first: %d %q replayed=%v attempts=%s", first.status, first.body, first.replayed(), first.attempts())
 	}
@@ -204,7 +205,7 @@ func TestMiddlewareDuplicates(t *testing.T) {
 		{"the query in another order", e, "POST", "/orders?shop=1&a=b", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := tc.at.send(tc.method, tc.path, tc.body, HeaderIdempotencyKey, "order-1")
+			r := tc.at.send(tc.method, tc.path, tc.body, api.HeaderIdempotencyKey, "order-1")
 			if diff := cmp.Diff(tc.want, want{r.status, r.code, r.replayed()}, cmp.AllowUnexported(want{})); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody %q", diff, r.body)
 			}
@@ -246,10 +247,10 @@ func TestMiddlewareFingerprintWithoutQuery(t *testing.T) {
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("the function ran")
 	}))
-	if r := e.send("POST", "/orders?shop=1", "apples", HeaderIdempotencyKey, "old-1"); r.status != 201 || !r.replayed() || r.body != "stored" {
+	if r := e.send("POST", "/orders?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 201 || !r.replayed() || r.body != "stored" {
 		t.Errorf("retry with a query = %d %q replayed %v, want the stored 201", r.status, r.body, r.replayed())
 	}
-	if r := e.send("POST", "/refunds?shop=1", "apples", HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != CodeIdempotencyKeyReused {
+	if r := e.send("POST", "/refunds?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != CodeIdempotencyKeyReused {
 		t.Errorf("another path = %d %q, want 422 %s", r.status, r.body, CodeIdempotencyKeyReused)
 	}
 }
@@ -290,7 +291,7 @@ func TestMiddlewareOutcomes(t *testing.T) {
 				fmt.Fprintf(w, "answer of attempt %d", attemptOf(r))
 			})
 			e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, fn)
-			r := e.send("POST", "/", "x", HeaderIdempotencyKey, "k")
+			r := e.send("POST", "/", "x", api.HeaderIdempotencyKey, "k")
 			wantBody := fmt.Sprintf("answer of attempt %d", tc.calls)
 			if tc.status == http.StatusNoContent {
 				wantBody = ""
@@ -343,7 +344,7 @@ func TestMiddlewareDeadLetters(t *testing.T) {
 		fmt.Fprintf(w, "count=%d body=%s q=%s auth=%s", n, bodyOf(r), r.URL.RawQuery, r.Header.Get("Authorization"))
 	})
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{Function: "payments"}}, fn)
-	r := e.send("POST", "/pay?amount=3", "card=4242", HeaderIdempotencyKey, "pay/1", "X-Trace", "t1", "Authorization", "secret")
+	r := e.send("POST", "/pay?amount=3", "card=4242", api.HeaderIdempotencyKey, "pay/1", "X-Trace", "t1", "Authorization", "secret")
 	if r.status != http.StatusServiceUnavailable || r.body != "boom 3\n" || r.attempts() != "3" {
 		t.Fatalf("answer %d %q attempts %s, want the last error: 503 \"boom 3\" attempts 3", r.status, r.body, r.attempts())
 	}
@@ -411,7 +412,7 @@ func TestMiddlewareTimeoutsExhausted(t *testing.T) {
 		}
 	})
 	e := newEnv(t, Config{MaxZombies: -1, Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: time.Second}}, fn)
-	r := e.send("GET", "/slow", "", HeaderIdempotencyKey, "slow")
+	r := e.send("GET", "/slow", "", api.HeaderIdempotencyKey, "slow")
 	if r.status != http.StatusGatewayTimeout || r.code != CodeAttemptTimeout || r.attempts() != "2" {
 		t.Errorf("answer %d %s attempts %s, want 504 attempt_timeout attempts 2", r.status, r.code, r.attempts())
 	}
@@ -433,7 +434,7 @@ func TestMiddlewareShimUnavailable(t *testing.T) {
 			var calls atomic.Int32
 			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
 			e := newEnv(t, Config{ShimURL: tc.url, Client: client.New(tc.url)}, fn)
-			for _, h := range [][]string{{HeaderIdempotencyKey, "k"}, nil, {HeaderTxnID, "0123456789abcdef0123456789abcdef"}} {
+			for _, h := range [][]string{{api.HeaderIdempotencyKey, "k"}, nil, {api.HeaderTxnID, "0123456789abcdef0123456789abcdef"}} {
 				r := e.send("POST", "/", "x", h...)
 				if r.status != http.StatusServiceUnavailable || r.code != CodeShimUnavailable {
 					t.Errorf("headers %q: %d %s, want 503 shim_unavailable", h, r.status, r.code)
@@ -460,16 +461,16 @@ func TestMiddlewareBadRequests(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"empty key", "", []string{HeaderIdempotencyKey, ""}, 400, CodeBadIdempotencyKey},
-		{"257-byte key", "", []string{HeaderIdempotencyKey, long + "k"}, 400, CodeBadIdempotencyKey},
-		{"two keys", "", []string{HeaderIdempotencyKey, "a", HeaderIdempotencyKey, "b"}, 400, CodeBadIdempotencyKey},
-		{"empty call id", "", []string{HeaderCallID, ""}, 400, CodeBadIdempotencyKey},
-		{"257-byte call id", "", []string{HeaderCallID, long + "k"}, 400, CodeBadIdempotencyKey},
-		{"cloudevent without id", "", []string{HeaderCESource, "/s", HeaderCEID, ""}, 400, CodeBadIdempotencyKey},
-		{"cloudevent too long", "", []string{HeaderCESource, long, HeaderCEID, "1"}, 400, CodeBadIdempotencyKey},
-		{"body too large", "01234567890", []string{HeaderIdempotencyKey, "big"}, 413, CodeRequestTooLarge},
-		{"256-byte key", "", []string{HeaderIdempotencyKey, long}, 200, ""},
-		{"body at the limit", "0123456789", []string{HeaderIdempotencyKey, "limit"}, 200, ""},
+		{"empty key", "", []string{api.HeaderIdempotencyKey, ""}, 400, CodeBadIdempotencyKey},
+		{"257-byte key", "", []string{api.HeaderIdempotencyKey, long + "k"}, 400, CodeBadIdempotencyKey},
+		{"two keys", "", []string{api.HeaderIdempotencyKey, "a", api.HeaderIdempotencyKey, "b"}, 400, CodeBadIdempotencyKey},
+		{"empty call id", "", []string{api.HeaderCallID, ""}, 400, CodeBadIdempotencyKey},
+		{"257-byte call id", "", []string{api.HeaderCallID, long + "k"}, 400, CodeBadIdempotencyKey},
+		{"cloudevent without id", "", []string{api.HeaderCESource, "/s", api.HeaderCEID, ""}, 400, CodeBadIdempotencyKey},
+		{"cloudevent too long", "", []string{api.HeaderCESource, long, api.HeaderCEID, "1"}, 400, CodeBadIdempotencyKey},
+		{"body too large", "01234567890", []string{api.HeaderIdempotencyKey, "big"}, 413, CodeRequestTooLarge},
+		{"256-byte key", "", []string{api.HeaderIdempotencyKey, long}, 200, ""},
+		{"body at the limit", "0123456789", []string{api.HeaderIdempotencyKey, "limit"}, 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := calls.Load()
@@ -492,15 +493,15 @@ func TestMiddlewareIdentity(t *testing.T) {
 		first, dup []string
 		replayed   bool
 	}{
-		{"utf-8 key", []string{HeaderIdempotencyKey, "ключ 🔑"}, []string{HeaderIdempotencyKey, "ключ 🔑"}, true},
-		{"call id", []string{HeaderCallID, "c-1"}, []string{HeaderCallID, "c-1"}, true},
-		{"call id as idempotency key", []string{HeaderCallID, "c-1"}, []string{HeaderIdempotencyKey, "c-1"}, true},
-		{"idempotency key before call id", []string{HeaderIdempotencyKey, "k", HeaderCallID, "c-1"}, []string{HeaderCallID, "c-2", HeaderIdempotencyKey, "k"}, true},
-		{"another call id", []string{HeaderCallID, "c-1"}, []string{HeaderCallID, "c-2"}, false},
-		{"cloudevent", []string{HeaderCESource, "/orders", HeaderCEID, "42"}, []string{HeaderCESource, "/orders", HeaderCEID, "42"}, true},
-		{"cloudevent, another id", []string{HeaderCESource, "/orders", HeaderCEID, "42"}, []string{HeaderCESource, "/orders", HeaderCEID, "43"}, false},
-		{"cloudevent, another source", []string{HeaderCESource, "/orders", HeaderCEID, "42"}, []string{HeaderCESource, "/refunds", HeaderCEID, "42"}, false},
-		{"cloudevent id alone", []string{HeaderCEID, "42"}, []string{HeaderCEID, "42"}, false},
+		{"utf-8 key", []string{api.HeaderIdempotencyKey, "ключ 🔑"}, []string{api.HeaderIdempotencyKey, "ключ 🔑"}, true},
+		{"call id", []string{api.HeaderCallID, "c-1"}, []string{api.HeaderCallID, "c-1"}, true},
+		{"call id as idempotency key", []string{api.HeaderCallID, "c-1"}, []string{api.HeaderIdempotencyKey, "c-1"}, true},
+		{"idempotency key before call id", []string{api.HeaderIdempotencyKey, "k", api.HeaderCallID, "c-1"}, []string{api.HeaderCallID, "c-2", api.HeaderIdempotencyKey, "k"}, true},
+		{"another call id", []string{api.HeaderCallID, "c-1"}, []string{api.HeaderCallID, "c-2"}, false},
+		{"cloudevent", []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, true},
+		{"cloudevent, another id", []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, []string{api.HeaderCESource, "/orders", api.HeaderCEID, "43"}, false},
+		{"cloudevent, another source", []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, []string{api.HeaderCESource, "/refunds", api.HeaderCEID, "42"}, false},
+		{"cloudevent id alone", []string{api.HeaderCEID, "42"}, []string{api.HeaderCEID, "42"}, false},
 		{"none", nil, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,10 +528,10 @@ func TestMiddlewareNested(t *testing.T) {
 	var calleeCalls atomic.Int32
 	callee := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calleeCalls.Add(1)
-		if r.Header.Get(HeaderShim) != shimURL {
-			t.Errorf("callee got %s %q", HeaderShim, r.Header.Get(HeaderShim))
+		if r.Header.Get(api.HeaderShim) != shimURL {
+			t.Errorf("callee got %s %q", api.HeaderShim, r.Header.Get(api.HeaderShim))
 		}
-		if err := shim.Put(r.Context(), r.Header.Get(HeaderTxnID), "callee", []byte("b")); err != nil {
+		if err := shim.Put(r.Context(), r.Header.Get(api.HeaderTxnID), "callee", []byte("b")); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -541,22 +542,22 @@ func TestMiddlewareNested(t *testing.T) {
 	var callerCalls atomic.Int32
 	caller := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		callerCalls.Add(1)
-		id := r.Header.Get(HeaderTxnID)
+		id := r.Header.Get(api.HeaderTxnID)
 		if err := shim.Put(r.Context(), id, "caller", []byte("a")); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		req, _ := http.NewRequestWithContext(r.Context(), "POST", b.front.URL+"/", strings.NewReader("nested"))
-		req.Header.Set(HeaderTxnID, id)
-		req.Header.Set(HeaderIdempotencyKey, "ignored for a nested call")
+		req.Header.Set(api.HeaderTxnID, id)
+		req.Header.Set(api.HeaderIdempotencyKey, "ignored for a nested call")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get(HeaderAttempts) != "" {
-			t.Errorf("nested call answered %d with %s %q", resp.StatusCode, HeaderAttempts, resp.Header.Get(HeaderAttempts))
+		if resp.StatusCode != 200 || resp.Header.Get(api.HeaderAttempts) != "" {
+			t.Errorf("nested call answered %d with %s %q", resp.StatusCode, api.HeaderAttempts, resp.Header.Get(api.HeaderAttempts))
 		}
 		// The callee's write is not visible outside the transaction before the commit.
 		if got := read(t, shim, "callee")[0]; got != "" {
@@ -566,7 +567,7 @@ func TestMiddlewareNested(t *testing.T) {
 	})
 	a := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{Function: "caller"}}, caller)
 
-	r := a.send("POST", "/", "x", HeaderIdempotencyKey, "nested-1")
+	r := a.send("POST", "/", "x", api.HeaderIdempotencyKey, "nested-1")
 	if r.status != 200 || r.body != "caller done" {
 		t.Fatalf("caller answered %d %q", r.status, r.body)
 	}
@@ -604,7 +605,7 @@ func TestMiddlewareNested(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := calleeCalls.Load()
-			r := b.send("POST", "/", "x", HeaderTxnID, tc.id)
+			r := b.send("POST", "/", "x", api.HeaderTxnID, tc.id)
 			if r.status != tc.status || r.code != tc.code {
 				t.Errorf("%d %s, want %d %s", r.status, r.code, tc.status, tc.code)
 			}
@@ -630,19 +631,19 @@ func TestMiddlewareLargeResponse(t *testing.T) {
 		}
 	})
 	e := newEnv(t, Config{Options: Options{MaxResponseBytes: 2*MaxResultBytes + 1}}, fn)
-	r := e.send("GET", "/big", "", HeaderIdempotencyKey, "big")
-	if r.status != 200 || r.body != big || r.header.Get(HeaderBodyOmitted) != "" {
-		t.Errorf("first answer %d, %d bytes, omitted=%q", r.status, len(r.body), r.header.Get(HeaderBodyOmitted))
+	r := e.send("GET", "/big", "", api.HeaderIdempotencyKey, "big")
+	if r.status != 200 || r.body != big || r.header.Get(api.HeaderBodyOmitted) != "" {
+		t.Errorf("first answer %d, %d bytes, omitted=%q", r.status, len(r.body), r.header.Get(api.HeaderBodyOmitted))
 	}
-	dup := e.send("GET", "/big", "", HeaderIdempotencyKey, "big")
-	if dup.status != 200 || dup.body != "" || dup.header.Get(HeaderBodyOmitted) != "true" || !dup.replayed() || dup.header.Get("Content-Type") != "text/big" {
-		t.Errorf("duplicate %d, %d bytes, omitted=%q replayed=%v type=%q", dup.status, len(dup.body), dup.header.Get(HeaderBodyOmitted), dup.replayed(), dup.header.Get("Content-Type"))
+	dup := e.send("GET", "/big", "", api.HeaderIdempotencyKey, "big")
+	if dup.status != 200 || dup.body != "" || dup.header.Get(api.HeaderBodyOmitted) != "true" || !dup.replayed() || dup.header.Get("Content-Type") != "text/big" {
+		t.Errorf("duplicate %d, %d bytes, omitted=%q replayed=%v type=%q", dup.status, len(dup.body), dup.header.Get(api.HeaderBodyOmitted), dup.replayed(), dup.header.Get("Content-Type"))
 	}
 	res, _ := storedResult(t, e.shim, "big")
 	if !res.BodyOmitted || res.BodyBytes != int64(len(big)) {
 		t.Errorf("stored result omitted=%v bytes=%d", res.BodyOmitted, res.BodyBytes)
 	}
-	huge := e.send("GET", "/huge", "", HeaderIdempotencyKey, "huge")
+	huge := e.send("GET", "/huge", "", api.HeaderIdempotencyKey, "huge")
 	if huge.status != http.StatusBadGateway || huge.code != CodeResponseTooLarge || huge.attempts() != "1" {
 		t.Errorf("huge: %d %s attempts %s, want 502 response_too_large after 1 attempt", huge.status, huge.code, huge.attempts())
 	}

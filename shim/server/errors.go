@@ -4,19 +4,13 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/txn"
 )
 
-// errorJSON is the error shape of the API: {"error": "...", "code": "..."}.
-type errorJSON struct {
-	Error  string  `json:"error"`
-	Code   string  `json:"code"`
-	Winner string  `json:"winner,omitempty"` // on a fenced commit: the attempt that committed
-	Result *string `json:"result,omitempty"` // and, when known, its stored result in base64
-}
-
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	writeJSON(w, code, errorJSON{Error: msg, Code: errCode})
+// writeError answers status with the API's error body (api.ErrorBody).
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	api.WriteError(w, status, code, msg)
 }
 
 // codes maps the manager's errors to statuses and stable codes, first match wins.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/txn"
 )
 
@@ -41,10 +42,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
-	opts := txn.BeginOptions{FenceOlder: r.Header.Get(HeaderFenceOlder) == "true"}
-	if vs, ok := r.Header[HeaderIdemKey]; ok {
+	opts := txn.BeginOptions{FenceOlder: r.Header.Get(api.HeaderFenceOlder) == "true"}
+	if vs, ok := r.Header[api.HeaderIdempotencyKey]; ok {
 		if len(vs) != 1 {
-			writeError(w, http.StatusBadRequest, "bad_idempotency_key", "give one Idempotency-Key header, not "+strconv.Itoa(len(vs)))
+			writeError(w, http.StatusBadRequest, "bad_idempotency_key", "give one "+api.HeaderIdempotencyKey+" header, not "+strconv.Itoa(len(vs)))
 			return
 		}
 		if err := txn.ValidIdemKey(vs[0]); err != nil {
@@ -133,9 +134,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, id, escaped string
 	}
 	h := w.Header()
 	if !res.Version.IsZero() {
-		h.Set(HeaderVersion, res.Version.String())
+		h.Set(api.HeaderVersion, res.Version.String())
 	} else if res.Found {
-		h.Set(HeaderOwnWrite, "true")
+		h.Set(api.HeaderOwnWrite, "true")
 	}
 	if !res.Found {
 		writeError(w, http.StatusNotFound, "key_not_found", "no visible version of the key")
@@ -164,12 +165,12 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	info, err := s.m.Commit(r.Context(), id, result)
 	if errors.Is(err, txn.ErrFenced) && info.ID != "" {
-		e := errorJSON{Error: err.Error(), Code: "fenced", Winner: info.ID}
+		e := api.ErrorBody{Error: err.Error(), Code: "fenced", Winner: info.ID}
 		if info.Result != nil {
 			r := base64.StdEncoding.EncodeToString(info.Result)
 			e.Result = &r
 		}
-		writeJSON(w, http.StatusConflict, e)
+		e.Write(w, http.StatusConflict)
 		return
 	}
 	if err != nil {

@@ -17,14 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Headers of the API.
-const (
-	HeaderIdemKey    = "Idempotency-Key"
-	HeaderVersion    = "Aft-Version"
-	HeaderOwnWrite   = "Aft-Own-Write"   // "true" on a read answered from the transaction's own write buffer
-	HeaderFenceOlder = "Aft-Fence-Older" // "true" on begin: fence the running attempts of the key at once
-)
-
 // Server is the http.Handler of the API.
 type Server struct {
 	// BodyTimeout and BodyMinRate bound the reading of a request body (a value, a commit
