@@ -22,7 +22,8 @@ const (
 	CodeAttemptTimeout       = "attempt_timeout"        // 504: the last attempt timed out
 	CodeFunctionFailed       = "function_failed"        // 502: the last attempt broke (connection, panic) or could not commit
 	CodeResponseTooLarge     = "response_too_large"     // 502: the response is over MaxResponseBytes
-	CodeBadFunctionOptions   = "bad_function_options"   // 500: Config.Resolve gave invalid Options
+	CodeBadFunctionOptions   = "bad_function_options"   // 500: the function's Options are invalid (Group.Handler refused them)
+	CodeUpstreamUnreachable  = "upstream_unreachable"   // 502: a Hop found no answer behind it (a failed attempt, retried)
 )
 
 // Errors of the middleware, mapped to answers only by fail.
@@ -38,7 +39,6 @@ var (
 	errAttemptTimeout  = errors.New("attempt timed out")
 	errFunctionFailed  = errors.New("function failed")
 	errResponseLarge   = errors.New("response too large")
-	errBadOptions      = errors.New("bad function options")
 	errCallerGone      = errors.New("caller gone")
 )
 
@@ -58,7 +58,6 @@ var codes = []struct {
 	{errAttemptTimeout, http.StatusGatewayTimeout, CodeAttemptTimeout},
 	{errResponseLarge, http.StatusBadGateway, CodeResponseTooLarge},
 	{errFunctionFailed, http.StatusBadGateway, CodeFunctionFailed},
-	{errBadOptions, http.StatusInternalServerError, CodeBadFunctionOptions},
 }
 
 // classify returns the status and code that answer err.

@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -89,8 +87,7 @@ func proxyTo(t testing.TB, h http.Handler) http.Handler {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	u, _ := url.Parse(ts.URL)
-	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, ErrorLog: discardLog,
-		Transport: client.NoResend(ts.Client().Transport)}
+	return NewHop(u, HopOptions{Transport: ts.Client().Transport})
 }
 
 // reply is an answer of the middleware.
@@ -250,9 +247,6 @@ func newBrokenShim(t testing.TB) string {
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
-
-// discardLog is the error log of test proxies.
-var discardLog = log.New(io.Discard, "", 0)
 
 func attemptOf(r *http.Request) int {
 	n, _ := strconv.Atoi(r.Header.Get(api.HeaderAttempt))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -655,41 +656,46 @@ func TestMiddlewareLargeResponse(t *testing.T) {
 	}
 }
 
-// TestMiddlewareResolve: Config.Resolve gives per-request options; invalid ones are 500.
-func TestMiddlewareResolve(t *testing.T) {
+// TestGroupHandler: the Middlewares of one Group take per-function Options, whose zero
+// fields take the Group's, and share its metrics (registered once); invalid Options are
+// refused when the handler is made, before any request.
+func TestGroupHandler(t *testing.T) {
 	var calls atomic.Int32
 	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	resolve := func(r *http.Request) (Options, bool) {
-		switch r.URL.Path {
-		case "/function/once":
-			return Options{Function: "once", Attempts: 1}, true
-		case "/function/bad":
-			return Options{Function: "bad", OnRunning: "sometimes"}, true
-		}
-		return Options{}, false
+	e := newEnv(t, Config{Options: Options{Attempts: 2}}, fn)
+	once, err := e.mw.Handler(Options{Function: "once", Attempts: 1}, fn)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e := newEnv(t, Config{Resolve: resolve, Options: Options{Attempts: 2}}, fn)
+	if _, err := e.mw.Handler(Options{Function: "bad", OnRunning: "sometimes"}, fn); err == nil || !strings.Contains(err.Error(), "sometimes") {
+		t.Errorf("handler with a bad policy: %v, want an error naming it", err)
+	}
+	if _, err := e.mw.Handler(Options{Function: "short", AttemptTimeout: time.Minute}, fn); err == nil {
+		t.Error("handler with an attempt timeout over the deadline: no error")
+	}
+	onceFront := httptest.NewServer(once)
+	t.Cleanup(onceFront.Close)
 	for _, tc := range []struct {
-		path     string
-		status   int
+		name     string
+		front    string
 		calls    int32
 		function string
 	}{
-		{"/function/once", 500, 1, "once"},
-		{"/function/other", 500, 2, "fn"},
-		{"/function/bad", 500, 0, "bad"},
+		{"own options", onceFront.URL, 1, "once"},
+		{"group options", e.front.URL, 2, "fn"},
 	} {
-		t.Run(tc.path, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			calls.Store(0)
-			r := e.send("POST", tc.path, "")
-			if r.status != tc.status || calls.Load() != tc.calls {
-				t.Errorf("%d after %d calls, want %d after %d", r.status, calls.Load(), tc.status, tc.calls)
+			resp, err := http.Post(tc.front+"/function/x", "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if tc.calls == 0 && r.code != CodeBadFunctionOptions {
-				t.Errorf("code %q, want %s", r.code, CodeBadFunctionOptions)
+			resp.Body.Close()
+			if resp.StatusCode != 500 || calls.Load() != tc.calls {
+				t.Errorf("%d after %d calls, want 500 after %d", resp.StatusCode, calls.Load(), tc.calls)
 			}
 			if got := e.metric("aft_middleware_invocations_total", "function", tc.function); got != 1 {
 				t.Errorf("invocations of %s: %v, want 1", tc.function, got)

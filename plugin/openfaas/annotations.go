@@ -11,6 +11,10 @@ import (
 	"github.com/aft-shim/aft/middleware"
 )
 
+// CodeProviderUnavailable answers an invocation of a function whose settings the
+// upstream provider could not tell (502): it may be transactional, so it does not run.
+const CodeProviderUnavailable = "provider_unavailable"
+
 // The annotations a function sets to opt in to aft and tune it.
 const (
 	AnnotationTransactional  = "com.openfaas.aft/transactional"   // "true": invocations run as aft transactions
@@ -53,14 +57,4 @@ func decodeJSON(resp *http.Response, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
-}
-
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}{msg, errCode})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(b)
 }
