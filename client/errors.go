@@ -32,12 +32,12 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels to match with errors.Is.
 var (
-	ErrTxnNotFound = &Error{Code: "txn_not_found"}
-	ErrKeyNotFound = &Error{Code: "key_not_found"}
-	ErrFenced      = &Error{Code: "fenced"}
-	ErrAborted     = &Error{Code: "aborted"}
-	ErrCommitted   = &Error{Code: "committed"}
-	ErrBadKey      = &Error{Code: "bad_key"}
+	ErrTxnNotFound = &Error{Code: api.CodeTxnNotFound}
+	ErrKeyNotFound = &Error{Code: api.CodeKeyNotFound}
+	ErrFenced      = &Error{Code: api.CodeFenced}
+	ErrAborted     = &Error{Code: api.CodeAborted}
+	ErrCommitted   = &Error{Code: api.CodeCommitted}
+	ErrBadKey      = &Error{Code: api.CodeBadKey}
 )
 
 func decodeError(resp *http.Response) *Error {

@@ -68,7 +68,7 @@ func FuzzMiddleware(f *testing.F) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || e.Error == "" {
 				t.Fatalf("answer %d %q is not the JSON error shape", rec.Code, rec.Body.Bytes())
 			}
-			if e.Code == CodeShimUnavailable || e.Code == "internal" {
+			if e.Code == api.CodeShimUnavailable || e.Code == "internal" {
 				t.Fatalf("answer %d %s: %s", rec.Code, e.Code, e.Error)
 			}
 			return

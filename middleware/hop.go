@@ -71,7 +71,7 @@ func NewHop(target *url.URL, o HopOptions) *httputil.ReverseProxy {
 				lvl = slog.LevelDebug // the caller left, or the attempt was cancelled
 			}
 			o.Log.Log(r.Context(), lvl, "hop: no answer", "from", o.ErrorPrefix, "path", r.URL.Path, "err", err)
-			api.WriteError(w, http.StatusBadGateway, CodeUpstreamUnreachable, o.ErrorPrefix+": "+err.Error())
+			api.WriteError(w, http.StatusBadGateway, api.CodeUpstreamUnreachable, o.ErrorPrefix+": "+err.Error())
 		},
 	}
 }

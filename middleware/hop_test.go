@@ -33,8 +33,8 @@ func TestHopUnreachable(t *testing.T) {
 				t.Errorf("status %d, want 502", w.Code)
 			}
 			e := apitest.ErrorBody(t, w.Body.Bytes())
-			if e.Code != CodeUpstreamUnreachable || !strings.HasPrefix(e.Error, "function: ") {
-				t.Errorf("body %+v, want code %s and an error starting with \"function: \"", e, CodeUpstreamUnreachable)
+			if e.Code != api.CodeUpstreamUnreachable || !strings.HasPrefix(e.Error, "function: ") {
+				t.Errorf("body %+v, want code %s and an error starting with \"function: \"", e, api.CodeUpstreamUnreachable)
 			}
 		})
 	}
@@ -48,7 +48,7 @@ func TestHopUnreachable(t *testing.T) {
 	down, _ := url.Parse("http://" + addr)
 	w := httptest.NewRecorder()
 	NewHop(down, HopOptions{ErrorPrefix: "the provider"}).ServeHTTP(w, httptest.NewRequest("GET", "/function/f", nil))
-	if e := apitest.ErrorBody(t, w.Body.Bytes()); w.Code != 502 || e.Code != CodeUpstreamUnreachable || !strings.HasPrefix(e.Error, "the provider: ") {
+	if e := apitest.ErrorBody(t, w.Body.Bytes()); w.Code != 502 || e.Code != api.CodeUpstreamUnreachable || !strings.HasPrefix(e.Error, "the provider: ") {
 		t.Errorf("refused: %d %+v, want 502 upstream_unreachable from the provider", w.Code, e)
 	}
 }

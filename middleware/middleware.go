@@ -155,7 +155,7 @@ func (m *Middleware) checkRunning(r *http.Request) error {
 func shimError(op string, err error) error {
 	var ce *client.Error
 	if errors.As(err, &ce) && ce.StatusCode < 500 {
-		if ce.Code == "bad_idempotency_key" {
+		if ce.Code == api.CodeBadIdempotencyKey {
 			return fmt.Errorf("%w: %s: %v", errBadIdemKey, op, err)
 		}
 		return fmt.Errorf("%s: %w", op, err)

@@ -196,14 +196,14 @@ func TestMiddlewareDuplicates(t *testing.T) {
 	}{
 		{"same request", e, "POST", "/orders?shop=1", "apples", want{http.StatusCreated, "", true}},
 		{"same request at another instance", other, "POST", "/orders?shop=1", "apples", want{http.StatusCreated, "", true}},
-		{"another body", e, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another body at another instance", other, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another path", e, "POST", "/refunds?shop=1", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another method", e, "PUT", "/orders?shop=1", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another query", e, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another query at another instance", other, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"no query", e, "POST", "/orders", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"the query in another order", e, "POST", "/orders?shop=1&a=b", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another body", e, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another body at another instance", other, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another path", e, "POST", "/refunds?shop=1", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another method", e, "PUT", "/orders?shop=1", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another query", e, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another query at another instance", other, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"no query", e, "POST", "/orders", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"the query in another order", e, "POST", "/orders?shop=1&a=b", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.at.send(tc.method, tc.path, tc.body, api.HeaderIdempotencyKey, "order-1")
@@ -251,8 +251,8 @@ func TestMiddlewareFingerprintWithoutQuery(t *testing.T) {
 	if r := e.send("POST", "/orders?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 201 || !r.replayed() || r.body != "stored" {
 		t.Errorf("retry with a query = %d %q replayed %v, want the stored 201", r.status, r.body, r.replayed())
 	}
-	if r := e.send("POST", "/refunds?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != CodeIdempotencyKeyReused {
-		t.Errorf("another path = %d %q, want 422 %s", r.status, r.body, CodeIdempotencyKeyReused)
+	if r := e.send("POST", "/refunds?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != api.CodeIdempotencyKeyReused {
+		t.Errorf("another path = %d %q, want 422 %s", r.status, r.body, api.CodeIdempotencyKeyReused)
 	}
 }
 
@@ -414,7 +414,7 @@ func TestMiddlewareTimeoutsExhausted(t *testing.T) {
 	})
 	e := newEnv(t, Config{MaxZombies: -1, Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: time.Second}}, fn)
 	r := e.send("GET", "/slow", "", api.HeaderIdempotencyKey, "slow")
-	if r.status != http.StatusGatewayTimeout || r.code != CodeAttemptTimeout || r.attempts() != "2" {
+	if r.status != http.StatusGatewayTimeout || r.code != api.CodeAttemptTimeout || r.attempts() != "2" {
 		t.Errorf("answer %d %s attempts %s, want 504 attempt_timeout attempts 2", r.status, r.code, r.attempts())
 	}
 	eventually(t, "both attempts cancelled", func() bool { return cancelled.Load() == 2 })
@@ -437,7 +437,7 @@ func TestMiddlewareShimUnavailable(t *testing.T) {
 			e := newEnv(t, Config{ShimURL: tc.url, Client: client.New(tc.url)}, fn)
 			for _, h := range [][]string{{api.HeaderIdempotencyKey, "k"}, nil, {api.HeaderTxnID, "0123456789abcdef0123456789abcdef"}} {
 				r := e.send("POST", "/", "x", h...)
-				if r.status != http.StatusServiceUnavailable || r.code != CodeShimUnavailable {
+				if r.status != http.StatusServiceUnavailable || r.code != api.CodeShimUnavailable {
 					t.Errorf("headers %q: %d %s, want 503 shim_unavailable", h, r.status, r.code)
 				}
 			}
@@ -462,14 +462,14 @@ func TestMiddlewareBadRequests(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"empty key", "", []string{api.HeaderIdempotencyKey, ""}, 400, CodeBadIdempotencyKey},
-		{"257-byte key", "", []string{api.HeaderIdempotencyKey, long + "k"}, 400, CodeBadIdempotencyKey},
-		{"two keys", "", []string{api.HeaderIdempotencyKey, "a", api.HeaderIdempotencyKey, "b"}, 400, CodeBadIdempotencyKey},
-		{"empty call id", "", []string{api.HeaderCallID, ""}, 400, CodeBadIdempotencyKey},
-		{"257-byte call id", "", []string{api.HeaderCallID, long + "k"}, 400, CodeBadIdempotencyKey},
-		{"cloudevent without id", "", []string{api.HeaderCESource, "/s", api.HeaderCEID, ""}, 400, CodeBadIdempotencyKey},
-		{"cloudevent too long", "", []string{api.HeaderCESource, long, api.HeaderCEID, "1"}, 400, CodeBadIdempotencyKey},
-		{"body too large", "01234567890", []string{api.HeaderIdempotencyKey, "big"}, 413, CodeRequestTooLarge},
+		{"empty key", "", []string{api.HeaderIdempotencyKey, ""}, 400, api.CodeBadIdempotencyKey},
+		{"257-byte key", "", []string{api.HeaderIdempotencyKey, long + "k"}, 400, api.CodeBadIdempotencyKey},
+		{"two keys", "", []string{api.HeaderIdempotencyKey, "a", api.HeaderIdempotencyKey, "b"}, 400, api.CodeBadIdempotencyKey},
+		{"empty call id", "", []string{api.HeaderCallID, ""}, 400, api.CodeBadIdempotencyKey},
+		{"257-byte call id", "", []string{api.HeaderCallID, long + "k"}, 400, api.CodeBadIdempotencyKey},
+		{"cloudevent without id", "", []string{api.HeaderCESource, "/s", api.HeaderCEID, ""}, 400, api.CodeBadIdempotencyKey},
+		{"cloudevent too long", "", []string{api.HeaderCESource, long, api.HeaderCEID, "1"}, 400, api.CodeBadIdempotencyKey},
+		{"body too large", "01234567890", []string{api.HeaderIdempotencyKey, "big"}, 413, api.CodeRequestTooLarge},
 		{"256-byte key", "", []string{api.HeaderIdempotencyKey, long}, 200, ""},
 		{"body at the limit", "0123456789", []string{api.HeaderIdempotencyKey, "limit"}, 200, ""},
 	} {
@@ -599,10 +599,10 @@ func TestMiddlewareNested(t *testing.T) {
 		status   int
 		code     string
 	}{
-		{"unknown", "00000000000000000000000000000000", http.StatusNotFound, CodeTxnNotFound},
-		{"not an id", "../x", http.StatusNotFound, CodeTxnNotFound},
-		{"empty", "", http.StatusNotFound, CodeTxnNotFound},
-		{"committed", finished.ID, http.StatusConflict, CodeTxnNotRunning},
+		{"unknown", "00000000000000000000000000000000", http.StatusNotFound, api.CodeTxnNotFound},
+		{"not an id", "../x", http.StatusNotFound, api.CodeTxnNotFound},
+		{"empty", "", http.StatusNotFound, api.CodeTxnNotFound},
+		{"committed", finished.ID, http.StatusConflict, api.CodeTxnNotRunning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := calleeCalls.Load()
@@ -645,7 +645,7 @@ func TestMiddlewareLargeResponse(t *testing.T) {
 		t.Errorf("stored result omitted=%v bytes=%d", res.BodyOmitted, res.BodyBytes)
 	}
 	huge := e.send("GET", "/huge", "", api.HeaderIdempotencyKey, "huge")
-	if huge.status != http.StatusBadGateway || huge.code != CodeResponseTooLarge || huge.attempts() != "1" {
+	if huge.status != http.StatusBadGateway || huge.code != api.CodeResponseTooLarge || huge.attempts() != "1" {
 		t.Errorf("huge: %d %s attempts %s, want 502 response_too_large after 1 attempt", huge.status, huge.code, huge.attempts())
 	}
 	if _, ok := storedResult(t, e.shim, "huge"); ok {

@@ -169,9 +169,9 @@ func TestMiddlewareOnRunning(t *testing.T) {
 	}{
 		{OnRunningRun, "same", want{200, "", false, 2}},
 		{OnRunningWait, "same", want{200, "", true, 1}},
-		{OnRunningRefuse, "same", want{409, CodeRequestInProgress, false, 1}},
-		{OnRunningRun, "other", want{422, CodeIdempotencyKeyReused, false, 1}},
-		{OnRunningWait, "other", want{422, CodeIdempotencyKeyReused, false, 1}},
+		{OnRunningRefuse, "same", want{409, api.CodeRequestInProgress, false, 1}},
+		{OnRunningRun, "other", want{422, api.CodeIdempotencyKeyReused, false, 1}},
+		{OnRunningWait, "other", want{422, api.CodeIdempotencyKeyReused, false, 1}},
 	} {
 		t.Run(fmt.Sprintf("%s %s", tc.policy, tc.body), func(t *testing.T) {
 			shimURL, shim := newShim(t)

@@ -129,7 +129,7 @@ func (o *openfaasDemo) orderState(ctx context.Context, id string) (string, error
 
 func isNotFound(err error) bool {
 	var ce *client.Error
-	return errors.As(err, &ce) && ce.Code == "key_not_found"
+	return errors.As(err, &ce) && ce.Code == api.CodeKeyNotFound
 }
 
 func (o *openfaasDemo) compose(ctx context.Context) error {

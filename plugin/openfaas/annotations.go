@@ -11,10 +11,6 @@ import (
 	"github.com/aft-shim/aft/middleware"
 )
 
-// CodeProviderUnavailable answers an invocation of a function whose settings the
-// upstream provider could not tell (502): it may be transactional, so it does not run.
-const CodeProviderUnavailable = "provider_unavailable"
-
 // The annotations a function sets to opt in to aft and tune it.
 const (
 	AnnotationTransactional  = "com.openfaas.aft/transactional"   // "true": invocations run as aft transactions

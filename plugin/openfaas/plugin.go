@@ -132,10 +132,10 @@ func (p *Plugin) invoke(w http.ResponseWriter, r *http.Request) {
 	s, err := p.lookup(r.Context(), name)
 	switch {
 	case err != nil:
-		api.WriteError(w, http.StatusBadGateway, CodeProviderUnavailable,
+		api.WriteError(w, http.StatusBadGateway, api.CodeProviderUnavailable,
 			fmt.Sprintf("function %s: cannot read its settings from the upstream provider, so it does not run (it may be transactional): %v", name, err))
 	case s.err != nil:
-		api.WriteError(w, http.StatusInternalServerError, middleware.CodeBadFunctionOptions, fmt.Sprintf("function %s: %v", name, s.err))
+		api.WriteError(w, http.StatusInternalServerError, api.CodeBadFunctionOptions, fmt.Sprintf("function %s: %v", name, s.err))
 	case s.mw != nil:
 		s.mw.ServeHTTP(w, r)
 	default:

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/api/apitest"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
@@ -263,14 +264,14 @@ func TestPluginErrorBodies(t *testing.T) {
 		name := fmt.Sprintf("weird%d", i)
 		up.ann[name] = map[string]string{AnnotationTransactional: "true", AnnotationAttempts: text}
 		resp, body := send(t, plugin, "POST", "/function/"+name, "")
-		if e := apitest.ErrorBody(t, []byte(body)); resp.StatusCode != 500 || e.Code != middleware.CodeBadFunctionOptions {
+		if e := apitest.ErrorBody(t, []byte(body)); resp.StatusCode != 500 || e.Code != api.CodeBadFunctionOptions {
 			t.Errorf("attempts %q: %d %+v, want 500 bad_function_options", text, resp.StatusCode, e)
 		}
 	}
 	// Valid annotations that make invalid options: an attempt timeout over the deadline.
 	up.ann["long"] = map[string]string{AnnotationTransactional: "true", AnnotationAttemptTimeout: "1m", AnnotationDeadline: "10s"}
 	resp, body := send(t, plugin, "POST", "/function/long", "")
-	if e := apitest.ErrorBody(t, []byte(body)); resp.StatusCode != 500 || e.Code != middleware.CodeBadFunctionOptions || !strings.Contains(e.Error, "deadline") {
+	if e := apitest.ErrorBody(t, []byte(body)); resp.StatusCode != 500 || e.Code != api.CodeBadFunctionOptions || !strings.Contains(e.Error, "deadline") {
 		t.Errorf("long = %d %+v, want 500 bad_function_options naming the deadline", resp.StatusCode, e)
 	}
 
@@ -278,7 +279,7 @@ func TestPluginErrorBodies(t *testing.T) {
 	for _, path := range []string{"/function/tx", "/system/functions"} {
 		resp, body := send(t, down, "GET", path, "")
 		e := apitest.ErrorBody(t, []byte(body))
-		if resp.StatusCode != http.StatusBadGateway || (e.Code != CodeProviderUnavailable && e.Code != middleware.CodeUpstreamUnreachable) {
+		if resp.StatusCode != http.StatusBadGateway || (e.Code != api.CodeProviderUnavailable && e.Code != api.CodeUpstreamUnreachable) {
 			t.Errorf("%s with the upstream down = %d %+v, want 502", path, resp.StatusCode, e)
 		}
 	}

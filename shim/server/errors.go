@@ -19,20 +19,20 @@ var codes = []struct {
 	status int
 	code   string
 }{
-	{txn.ErrTxnNotFound, http.StatusNotFound, "txn_not_found"},
-	{txn.ErrKeyNotFound, http.StatusNotFound, "key_not_found"},
-	{txn.ErrFenced, http.StatusConflict, "fenced"},
-	{txn.ErrCommitted, http.StatusConflict, "committed"},
-	{txn.ErrAborted, http.StatusConflict, "aborted"},
-	{txn.ErrCommitTried, http.StatusConflict, "commit_tried"},
-	{txn.ErrBadKey, http.StatusBadRequest, "bad_key"},
-	{txn.ErrBadIdemKey, http.StatusBadRequest, "bad_idempotency_key"},
-	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, "read_set_too_large"},
-	{txn.ErrBusy, http.StatusServiceUnavailable, "busy"},
-	{txn.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
-	{txn.ErrStore, http.StatusServiceUnavailable, "store_unavailable"},
-	{errBodyTimeout, http.StatusRequestTimeout, "body_timeout"},
-	{errBadBody, http.StatusBadRequest, "bad_body"},
+	{txn.ErrTxnNotFound, http.StatusNotFound, api.CodeTxnNotFound},
+	{txn.ErrKeyNotFound, http.StatusNotFound, api.CodeKeyNotFound},
+	{txn.ErrFenced, http.StatusConflict, api.CodeFenced},
+	{txn.ErrCommitted, http.StatusConflict, api.CodeCommitted},
+	{txn.ErrAborted, http.StatusConflict, api.CodeAborted},
+	{txn.ErrCommitTried, http.StatusConflict, api.CodeCommitTried},
+	{txn.ErrBadKey, http.StatusBadRequest, api.CodeBadKey},
+	{txn.ErrBadIdemKey, http.StatusBadRequest, api.CodeBadIdempotencyKey},
+	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, api.CodeReadSetTooLarge},
+	{txn.ErrBusy, http.StatusServiceUnavailable, api.CodeBusy},
+	{txn.ErrClosed, http.StatusServiceUnavailable, api.CodeShuttingDown},
+	{txn.ErrStore, http.StatusServiceUnavailable, api.CodeStoreUnavailable},
+	{errBodyTimeout, http.StatusRequestTimeout, api.CodeBodyTimeout},
+	{errBadBody, http.StatusBadRequest, api.CodeBadBody},
 }
 
 // fail answers err.
@@ -53,5 +53,5 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		}
 	}
 	s.log.Error("internal error", "err", err)
-	writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
 }
