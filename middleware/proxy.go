@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -16,7 +17,7 @@ import (
 // Prometheus registry. Serve Handler on the function's address and Admin where the
 // metrics and health are wanted; after shutting the servers down, Wait.
 type Proxy struct {
-	*Middleware
+	mw *Middleware
 	// Handler serves the function through the middleware; with SameAddressAdmin, it
 	// serves GET and HEAD of /metrics and /healthz as Admin does (shadowing the
 	// function's own paths).
@@ -54,7 +55,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	})
-	p := &Proxy{Middleware: mw, Handler: mw, Admin: admin}
+	p := &Proxy{mw: mw, Handler: mw, Admin: admin}
 	if cfg.SameAddressAdmin {
 		p.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if (r.URL.Path == "/metrics" || r.URL.Path == "/healthz") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -66,3 +67,6 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 	return p, nil
 }
+
+// Wait waits for the attempts still running in the background (see Group.Wait).
+func (p *Proxy) Wait(ctx context.Context) error { return p.mw.Wait(ctx) }

@@ -8,11 +8,6 @@ import (
 	"github.com/aft-shim/aft/shim/txn"
 )
 
-// writeError answers status with the API's error body (api.ErrorBody).
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	api.WriteError(w, status, code, msg)
-}
-
 // codes maps the manager's errors to statuses and stable codes, first match wins.
 var codes = []struct {
 	err    error
@@ -39,7 +34,7 @@ var codes = []struct {
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var le *txn.LimitError
 	if errors.As(err, &le) {
-		writeError(w, http.StatusRequestEntityTooLarge, le.What+"_too_large", err.Error())
+		api.WriteError(w, http.StatusRequestEntityTooLarge, le.What+"_too_large", err.Error())
 		return
 	}
 	for _, c := range codes {
@@ -48,10 +43,10 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 				w.Header().Set("Retry-After", "1")
 				s.log.Warn("request failed", "err", err)
 			}
-			writeError(w, c.status, c.code, err.Error())
+			api.WriteError(w, c.status, c.code, err.Error())
 			return
 		}
 	}
 	s.log.Error("internal error", "err", err)
-	writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+	api.WriteError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
 }

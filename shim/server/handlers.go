@@ -45,7 +45,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 	opts := txn.BeginOptions{FenceOlder: r.Header.Get(api.HeaderFenceOlder) == "true"}
 	if vs, ok := r.Header[api.HeaderIdempotencyKey]; ok {
 		if len(vs) != 1 {
-			writeError(w, http.StatusBadRequest, api.CodeBadIdempotencyKey, "give one "+api.HeaderIdempotencyKey+" header, not "+strconv.Itoa(len(vs)))
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadIdempotencyKey, "give one "+api.HeaderIdempotencyKey+" header, not "+strconv.Itoa(len(vs)))
 			return
 		}
 		if err := txn.ValidIdemKey(vs[0]); err != nil {
@@ -79,11 +79,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 func key(w http.ResponseWriter, escaped string) (string, bool) {
 	k, err := url.PathUnescape(escaped)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadKey, "key is not valid percent-encoding: "+err.Error())
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadKey, "key is not valid percent-encoding: "+err.Error())
 		return "", false
 	}
 	if err := txn.ValidKey(k); err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadKey, err.Error())
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadKey, err.Error())
 		return "", false
 	}
 	return k, true
@@ -139,7 +139,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, id, escaped string
 		h.Set(api.HeaderOwnWrite, "true")
 	}
 	if !res.Found {
-		writeError(w, http.StatusNotFound, api.CodeKeyNotFound, "no visible version of the key")
+		api.WriteError(w, http.StatusNotFound, api.CodeKeyNotFound, "no visible version of the key")
 		return
 	}
 	h.Set("Content-Type", "application/octet-stream")
@@ -203,7 +203,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, err := base64.StdEncoding.DecodeString(q.Get("after"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadAfter, "after must be a key in standard base64, such as the next of the "+
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadAfter, "after must be a key in standard base64, such as the next of the "+
 			"previous page, query-escaped (a '+' travels as %2B): "+err.Error())
 		return
 	}
@@ -211,7 +211,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > txn.MaxKeysListed {
-			writeError(w, http.StatusBadRequest, api.CodeBadLimit, "limit must be 1.."+strconv.Itoa(txn.MaxKeysListed))
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadLimit, "limit must be 1.."+strconv.Itoa(txn.MaxKeysListed))
 			return
 		}
 		limit = n

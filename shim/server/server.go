@@ -101,7 +101,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 	}
 	rest, ok := strings.CutPrefix(path, "/v1/txns/")
 	if !ok {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+path+" (the API lives under /v1/txns)")
+		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+path+" (the API lives under /v1/txns)")
 		return "unknown"
 	}
 	id, tail, _ := strings.Cut(rest, "/")
@@ -138,7 +138,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 		method(w, r, http.MethodGet, http.MethodPut, http.MethodDelete)
 		return "keys"
 	}
-	writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+path)
+	api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+path)
 	return "unknown"
 }
 
@@ -150,7 +150,7 @@ func method(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	writeError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
+	api.WriteError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
 	return false
 }
 
@@ -158,7 +158,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.m.Ready(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, api.CodeStoreUnavailable, err.Error())
+		api.WriteError(w, http.StatusServiceUnavailable, api.CodeStoreUnavailable, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
