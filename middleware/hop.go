@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -67,7 +66,7 @@ func NewHop(target *url.URL, o HopOptions) *httputil.ReverseProxy {
 		ErrorLog:  slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			lvl := slog.LevelWarn
-			if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
+			if r.Context().Err() != nil {
 				lvl = slog.LevelDebug // the caller left, or the attempt was cancelled
 			}
 			o.Log.Log(r.Context(), lvl, "hop: no answer", "from", o.ErrorPrefix, "path", r.URL.Path, "err", err)
