@@ -13,6 +13,8 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // Client talks to one shim. It is safe for concurrent use.
@@ -81,10 +83,10 @@ func (c *Client) Begin(ctx context.Context, idemKey string) (Txn, error) {
 func (c *Client) BeginWith(ctx context.Context, o BeginOptions) (Txn, error) {
 	h := http.Header{}
 	if o.IdemKey != "" {
-		h.Set("Idempotency-Key", o.IdemKey)
+		h.Set(api.HeaderIdempotencyKey, o.IdemKey)
 	}
 	if o.FenceOlder {
-		h.Set("Aft-Fence-Older", "true")
+		h.Set(api.HeaderFenceOlder, "true")
 	}
 	return c.txnCall(ctx, "begin", http.MethodPost, "/v1/txns", h, nil)
 }
@@ -123,14 +125,14 @@ func (c *Client) Get(ctx context.Context, id, key string) (Value, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		e := decodeError(resp)
-		e.Version = resp.Header.Get("Aft-Version")
+		e.Version = resp.Header.Get(api.HeaderVersion)
 		return Value{}, fmt.Errorf("read %q: %w", key, e)
 	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return Value{}, fmt.Errorf("read %q: %w", key, err)
 	}
-	return Value{Bytes: b, Version: resp.Header.Get("Aft-Version"), OwnWrite: resp.Header.Get("Aft-Own-Write") == "true"}, nil
+	return Value{Bytes: b, Version: resp.Header.Get(api.HeaderVersion), OwnWrite: resp.Header.Get(api.HeaderOwnWrite) == "true"}, nil
 }
 
 // Put writes value as key in transaction id (visible to others once it commits).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // Error is an error answer of the shim: {"error", "code"} and the HTTP status.
@@ -30,23 +32,18 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels to match with errors.Is.
 var (
-	ErrTxnNotFound = &Error{Code: "txn_not_found"}
-	ErrKeyNotFound = &Error{Code: "key_not_found"}
-	ErrFenced      = &Error{Code: "fenced"}
-	ErrAborted     = &Error{Code: "aborted"}
-	ErrCommitted   = &Error{Code: "committed"}
-	ErrBadKey      = &Error{Code: "bad_key"}
+	ErrTxnNotFound = &Error{Code: api.CodeTxnNotFound}
+	ErrKeyNotFound = &Error{Code: api.CodeKeyNotFound}
+	ErrFenced      = &Error{Code: api.CodeFenced}
+	ErrAborted     = &Error{Code: api.CodeAborted}
+	ErrCommitted   = &Error{Code: api.CodeCommitted}
+	ErrBadKey      = &Error{Code: api.CodeBadKey}
 )
 
 func decodeError(resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var j struct {
-		Error  string  `json:"error"`
-		Code   string  `json:"code"`
-		Winner string  `json:"winner"`
-		Result *string `json:"result"`
-	}
+	var j api.ErrorBody
 	if json.Unmarshal(b, &j) == nil && j.Code != "" {
 		e.Code, e.Message, e.Winner = j.Code, j.Error, j.Winner
 		if j.Result != nil {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // NoResend returns an http.RoundTripper that sends each request through base (nil:
@@ -58,7 +60,7 @@ func NoResendClient(hc *http.Client) *http.Client {
 type noResend struct{ base http.RoundTripper }
 
 // idemHeaders are the headers that make http.Transport take a request as replayable.
-var idemHeaders = []string{"Idempotency-Key", "X-Idempotency-Key"}
+var idemHeaders = []string{api.HeaderIdempotencyKey, "X-Idempotency-Key"}
 
 func (n noResend) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := *req // a shallow copy, as req.WithContext makes

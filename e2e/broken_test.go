@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
-	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/mem"
 )
@@ -81,7 +81,7 @@ func (s *naiveShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				naiveJSON(w, http.StatusNotFound, map[string]string{"error": "no value", "code": "key_not_found"})
 				return
 			}
-			w.Header().Set(server.HeaderVersion, v.version)
+			w.Header().Set(api.HeaderVersion, v.version)
 			w.Write(v.value)
 		case http.MethodPut:
 			b, _ := io.ReadAll(r.Body)

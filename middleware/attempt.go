@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 )
 
@@ -52,9 +53,9 @@ func (c *call) launch(n int, id string) *attempt {
 	req.ContentLength = int64(len(c.body))
 	req.TransferEncoding = nil
 	req.Header.Del("Content-Length")
-	req.Header.Set(HeaderTxnID, id)
-	req.Header.Set(HeaderShim, c.m.cfg.ShimURL)
-	req.Header.Set(HeaderAttempt, strconv.Itoa(n))
+	req.Header.Set(api.HeaderTxnID, id)
+	req.Header.Set(api.HeaderShim, c.m.cfg.ShimURL)
+	req.Header.Set(api.HeaderAttempt, strconv.Itoa(n))
 	a := &attempt{c: c, n: n, id: id, rec: &recorder{header: http.Header{}, limit: c.opt.MaxResponseBytes},
 		start: time.Now(), cancel: cancel, done: make(chan struct{})}
 	c.m.wg.Add(1)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // BenchmarkMiddleware measures the latency the middleware adds: a no-op function called
@@ -45,7 +47,7 @@ func BenchmarkMiddleware(b *testing.B) {
 				defer wg.Done()
 				for next.Add(1) <= int64(n) {
 					req, _ := http.NewRequest("POST", url, strings.NewReader(`{"op":"noop"}`))
-					req.Header.Set(HeaderIdempotencyKey, fmt.Sprintf("bench-%d", seq.Add(1)))
+					req.Header.Set(api.HeaderIdempotencyKey, fmt.Sprintf("bench-%d", seq.Add(1)))
 					start := time.Now()
 					resp, err := hc.Do(req)
 					if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -56,9 +55,9 @@ func (p *OnRunning) Set(s string) error {
 // String returns the policy's name.
 func (p *OnRunning) String() string { return string(*p) }
 
-// Options are the settings of one function. Config holds the defaults of every request;
-// Config.Resolve may give other Options per request (the OpenFaaS plugin sets them per
-// function from annotations). A zero field takes its default.
+// Options are the settings of one function. Config holds the defaults of a Group;
+// Group.Handler takes the Options of each function (the OpenFaaS plugin sets them from
+// annotations). A zero field takes its default.
 type Options struct {
 	// Function names the function, in dead-letter records, logs and metric labels, and
 	// in the request fingerprint (a key reused for another function is refused).
@@ -160,8 +159,8 @@ func (o *Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// Config is the whole configuration of a Middleware. The embedded Options are the
-// settings of every request that Resolve does not override.
+// Config is the whole configuration of a Group of Middlewares (New: of one). The embedded
+// Options are the defaults of the Options of each function.
 type Config struct {
 	Options
 
@@ -171,11 +170,6 @@ type Config struct {
 	ShimURL string
 	// Client talks to the shim; nil means client.New(ShimURL).
 	Client *client.Client
-	// Resolve, when not nil, is asked for the Options of each request; when it returns
-	// true, the zero fields of what it returns take the value of Config's Options, and
-	// the result is validated (invalid Options are answered 500, code
-	// bad_function_options). Nil, or false, means Config's Options.
-	Resolve func(r *http.Request) (Options, bool)
 	// MaxZombies bounds the attempts that timed out and still run, to be committed should
 	// they succeed (default DefaultMaxZombies). Past the bound a timed-out attempt is
 	// cancelled and aborted instead. A negative value allows none.

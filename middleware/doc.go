@@ -3,15 +3,16 @@
 // at the shim, so that a request's writes happen exactly once however often it is
 // delivered, retried or crashed.
 //
-//	proxy := &httputil.ReverseProxy{
-//		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(fn) },
-//		Transport: client.NoResend(nil), // an attempt is never sent twice
-//	}
+//	hop := middleware.NewHop(fn, middleware.HopOptions{}) // an attempt is never sent twice
 //	mw, err := middleware.New(middleware.Config{
 //		Options: middleware.Options{Function: "orders"},
 //		ShimURL: "http://127.0.0.1:7654",
-//	}, registry, proxy)
+//	}, registry, hop)
 //	http.ListenAndServe(addr, mw)
+//
+// NewProxy puts the two together with metrics and health (`aft proxy`); a Group holds
+// the Middlewares of several functions that share metrics and a shim client (the
+// OpenFaaS plugin makes one per transactional function).
 //
 // # One request
 //
@@ -20,11 +21,12 @@
 // 400. The body is buffered (up to Options.MaxRequestBytes, else 413) so that it can be
 // sent again. Each attempt begins a shim transaction with the key and calls the function
 // with X-Aft-Txn-Id, X-Aft-Shim and X-Aft-Attempt; the function reads and writes through
-// the shim in that transaction. The request to the function must reach it at most once: a
-// proxy in next sends it through client.NoResend, as http.Transport alone resends a GET,
-// or a request with an Idempotency-Key header, whose kept-alive connection broke after
-// the function read it, and the function would run twice in one transaction. Its
-// response is buffered, then:
+// the shim in that transaction. The request to the function must reach it at most once:
+// the Hop in next sends it through client.NoResend, as http.Transport alone resends a
+// GET, or a request with an Idempotency-Key header, whose kept-alive connection broke
+// after the function read it, and the function would run twice in one transaction; a
+// function it cannot reach is answered 502 upstream_unreachable. The function's response
+// is buffered, then:
 //
 //   - 2xx (and 3xx, a definite answer too): the attempt commits with the response as its
 //     stored Result, and the caller gets the response;

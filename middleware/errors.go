@@ -1,27 +1,11 @@
 package middleware
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
-)
 
-// Stable codes of the middleware's own error answers, which use the JSON shape of
-// http-api.md: {"error": "<human readable>", "code": "<code>"}.
-const (
-	CodeBadIdempotencyKey    = "bad_idempotency_key"    // 400: empty, longer than 256 bytes, control bytes, or several
-	CodeBadBody              = "bad_body"               // 400: the request body could not be read
-	CodeRequestTooLarge      = "request_too_large"      // 413: the body is over MaxRequestBytes
-	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the key belongs to another request
-	CodeRequestInProgress    = "request_in_progress"    // 409: policy refuse (or wait ran out of time)
-	CodeShimUnavailable      = "shim_unavailable"       // 503: the shim did not answer, or answered 5xx
-	CodeTxnNotFound          = "txn_not_found"          // 404: a nested call names an unknown transaction
-	CodeTxnNotRunning        = "txn_not_running"        // 409: a nested call names a finished transaction
-	CodeAttemptTimeout       = "attempt_timeout"        // 504: the last attempt timed out
-	CodeFunctionFailed       = "function_failed"        // 502: the last attempt broke (connection, panic) or could not commit
-	CodeResponseTooLarge     = "response_too_large"     // 502: the response is over MaxResponseBytes
-	CodeBadFunctionOptions   = "bad_function_options"   // 500: Config.Resolve gave invalid Options
+	"github.com/aft-shim/aft/api"
 )
 
 // Errors of the middleware, mapped to answers only by fail.
@@ -37,7 +21,6 @@ var (
 	errAttemptTimeout  = errors.New("attempt timed out")
 	errFunctionFailed  = errors.New("function failed")
 	errResponseLarge   = errors.New("response too large")
-	errBadOptions      = errors.New("bad function options")
 	errCallerGone      = errors.New("caller gone")
 )
 
@@ -46,18 +29,17 @@ var codes = []struct {
 	status int
 	code   string
 }{
-	{errBadIdemKey, http.StatusBadRequest, CodeBadIdempotencyKey},
-	{errBadBody, http.StatusBadRequest, CodeBadBody},
-	{errRequestTooLarge, http.StatusRequestEntityTooLarge, CodeRequestTooLarge},
-	{errKeyReused, http.StatusUnprocessableEntity, CodeIdempotencyKeyReused},
-	{errInProgress, http.StatusConflict, CodeRequestInProgress},
-	{errShimUnavailable, http.StatusServiceUnavailable, CodeShimUnavailable},
-	{errTxnNotFound, http.StatusNotFound, CodeTxnNotFound},
-	{errTxnNotRunning, http.StatusConflict, CodeTxnNotRunning},
-	{errAttemptTimeout, http.StatusGatewayTimeout, CodeAttemptTimeout},
-	{errResponseLarge, http.StatusBadGateway, CodeResponseTooLarge},
-	{errFunctionFailed, http.StatusBadGateway, CodeFunctionFailed},
-	{errBadOptions, http.StatusInternalServerError, CodeBadFunctionOptions},
+	{errBadIdemKey, http.StatusBadRequest, api.CodeBadIdempotencyKey},
+	{errBadBody, http.StatusBadRequest, api.CodeBadBody},
+	{errRequestTooLarge, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge},
+	{errKeyReused, http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused},
+	{errInProgress, http.StatusConflict, api.CodeRequestInProgress},
+	{errShimUnavailable, http.StatusServiceUnavailable, api.CodeShimUnavailable},
+	{errTxnNotFound, http.StatusNotFound, api.CodeTxnNotFound},
+	{errTxnNotRunning, http.StatusConflict, api.CodeTxnNotRunning},
+	{errAttemptTimeout, http.StatusGatewayTimeout, api.CodeAttemptTimeout},
+	{errResponseLarge, http.StatusBadGateway, api.CodeResponseTooLarge},
+	{errFunctionFailed, http.StatusBadGateway, api.CodeFunctionFailed},
 }
 
 // classify returns the status and code that answer err.
@@ -67,7 +49,7 @@ func classify(err error) (status int, code string) {
 			return c.status, c.code
 		}
 	}
-	return http.StatusInternalServerError, "internal"
+	return http.StatusInternalServerError, api.CodeInternal
 }
 
 // errOutcome names how a request that ended in err went, for the invocations metric.
@@ -86,10 +68,7 @@ func errOutcome(err error) string {
 // errorAnswer returns the answer to err.
 func errorAnswer(err error, attempts int) *answer {
 	status, code := classify(err)
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}{err.Error(), code})
+	b := api.ErrorBody{Error: err.Error(), Code: code}.JSON()
 	h := http.Header{"Content-Type": {"application/json"}}
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
@@ -119,12 +98,12 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range a.header {
 		h[k] = vs
 	}
-	h.Set(HeaderAttempts, strconv.Itoa(a.attempts))
+	h.Set(api.HeaderAttempts, strconv.Itoa(a.attempts))
 	if a.replayed {
-		h.Set(HeaderReplayed, "true")
+		h.Set(api.HeaderReplayed, "true")
 	}
 	if a.omitted {
-		h.Set(HeaderBodyOmitted, "true")
+		h.Set(api.HeaderBodyOmitted, "true")
 	}
 	noBody := a.status == http.StatusNoContent || a.status == http.StatusNotModified || a.status < 200
 	if !noBody {

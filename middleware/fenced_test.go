@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/mem"
@@ -31,9 +32,9 @@ func TestMiddlewareFencedNoExtraBegin(t *testing.T) {
 	fn, _, first, release := holdFirstCall(t, shim)
 	e := newEnv(t, Config{ShimURL: ts.URL, Client: shim, Options: Options{OnRunning: OnRunningRun}}, fn)
 	answered := make(chan reply, 1)
-	go func() { answered <- e.send("POST", "/", "same", HeaderIdempotencyKey, "dup") }()
+	go func() { answered <- e.send("POST", "/", "same", api.HeaderIdempotencyKey, "dup") }()
 	<-first
-	dup := e.send("POST", "/", "same", HeaderIdempotencyKey, "dup")
+	dup := e.send("POST", "/", "same", api.HeaderIdempotencyKey, "dup")
 	close(release)
 	r1 := <-answered
 	if dup.status != 200 || r1.status != 200 || r1.body != "count=1 by call 2" || dup.body != r1.body {

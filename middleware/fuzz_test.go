@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // FuzzMiddleware sends requests with random methods, paths, headers, bodies and function
@@ -30,7 +32,7 @@ func FuzzMiddleware(f *testing.F) {
 	shimURL, shim := newShim(f)
 	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, _ := strconv.Atoi(r.Header.Get("X-Fuzz-Status"))
-		if r.Header.Get(HeaderTxnID) == "" || r.Header.Get(HeaderShim) != shimURL {
+		if r.Header.Get(api.HeaderTxnID) == "" || r.Header.Get(api.HeaderShim) != shimURL {
 			status = 599 // never: the function runs only in a transaction
 		}
 		w.Header().Set("X-Fuzz-Echo", "1")
@@ -51,9 +53,9 @@ func FuzzMiddleware(f *testing.F) {
 		rec := httptest.NewRecorder()
 		mw.ServeHTTP(rec, req)
 
-		n, err := strconv.Atoi(rec.Header().Get(HeaderAttempts))
-		if http.CanonicalHeaderKey(hname) != HeaderTxnID && (err != nil || n < 0 || n > 2) {
-			t.Fatalf("%s %q", HeaderAttempts, rec.Header().Get(HeaderAttempts))
+		n, err := strconv.Atoi(rec.Header().Get(api.HeaderAttempts))
+		if http.CanonicalHeaderKey(hname) != api.HeaderTxnID && (err != nil || n < 0 || n > 2) {
+			t.Fatalf("%s %q", api.HeaderAttempts, rec.Header().Get(api.HeaderAttempts))
 		}
 		if rec.Code == 599 {
 			t.Fatal("the function ran without a transaction")
@@ -66,16 +68,16 @@ func FuzzMiddleware(f *testing.F) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || e.Error == "" {
 				t.Fatalf("answer %d %q is not the JSON error shape", rec.Code, rec.Body.Bytes())
 			}
-			if e.Code == CodeShimUnavailable || e.Code == "internal" {
+			if e.Code == api.CodeShimUnavailable || e.Code == "internal" {
 				t.Fatalf("answer %d %s: %s", rec.Code, e.Code, e.Error)
 			}
 			return
 		}
-		if rec.Header().Get(HeaderReplayed) == "" && rec.Code != fnStatus {
+		if rec.Header().Get(api.HeaderReplayed) == "" && rec.Code != fnStatus {
 			t.Fatalf("answer %d, the function answered %d", rec.Code, fnStatus)
 		}
 		if rec.Code != http.StatusNoContent && rec.Code != http.StatusNotModified && method != http.MethodHead &&
-			rec.Header().Get(HeaderReplayed) == "" && !bytes.Equal(rec.Body.Bytes(), body) {
+			rec.Header().Get(api.HeaderReplayed) == "" && !bytes.Equal(rec.Body.Bytes(), body) {
 			t.Fatalf("body %q, the function echoed %q", rec.Body.Bytes(), body)
 		}
 	})

@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/shimtest"
 
 	"github.com/aft-shim/aft/client"
@@ -88,8 +87,7 @@ func proxyTo(t testing.TB, h http.Handler) http.Handler {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	u, _ := url.Parse(ts.URL)
-	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }, ErrorLog: discardLog,
-		Transport: client.NoResend(ts.Client().Transport)}
+	return NewHop(u, HopOptions{Transport: ts.Client().Transport})
 }
 
 // reply is an answer of the middleware.
@@ -100,8 +98,8 @@ type reply struct {
 	code   string // the code of a JSON error answer
 }
 
-func (r reply) attempts() string { return r.header.Get(HeaderAttempts) }
-func (r reply) replayed() bool   { return r.header.Get(HeaderReplayed) == "true" }
+func (r reply) attempts() string { return r.header.Get(api.HeaderAttempts) }
+func (r reply) replayed() bool   { return r.header.Get(api.HeaderReplayed) == "true" }
 
 // send sends a request to the middleware with headers h (pairs) and body.
 func (e *env) send(method, path, body string, h ...string) reply {
@@ -216,7 +214,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // count+1 to it, and answer the new count. It fails the test on shim errors.
 func incr(t testing.TB, c *client.Client, r *http.Request, key string) (int, error) {
 	ctx := r.Context()
-	id := r.Header.Get(HeaderTxnID)
+	id := r.Header.Get(api.HeaderTxnID)
 	n := 0
 	v, err := c.Get(ctx, id, key)
 	switch {
@@ -250,11 +248,8 @@ func newBrokenShim(t testing.TB) string {
 	return ts.URL
 }
 
-// discardLog is the error log of test proxies.
-var discardLog = log.New(io.Discard, "", 0)
-
 func attemptOf(r *http.Request) int {
-	n, _ := strconv.Atoi(r.Header.Get(HeaderAttempt))
+	n, _ := strconv.Atoi(r.Header.Get(api.HeaderAttempt))
 	return n
 }
 

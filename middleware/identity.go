@@ -4,36 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-)
 
-// Headers of the middleware contract (spec/middleware.md), and of the identity of a
-// request.
-const (
-	// HeaderTxnID carries the attempt's transaction id to the function; on an inbound
-	// request, it makes the call join that transaction (a nested call).
-	HeaderTxnID = "X-Aft-Txn-Id"
-	// HeaderShim carries the shim's base URL to the function.
-	HeaderShim = "X-Aft-Shim"
-	// HeaderAttempt carries the attempt's number (1, 2, ...) to the function (an addition
-	// to the contract).
-	HeaderAttempt = "X-Aft-Attempt"
-	// HeaderReplayed is "true" on an answer that is the stored result of an earlier
-	// committed attempt: nothing ran for this request.
-	HeaderReplayed = "X-Aft-Replayed"
-	// HeaderAttempts is the number of attempts the answer took (for a stored result, the
-	// number of the attempt that committed; 0 when no attempt ran).
-	HeaderAttempts = "X-Aft-Attempts"
-	// HeaderBodyOmitted is "true" on a stored answer whose body was too large to store
-	// (an addition to the contract; see Result.BodyOmitted).
-	HeaderBodyOmitted = "X-Aft-Body-Omitted"
-
-	// HeaderIdempotencyKey is the caller's idempotency key, first in the identity order.
-	HeaderIdempotencyKey = "Idempotency-Key"
-	// HeaderCallID is OpenFaaS's call id, kept across queue-worker retries.
-	HeaderCallID = "X-Call-Id"
-	// HeaderCESource and HeaderCEID identify a CloudEvent in binary mode.
-	HeaderCESource = "Ce-Source"
-	HeaderCEID     = "Ce-Id"
+	"github.com/aft-shim/aft/api"
 )
 
 // MaxKeyBytes bounds an idempotency key (http-api.md).
@@ -59,7 +31,7 @@ func IdempotencyKey(r *http.Request) (string, Identity, error) {
 	for _, s := range []struct {
 		header string
 		from   Identity
-	}{{HeaderIdempotencyKey, FromIdempotencyKey}, {HeaderCallID, FromCallID}} {
+	}{{api.HeaderIdempotencyKey, FromIdempotencyKey}, {api.HeaderCallID, FromCallID}} {
 		if vs, ok := r.Header[s.header]; ok {
 			if len(vs) != 1 {
 				return "", s.from, fmt.Errorf("%w: %d %s headers, want one", errBadIdemKey, len(vs), s.header)
@@ -67,14 +39,14 @@ func IdempotencyKey(r *http.Request) (string, Identity, error) {
 			return vs[0], s.from, validKey(s.header, vs[0])
 		}
 	}
-	src, okSrc := r.Header[HeaderCESource]
-	id, okID := r.Header[HeaderCEID]
+	src, okSrc := r.Header[api.HeaderCESource]
+	id, okID := r.Header[api.HeaderCEID]
 	if okSrc && okID {
 		if len(src) != 1 || len(id) != 1 || src[0] == "" || id[0] == "" {
-			return "", FromCloudEvent, fmt.Errorf("%w: want one non-empty Ce-Source and one non-empty Ce-Id", errBadIdemKey)
+			return "", FromCloudEvent, fmt.Errorf("%w: want one non-empty %s and one non-empty %s", errBadIdemKey, api.HeaderCESource, api.HeaderCEID)
 		}
 		k := src[0] + " " + id[0]
-		return k, FromCloudEvent, validKey("Ce-Source and Ce-Id", k)
+		return k, FromCloudEvent, validKey(api.HeaderCESource+" and "+api.HeaderCEID, k)
 	}
 	return "aft-" + rand.Text(), FromRandom, nil
 }

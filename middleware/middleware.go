@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +21,20 @@ import (
 
 // Middleware runs every request to the function behind it as transactional attempts at
 // the shim (see the package documentation). It is an http.Handler, safe for concurrent
-// use.
+// use. Its Group (embedded) holds what it shares with the Middlewares of other functions.
 type Middleware struct {
+	*Group
+	opt  Options
+	next http.Handler
+}
+
+// Group is what the Middlewares of several functions share: the Config (its Options are
+// the defaults of every function), the shim client, the metrics (registered once), the
+// bound on zombies, the requests running (for the duplicate policies, by function and
+// key) and the attempts running in the background, which Wait waits for. The OpenFaaS
+// plugin makes one Middleware per transactional function in one Group.
+type Group struct {
 	cfg     Config
-	next    http.Handler
 	shim    *client.Client
 	metrics *metrics
 	flights flights
@@ -31,27 +42,49 @@ type Middleware struct {
 	wg      sync.WaitGroup
 }
 
-// New returns the middleware with cfg in front of next, the function (typically an
-// httputil.ReverseProxy to it). Its metrics are registered in reg (nil: not registered);
-// several Middlewares may share one registry. Wait waits for what still runs in the
+// New returns the middleware with cfg in front of next, the function (typically a Hop to
+// it), in a Group of its own. Its metrics are registered in reg (nil: not registered);
+// several Groups may share one registry. Wait waits for what still runs in the
 // background.
 func New(cfg Config, reg prometheus.Registerer, next http.Handler) (*Middleware, error) {
+	g, err := NewGroup(cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	return g.Handler(Options{}, next)
+}
+
+// NewGroup returns a Group with cfg, its metrics registered in reg (nil: not registered).
+// cfg is validated once here, its Options included: they must name a function, the one
+// of a Handler whose Options name none.
+func NewGroup(cfg Config, reg prometheus.Registerer) (*Group, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	return &Group{cfg: cfg, shim: cfg.Client, metrics: newMetrics(reg), zombies: make(chan struct{}, cfg.MaxZombies)}, nil
+}
+
+// Handler returns the middleware of one function in front of next, with o: each zero
+// field of o takes the value of the Group's Options. Invalid Options are an error (the
+// OpenFaaS plugin answers it 500, code bad_function_options).
+func (g *Group) Handler(o Options, next http.Handler) (*Middleware, error) {
 	if next == nil {
 		return nil, errors.New("middleware: next handler is nil")
 	}
-	return &Middleware{cfg: cfg, next: next, shim: cfg.Client, metrics: newMetrics(reg), zombies: make(chan struct{}, cfg.MaxZombies)}, nil
+	o = o.fill(g.cfg.Options)
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("middleware: options of function %q: %w", o.Function, err)
+	}
+	return &Middleware{Group: g, opt: o, next: next}, nil
 }
 
 // Wait waits until the attempts still running in the background (zombies, and cancelled
-// attempts being aborted) are done, or ctx ends. Call it after the server in front has
-// shut down.
-func (m *Middleware) Wait(ctx context.Context) error {
+// attempts being aborted) of every Middleware of the Group are done, or ctx ends. Call it
+// after the server in front has shut down.
+func (g *Group) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
-		m.wg.Wait()
+		g.wg.Wait()
 		close(done)
 	}()
 	select {
@@ -62,33 +95,11 @@ func (m *Middleware) Wait(ctx context.Context) error {
 	}
 }
 
-// options returns the Options of r.
-func (m *Middleware) options(r *http.Request) (Options, error) {
-	if m.cfg.Resolve == nil {
-		return m.cfg.Options, nil
-	}
-	o, ok := m.cfg.Resolve(r)
-	if !ok {
-		return m.cfg.Options, nil
-	}
-	o = o.fill(m.cfg.Options)
-	if err := o.validate(); err != nil {
-		return o, fmt.Errorf("%w: %v", errBadOptions, err)
-	}
-	return o, nil
-}
-
 // ServeHTTP serves one request.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	opt, err := m.options(r)
-	if err != nil {
-		m.cfg.Log.Error("resolve function options", "function", opt.Function, "err", err)
-		m.metrics.invocations.WithLabelValues(opt.Function, errOutcome(err)).Inc()
-		errorAnswer(err, 0).write(w, r)
-		return
-	}
-	if _, ok := r.Header[HeaderTxnID]; ok {
+	opt := m.opt
+	if _, ok := r.Header[api.HeaderTxnID]; ok {
 		m.nested(w, r, opt)
 		return
 	}
@@ -116,26 +127,26 @@ func (m *Middleware) nested(w http.ResponseWriter, r *http.Request, opt Options)
 		return
 	}
 	m.metrics.invocations.WithLabelValues(opt.Function, "nested").Inc()
-	r.Header.Set(HeaderShim, m.cfg.ShimURL) // the shim where the transaction was found running
+	r.Header.Set(api.HeaderShim, m.cfg.ShimURL) // the shim where the transaction was found running
 	m.next.ServeHTTP(w, r)
 }
 
 // checkRunning returns nil when the transaction r names in X-Aft-Txn-Id is running.
 func (m *Middleware) checkRunning(r *http.Request) error {
-	ids := r.Header.Values(HeaderTxnID)
+	ids := r.Header.Values(api.HeaderTxnID)
 	if len(ids) != 1 || ids[0] == "" {
-		return fmt.Errorf("%w: want one non-empty %s header, got %d", errTxnNotFound, HeaderTxnID, len(ids))
+		return fmt.Errorf("%w: want one non-empty %s header, got %d", errTxnNotFound, api.HeaderTxnID, len(ids))
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.ShimTimeout)
 	defer cancel()
 	tx, err := m.shim.Status(ctx, ids[0])
 	switch {
 	case errors.Is(err, client.ErrTxnNotFound):
-		return fmt.Errorf("%w: %s %q is unknown to the shim", errTxnNotFound, HeaderTxnID, ids[0])
+		return fmt.Errorf("%w: %s %q is unknown to the shim", errTxnNotFound, api.HeaderTxnID, ids[0])
 	case err != nil:
 		return shimError("status of the caller's transaction", err)
 	case tx.Status != "running":
-		return fmt.Errorf("%w: %s %q is %s", errTxnNotRunning, HeaderTxnID, ids[0], tx.Status)
+		return fmt.Errorf("%w: %s %q is %s", errTxnNotRunning, api.HeaderTxnID, ids[0], tx.Status)
 	}
 	return nil
 }
@@ -144,7 +155,7 @@ func (m *Middleware) checkRunning(r *http.Request) error {
 func shimError(op string, err error) error {
 	var ce *client.Error
 	if errors.As(err, &ce) && ce.StatusCode < 500 {
-		if ce.Code == "bad_idempotency_key" {
+		if ce.Code == api.CodeBadIdempotencyKey {
 			return fmt.Errorf("%w: %s: %v", errBadIdemKey, op, err)
 		}
 		return fmt.Errorf("%s: %w", op, err)

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
 	"github.com/google/go-cmp/cmp"
@@ -40,7 +42,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				calls.Add(1)
 				entered <- struct{}{}
-				id := r.Header.Get(HeaderTxnID)
+				id := r.Header.Get(api.HeaderTxnID)
 				n, err := incr(t, shim, r, "count")
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -97,7 +99,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 				}()
 			}
 			answered := make(chan reply, 1)
-			go func() { answered <- e.send("POST", "/work", "payload", HeaderIdempotencyKey, "crash-1") }()
+			go func() { answered <- e.send("POST", "/work", "payload", api.HeaderIdempotencyKey, "crash-1") }()
 			<-entered
 			readsBefore := reads.Load()
 			r := <-answered
@@ -119,7 +121,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 			t.Logf("%d reads, %d of them while the request ran, %d fractured", reads.Load(), reads.Load()-readsBefore, fractured.Load())
 
 			// The same key again: the stored result, nothing runs.
-			r2 := e.send("POST", "/work", "payload", HeaderIdempotencyKey, "crash-1")
+			r2 := e.send("POST", "/work", "payload", api.HeaderIdempotencyKey, "crash-1")
 			if r2.status != http.StatusOK || r2.body != "count=1" || !r2.replayed() {
 				t.Errorf("duplicate: %d %q replayed=%v, want 200 \"count=1\" replayed", r2.status, r2.body, r2.replayed())
 			}
@@ -174,7 +176,7 @@ func TestMiddlewareDuplicates(t *testing.T) {
 		fmt.Fprintf(w, "order %d for %s", n, bodyOf(r))
 	})
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, fn)
-	first := e.send("POST", "/orders?shop=1", "apples", HeaderIdempotencyKey, "order-1")
+	first := e.send("POST", "/orders?shop=1", "apples", api.HeaderIdempotencyKey, "order-1")
 	if first.status != http.StatusCreated || first.body != "order 1 for apples" || first.replayed() || first.attempts() != "1" {
 		t.Fatalf("first: %d %q replayed=%v attempts=%s", first.status, first.body, first.replayed(), first.attempts())
 	}
@@ -194,17 +196,17 @@ func TestMiddlewareDuplicates(t *testing.T) {
 	}{
 		{"same request", e, "POST", "/orders?shop=1", "apples", want{http.StatusCreated, "", true}},
 		{"same request at another instance", other, "POST", "/orders?shop=1", "apples", want{http.StatusCreated, "", true}},
-		{"another body", e, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another body at another instance", other, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another path", e, "POST", "/refunds?shop=1", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another method", e, "PUT", "/orders?shop=1", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another query", e, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"another query at another instance", other, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"no query", e, "POST", "/orders", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
-		{"the query in another order", e, "POST", "/orders?shop=1&a=b", "apples", want{http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, false}},
+		{"another body", e, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another body at another instance", other, "POST", "/orders?shop=1", "pears", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another path", e, "POST", "/refunds?shop=1", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another method", e, "PUT", "/orders?shop=1", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another query", e, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"another query at another instance", other, "POST", "/orders?shop=2", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"no query", e, "POST", "/orders", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
+		{"the query in another order", e, "POST", "/orders?shop=1&a=b", "apples", want{http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := tc.at.send(tc.method, tc.path, tc.body, HeaderIdempotencyKey, "order-1")
+			r := tc.at.send(tc.method, tc.path, tc.body, api.HeaderIdempotencyKey, "order-1")
 			if diff := cmp.Diff(tc.want, want{r.status, r.code, r.replayed()}, cmp.AllowUnexported(want{})); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody %q", diff, r.body)
 			}
@@ -246,11 +248,11 @@ func TestMiddlewareFingerprintWithoutQuery(t *testing.T) {
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("the function ran")
 	}))
-	if r := e.send("POST", "/orders?shop=1", "apples", HeaderIdempotencyKey, "old-1"); r.status != 201 || !r.replayed() || r.body != "stored" {
+	if r := e.send("POST", "/orders?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 201 || !r.replayed() || r.body != "stored" {
 		t.Errorf("retry with a query = %d %q replayed %v, want the stored 201", r.status, r.body, r.replayed())
 	}
-	if r := e.send("POST", "/refunds?shop=1", "apples", HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != CodeIdempotencyKeyReused {
-		t.Errorf("another path = %d %q, want 422 %s", r.status, r.body, CodeIdempotencyKeyReused)
+	if r := e.send("POST", "/refunds?shop=1", "apples", api.HeaderIdempotencyKey, "old-1"); r.status != 422 || r.code != api.CodeIdempotencyKeyReused {
+		t.Errorf("another path = %d %q, want 422 %s", r.status, r.body, api.CodeIdempotencyKeyReused)
 	}
 }
 
@@ -290,7 +292,7 @@ func TestMiddlewareOutcomes(t *testing.T) {
 				fmt.Fprintf(w, "answer of attempt %d", attemptOf(r))
 			})
 			e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, fn)
-			r := e.send("POST", "/", "x", HeaderIdempotencyKey, "k")
+			r := e.send("POST", "/", "x", api.HeaderIdempotencyKey, "k")
 			wantBody := fmt.Sprintf("answer of attempt %d", tc.calls)
 			if tc.status == http.StatusNoContent {
 				wantBody = ""
@@ -343,7 +345,7 @@ func TestMiddlewareDeadLetters(t *testing.T) {
 		fmt.Fprintf(w, "count=%d body=%s q=%s auth=%s", n, bodyOf(r), r.URL.RawQuery, r.Header.Get("Authorization"))
 	})
 	e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{Function: "payments"}}, fn)
-	r := e.send("POST", "/pay?amount=3", "card=4242", HeaderIdempotencyKey, "pay/1", "X-Trace", "t1", "Authorization", "secret")
+	r := e.send("POST", "/pay?amount=3", "card=4242", api.HeaderIdempotencyKey, "pay/1", "X-Trace", "t1", "Authorization", "secret")
 	if r.status != http.StatusServiceUnavailable || r.body != "boom 3\n" || r.attempts() != "3" {
 		t.Fatalf("answer %d %q attempts %s, want the last error: 503 \"boom 3\" attempts 3", r.status, r.body, r.attempts())
 	}
@@ -411,8 +413,8 @@ func TestMiddlewareTimeoutsExhausted(t *testing.T) {
 		}
 	})
 	e := newEnv(t, Config{MaxZombies: -1, Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: time.Second}}, fn)
-	r := e.send("GET", "/slow", "", HeaderIdempotencyKey, "slow")
-	if r.status != http.StatusGatewayTimeout || r.code != CodeAttemptTimeout || r.attempts() != "2" {
+	r := e.send("GET", "/slow", "", api.HeaderIdempotencyKey, "slow")
+	if r.status != http.StatusGatewayTimeout || r.code != api.CodeAttemptTimeout || r.attempts() != "2" {
 		t.Errorf("answer %d %s attempts %s, want 504 attempt_timeout attempts 2", r.status, r.code, r.attempts())
 	}
 	eventually(t, "both attempts cancelled", func() bool { return cancelled.Load() == 2 })
@@ -433,9 +435,9 @@ func TestMiddlewareShimUnavailable(t *testing.T) {
 			var calls atomic.Int32
 			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
 			e := newEnv(t, Config{ShimURL: tc.url, Client: client.New(tc.url)}, fn)
-			for _, h := range [][]string{{HeaderIdempotencyKey, "k"}, nil, {HeaderTxnID, "0123456789abcdef0123456789abcdef"}} {
+			for _, h := range [][]string{{api.HeaderIdempotencyKey, "k"}, nil, {api.HeaderTxnID, "0123456789abcdef0123456789abcdef"}} {
 				r := e.send("POST", "/", "x", h...)
-				if r.status != http.StatusServiceUnavailable || r.code != CodeShimUnavailable {
+				if r.status != http.StatusServiceUnavailable || r.code != api.CodeShimUnavailable {
 					t.Errorf("headers %q: %d %s, want 503 shim_unavailable", h, r.status, r.code)
 				}
 			}
@@ -460,16 +462,16 @@ func TestMiddlewareBadRequests(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"empty key", "", []string{HeaderIdempotencyKey, ""}, 400, CodeBadIdempotencyKey},
-		{"257-byte key", "", []string{HeaderIdempotencyKey, long + "k"}, 400, CodeBadIdempotencyKey},
-		{"two keys", "", []string{HeaderIdempotencyKey, "a", HeaderIdempotencyKey, "b"}, 400, CodeBadIdempotencyKey},
-		{"empty call id", "", []string{HeaderCallID, ""}, 400, CodeBadIdempotencyKey},
-		{"257-byte call id", "", []string{HeaderCallID, long + "k"}, 400, CodeBadIdempotencyKey},
-		{"cloudevent without id", "", []string{HeaderCESource, "/s", HeaderCEID, ""}, 400, CodeBadIdempotencyKey},
-		{"cloudevent too long", "", []string{HeaderCESource, long, HeaderCEID, "1"}, 400, CodeBadIdempotencyKey},
-		{"body too large", "01234567890", []string{HeaderIdempotencyKey, "big"}, 413, CodeRequestTooLarge},
-		{"256-byte key", "", []string{HeaderIdempotencyKey, long}, 200, ""},
-		{"body at the limit", "0123456789", []string{HeaderIdempotencyKey, "limit"}, 200, ""},
+		{"empty key", "", []string{api.HeaderIdempotencyKey, ""}, 400, api.CodeBadIdempotencyKey},
+		{"257-byte key", "", []string{api.HeaderIdempotencyKey, long + "k"}, 400, api.CodeBadIdempotencyKey},
+		{"two keys", "", []string{api.HeaderIdempotencyKey, "a", api.HeaderIdempotencyKey, "b"}, 400, api.CodeBadIdempotencyKey},
+		{"empty call id", "", []string{api.HeaderCallID, ""}, 400, api.CodeBadIdempotencyKey},
+		{"257-byte call id", "", []string{api.HeaderCallID, long + "k"}, 400, api.CodeBadIdempotencyKey},
+		{"cloudevent without id", "", []string{api.HeaderCESource, "/s", api.HeaderCEID, ""}, 400, api.CodeBadIdempotencyKey},
+		{"cloudevent too long", "", []string{api.HeaderCESource, long, api.HeaderCEID, "1"}, 400, api.CodeBadIdempotencyKey},
+		{"body too large", "01234567890", []string{api.HeaderIdempotencyKey, "big"}, 413, api.CodeRequestTooLarge},
+		{"256-byte key", "", []string{api.HeaderIdempotencyKey, long}, 200, ""},
+		{"body at the limit", "0123456789", []string{api.HeaderIdempotencyKey, "limit"}, 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := calls.Load()
@@ -492,15 +494,15 @@ func TestMiddlewareIdentity(t *testing.T) {
 		first, dup []string
 		replayed   bool
 	}{
-		{"utf-8 key", []string{HeaderIdempotencyKey, "ключ 🔑"}, []string{HeaderIdempotencyKey, "ключ 🔑"}, true},
-		{"call id", []string{HeaderCallID, "c-1"}, []string{HeaderCallID, "c-1"}, true},
-		{"call id as idempotency key", []string{HeaderCallID, "c-1"}, []string{HeaderIdempotencyKey, "c-1"}, true},
-		{"idempotency key before call id", []string{HeaderIdempotencyKey, "k", HeaderCallID, "c-1"}, []string{HeaderCallID, "c-2", HeaderIdempotencyKey, "k"}, true},
-		{"another call id", []string{HeaderCallID, "c-1"}, []string{HeaderCallID, "c-2"}, false},
-		{"cloudevent", []string{HeaderCESource, "/orders", HeaderCEID, "42"}, []string{HeaderCESource, "/orders", HeaderCEID, "42"}, true},
-		{"cloudevent, another id", []string{HeaderCESource, "/orders", HeaderCEID, "42"}, []string{HeaderCESource, "/orders", HeaderCEID, "43"}, false},
-		{"cloudevent, another source", []string{HeaderCESource, "/orders", HeaderCEID, "42"}, []string{HeaderCESource, "/refunds", HeaderCEID, "42"}, false},
-		{"cloudevent id alone", []string{HeaderCEID, "42"}, []string{HeaderCEID, "42"}, false},
+		{"utf-8 key", []string{api.HeaderIdempotencyKey, "ключ 🔑"}, []string{api.HeaderIdempotencyKey, "ключ 🔑"}, true},
+		{"call id", []string{api.HeaderCallID, "c-1"}, []string{api.HeaderCallID, "c-1"}, true},
+		{"call id as idempotency key", []string{api.HeaderCallID, "c-1"}, []string{api.HeaderIdempotencyKey, "c-1"}, true},
+		{"idempotency key before call id", []string{api.HeaderIdempotencyKey, "k", api.HeaderCallID, "c-1"}, []string{api.HeaderCallID, "c-2", api.HeaderIdempotencyKey, "k"}, true},
+		{"another call id", []string{api.HeaderCallID, "c-1"}, []string{api.HeaderCallID, "c-2"}, false},
+		{"cloudevent", []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, true},
+		{"cloudevent, another id", []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, []string{api.HeaderCESource, "/orders", api.HeaderCEID, "43"}, false},
+		{"cloudevent, another source", []string{api.HeaderCESource, "/orders", api.HeaderCEID, "42"}, []string{api.HeaderCESource, "/refunds", api.HeaderCEID, "42"}, false},
+		{"cloudevent id alone", []string{api.HeaderCEID, "42"}, []string{api.HeaderCEID, "42"}, false},
 		{"none", nil, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,10 +529,10 @@ func TestMiddlewareNested(t *testing.T) {
 	var calleeCalls atomic.Int32
 	callee := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calleeCalls.Add(1)
-		if r.Header.Get(HeaderShim) != shimURL {
-			t.Errorf("callee got %s %q", HeaderShim, r.Header.Get(HeaderShim))
+		if r.Header.Get(api.HeaderShim) != shimURL {
+			t.Errorf("callee got %s %q", api.HeaderShim, r.Header.Get(api.HeaderShim))
 		}
-		if err := shim.Put(r.Context(), r.Header.Get(HeaderTxnID), "callee", []byte("b")); err != nil {
+		if err := shim.Put(r.Context(), r.Header.Get(api.HeaderTxnID), "callee", []byte("b")); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -541,22 +543,22 @@ func TestMiddlewareNested(t *testing.T) {
 	var callerCalls atomic.Int32
 	caller := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		callerCalls.Add(1)
-		id := r.Header.Get(HeaderTxnID)
+		id := r.Header.Get(api.HeaderTxnID)
 		if err := shim.Put(r.Context(), id, "caller", []byte("a")); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		req, _ := http.NewRequestWithContext(r.Context(), "POST", b.front.URL+"/", strings.NewReader("nested"))
-		req.Header.Set(HeaderTxnID, id)
-		req.Header.Set(HeaderIdempotencyKey, "ignored for a nested call")
+		req.Header.Set(api.HeaderTxnID, id)
+		req.Header.Set(api.HeaderIdempotencyKey, "ignored for a nested call")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get(HeaderAttempts) != "" {
-			t.Errorf("nested call answered %d with %s %q", resp.StatusCode, HeaderAttempts, resp.Header.Get(HeaderAttempts))
+		if resp.StatusCode != 200 || resp.Header.Get(api.HeaderAttempts) != "" {
+			t.Errorf("nested call answered %d with %s %q", resp.StatusCode, api.HeaderAttempts, resp.Header.Get(api.HeaderAttempts))
 		}
 		// The callee's write is not visible outside the transaction before the commit.
 		if got := read(t, shim, "callee")[0]; got != "" {
@@ -566,7 +568,7 @@ func TestMiddlewareNested(t *testing.T) {
 	})
 	a := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{Function: "caller"}}, caller)
 
-	r := a.send("POST", "/", "x", HeaderIdempotencyKey, "nested-1")
+	r := a.send("POST", "/", "x", api.HeaderIdempotencyKey, "nested-1")
 	if r.status != 200 || r.body != "caller done" {
 		t.Fatalf("caller answered %d %q", r.status, r.body)
 	}
@@ -597,14 +599,14 @@ func TestMiddlewareNested(t *testing.T) {
 		status   int
 		code     string
 	}{
-		{"unknown", "00000000000000000000000000000000", http.StatusNotFound, CodeTxnNotFound},
-		{"not an id", "../x", http.StatusNotFound, CodeTxnNotFound},
-		{"empty", "", http.StatusNotFound, CodeTxnNotFound},
-		{"committed", finished.ID, http.StatusConflict, CodeTxnNotRunning},
+		{"unknown", "00000000000000000000000000000000", http.StatusNotFound, api.CodeTxnNotFound},
+		{"not an id", "../x", http.StatusNotFound, api.CodeTxnNotFound},
+		{"empty", "", http.StatusNotFound, api.CodeTxnNotFound},
+		{"committed", finished.ID, http.StatusConflict, api.CodeTxnNotRunning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := calleeCalls.Load()
-			r := b.send("POST", "/", "x", HeaderTxnID, tc.id)
+			r := b.send("POST", "/", "x", api.HeaderTxnID, tc.id)
 			if r.status != tc.status || r.code != tc.code {
 				t.Errorf("%d %s, want %d %s", r.status, r.code, tc.status, tc.code)
 			}
@@ -630,20 +632,20 @@ func TestMiddlewareLargeResponse(t *testing.T) {
 		}
 	})
 	e := newEnv(t, Config{Options: Options{MaxResponseBytes: 2*MaxResultBytes + 1}}, fn)
-	r := e.send("GET", "/big", "", HeaderIdempotencyKey, "big")
-	if r.status != 200 || r.body != big || r.header.Get(HeaderBodyOmitted) != "" {
-		t.Errorf("first answer %d, %d bytes, omitted=%q", r.status, len(r.body), r.header.Get(HeaderBodyOmitted))
+	r := e.send("GET", "/big", "", api.HeaderIdempotencyKey, "big")
+	if r.status != 200 || r.body != big || r.header.Get(api.HeaderBodyOmitted) != "" {
+		t.Errorf("first answer %d, %d bytes, omitted=%q", r.status, len(r.body), r.header.Get(api.HeaderBodyOmitted))
 	}
-	dup := e.send("GET", "/big", "", HeaderIdempotencyKey, "big")
-	if dup.status != 200 || dup.body != "" || dup.header.Get(HeaderBodyOmitted) != "true" || !dup.replayed() || dup.header.Get("Content-Type") != "text/big" {
-		t.Errorf("duplicate %d, %d bytes, omitted=%q replayed=%v type=%q", dup.status, len(dup.body), dup.header.Get(HeaderBodyOmitted), dup.replayed(), dup.header.Get("Content-Type"))
+	dup := e.send("GET", "/big", "", api.HeaderIdempotencyKey, "big")
+	if dup.status != 200 || dup.body != "" || dup.header.Get(api.HeaderBodyOmitted) != "true" || !dup.replayed() || dup.header.Get("Content-Type") != "text/big" {
+		t.Errorf("duplicate %d, %d bytes, omitted=%q replayed=%v type=%q", dup.status, len(dup.body), dup.header.Get(api.HeaderBodyOmitted), dup.replayed(), dup.header.Get("Content-Type"))
 	}
 	res, _ := storedResult(t, e.shim, "big")
 	if !res.BodyOmitted || res.BodyBytes != int64(len(big)) {
 		t.Errorf("stored result omitted=%v bytes=%d", res.BodyOmitted, res.BodyBytes)
 	}
-	huge := e.send("GET", "/huge", "", HeaderIdempotencyKey, "huge")
-	if huge.status != http.StatusBadGateway || huge.code != CodeResponseTooLarge || huge.attempts() != "1" {
+	huge := e.send("GET", "/huge", "", api.HeaderIdempotencyKey, "huge")
+	if huge.status != http.StatusBadGateway || huge.code != api.CodeResponseTooLarge || huge.attempts() != "1" {
 		t.Errorf("huge: %d %s attempts %s, want 502 response_too_large after 1 attempt", huge.status, huge.code, huge.attempts())
 	}
 	if _, ok := storedResult(t, e.shim, "huge"); ok {
@@ -654,41 +656,46 @@ func TestMiddlewareLargeResponse(t *testing.T) {
 	}
 }
 
-// TestMiddlewareResolve: Config.Resolve gives per-request options; invalid ones are 500.
-func TestMiddlewareResolve(t *testing.T) {
+// TestGroupHandler: the Middlewares of one Group take per-function Options, whose zero
+// fields take the Group's, and share its metrics (registered once); invalid Options are
+// refused when the handler is made, before any request.
+func TestGroupHandler(t *testing.T) {
 	var calls atomic.Int32
 	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	resolve := func(r *http.Request) (Options, bool) {
-		switch r.URL.Path {
-		case "/function/once":
-			return Options{Function: "once", Attempts: 1}, true
-		case "/function/bad":
-			return Options{Function: "bad", OnRunning: "sometimes"}, true
-		}
-		return Options{}, false
+	e := newEnv(t, Config{Options: Options{Attempts: 2}}, fn)
+	once, err := e.mw.Handler(Options{Function: "once", Attempts: 1}, fn)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e := newEnv(t, Config{Resolve: resolve, Options: Options{Attempts: 2}}, fn)
+	if _, err := e.mw.Handler(Options{Function: "bad", OnRunning: "sometimes"}, fn); err == nil || !strings.Contains(err.Error(), "sometimes") {
+		t.Errorf("handler with a bad policy: %v, want an error naming it", err)
+	}
+	if _, err := e.mw.Handler(Options{Function: "short", AttemptTimeout: time.Minute}, fn); err == nil {
+		t.Error("handler with an attempt timeout over the deadline: no error")
+	}
+	onceFront := httptest.NewServer(once)
+	t.Cleanup(onceFront.Close)
 	for _, tc := range []struct {
-		path     string
-		status   int
+		name     string
+		front    string
 		calls    int32
 		function string
 	}{
-		{"/function/once", 500, 1, "once"},
-		{"/function/other", 500, 2, "fn"},
-		{"/function/bad", 500, 0, "bad"},
+		{"own options", onceFront.URL, 1, "once"},
+		{"group options", e.front.URL, 2, "fn"},
 	} {
-		t.Run(tc.path, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			calls.Store(0)
-			r := e.send("POST", tc.path, "")
-			if r.status != tc.status || calls.Load() != tc.calls {
-				t.Errorf("%d after %d calls, want %d after %d", r.status, calls.Load(), tc.status, tc.calls)
+			resp, err := http.Post(tc.front+"/function/x", "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if tc.calls == 0 && r.code != CodeBadFunctionOptions {
-				t.Errorf("code %q, want %s", r.code, CodeBadFunctionOptions)
+			resp.Body.Close()
+			if resp.StatusCode != 500 || calls.Load() != tc.calls {
+				t.Errorf("%d after %d calls, want 500 after %d", resp.StatusCode, calls.Load(), tc.calls)
 			}
 			if got := e.metric("aft_middleware_invocations_total", "function", tc.function); got != 1 {
 				t.Errorf("invocations of %s: %v, want 1", tc.function, got)

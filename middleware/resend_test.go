@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // TestMiddlewareConnectionDropped: the function, kept-alive connections on, drops the
@@ -24,9 +26,9 @@ func TestMiddlewareConnectionDropped(t *testing.T) {
 				mu.Lock()
 				n++
 				drop := n == 2
-				runs[r.Header.Get(HeaderTxnID)]++
+				runs[r.Header.Get(api.HeaderTxnID)]++
 				mu.Unlock()
-				count, err := incr(t, shim, r, "count/"+r.Header.Get(HeaderIdempotencyKey))
+				count, err := incr(t, shim, r, "count/"+r.Header.Get(api.HeaderIdempotencyKey))
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return
@@ -46,7 +48,7 @@ func TestMiddlewareConnectionDropped(t *testing.T) {
 			body := map[string]string{"POST": "order", "GET": ""}[method]
 			for i := 1; i <= 3; i++ {
 				key := "k" + strconv.Itoa(i)
-				r := e.send(method, "/orders", body, HeaderIdempotencyKey, key)
+				r := e.send(method, "/orders", body, api.HeaderIdempotencyKey, key)
 				wantAttempts := map[bool]string{true: "2", false: "1"}[i == 2]
 				if r.status != 200 || r.body != "count=1" || r.attempts() != wantAttempts {
 					t.Errorf("request %s answered %d %q after %s attempts, want 200 count=1 after %s", key, r.status, r.body, r.attempts(), wantAttempts)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // MaxResultBytes is the largest result a commit may store (http-api.md: 1 MiB).
@@ -185,7 +187,7 @@ func storedHeader(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
 		ck := http.CanonicalHeaderKey(k)
-		if hopHeaders[ck] || strings.HasPrefix(ck, "X-Aft-") || len(vs) == 0 {
+		if hopHeaders[ck] || strings.HasPrefix(ck, api.HeaderPrefix) || len(vs) == 0 {
 			continue
 		}
 		out[ck] = append([]string(nil), vs...)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // TestMiddlewareZombie: the first attempt outlives the attempt timeout and then succeeds;
@@ -72,7 +74,7 @@ func TestMiddlewareZombie(t *testing.T) {
 			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{AttemptTimeout: 100 * time.Millisecond, Deadline: 5 * time.Second}}, next)
 
 			answered := make(chan reply, 1)
-			go func() { answered <- e.send("POST", "/z", "body", HeaderIdempotencyKey, "zombie-1") }()
+			go func() { answered <- e.send("POST", "/z", "body", api.HeaderIdempotencyKey, "zombie-1") }()
 			<-retryStarted // attempt 1 timed out and runs on as a zombie; attempt 2 runs
 			var r reply
 			if tc.winner == 2 {
@@ -140,7 +142,7 @@ func TestMiddlewareZombieBound(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	})
 	e := newEnv(t, Config{MaxZombies: -1, Options: Options{AttemptTimeout: 50 * time.Millisecond}}, fn)
-	r := e.send("POST", "/", "", HeaderIdempotencyKey, "k")
+	r := e.send("POST", "/", "", api.HeaderIdempotencyKey, "k")
 	if r.status != 200 || r.attempts() != "2" {
 		t.Errorf("answer %d attempts %s, want 200 after 2", r.status, r.attempts())
 	}
@@ -167,19 +169,19 @@ func TestMiddlewareOnRunning(t *testing.T) {
 	}{
 		{OnRunningRun, "same", want{200, "", false, 2}},
 		{OnRunningWait, "same", want{200, "", true, 1}},
-		{OnRunningRefuse, "same", want{409, CodeRequestInProgress, false, 1}},
-		{OnRunningRun, "other", want{422, CodeIdempotencyKeyReused, false, 1}},
-		{OnRunningWait, "other", want{422, CodeIdempotencyKeyReused, false, 1}},
+		{OnRunningRefuse, "same", want{409, api.CodeRequestInProgress, false, 1}},
+		{OnRunningRun, "other", want{422, api.CodeIdempotencyKeyReused, false, 1}},
+		{OnRunningWait, "other", want{422, api.CodeIdempotencyKeyReused, false, 1}},
 	} {
 		t.Run(fmt.Sprintf("%s %s", tc.policy, tc.body), func(t *testing.T) {
 			shimURL, shim := newShim(t)
 			fn, calls, first, release := holdFirstCall(t, shim)
 			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{OnRunning: tc.policy}}, fn)
 			answered := make(chan reply, 1)
-			go func() { answered <- e.send("POST", "/", "same", HeaderIdempotencyKey, "dup") }()
+			go func() { answered <- e.send("POST", "/", "same", api.HeaderIdempotencyKey, "dup") }()
 			<-first
 			dupAnswered := make(chan reply, 1)
-			go func() { dupAnswered <- e.send("POST", "/", tc.body, HeaderIdempotencyKey, "dup") }()
+			go func() { dupAnswered <- e.send("POST", "/", tc.body, api.HeaderIdempotencyKey, "dup") }()
 			// Let the duplicate arrive (and, under run, its attempt finish) before the first
 			// goes on.
 			eventually(t, "the duplicate counted", func() bool {
@@ -228,7 +230,7 @@ func TestMiddlewareZombieAfterLastAttempt(t *testing.T) {
 		http.Error(w, "retry broke", http.StatusInternalServerError)
 	})
 	e := newEnv(t, Config{Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: 2 * time.Second}}, fn)
-	r := e.send("POST", "/", "", HeaderIdempotencyKey, "late")
+	r := e.send("POST", "/", "", api.HeaderIdempotencyKey, "late")
 	if r.status != 200 || r.body != "late but fine" || r.attempts() != "1" {
 		t.Errorf("answer %d %q attempts %s, want the zombie's 200 \"late but fine\" attempts 1", r.status, r.body, r.attempts())
 	}

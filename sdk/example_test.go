@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/serve"
@@ -57,8 +58,8 @@ func Example() {
 	for range 2 {
 		t, _ := c.Begin(ctx, "")
 		req, _ := http.NewRequest("POST", fn.URL, nil)
-		req.Header.Set(sdk.HeaderTxnID, t.ID)
-		req.Header.Set(sdk.HeaderShim, shim.URL)
+		req.Header.Set(api.HeaderTxnID, t.ID)
+		req.Header.Set(api.HeaderShim, shim.URL)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			panic(err)

@@ -2,8 +2,8 @@
 // inside the transaction that the aft middleware began for its invocation.
 //
 // The middleware (spec/middleware.md) begins a transaction per invocation and hands the
-// function two headers: X-Aft-Txn-Id, the transaction id of this attempt, and X-Aft-Shim,
-// the base URL of the shim holding it. FromRequest reads them; the returned Txn reads and
+// function two headers: X-Aft-Txn-Id (api.HeaderTxnID), the transaction id of this
+// attempt, and X-Aft-Shim (api.HeaderShim), the base URL of the shim holding it. FromRequest reads them; the returned Txn reads and
 // writes keys in that transaction. The function never commits or aborts: the middleware
 // commits when the function answers 2xx and aborts (and maybe retries) otherwise, so a
 // function that meets a shim error should answer 5xx.
@@ -31,13 +31,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
-)
-
-// The headers of the function contract.
-const (
-	HeaderTxnID = "X-Aft-Txn-Id" // the transaction id of this attempt
-	HeaderShim  = "X-Aft-Shim"   // base URL of the shim that holds the transaction
 )
 
 // Errors to match with errors.Is.
@@ -87,14 +82,14 @@ func FromRequest(r *http.Request, opts ...Option) (*Txn, error) {
 
 // FromHeader is FromRequest for the headers of a request.
 func FromHeader(h http.Header, opts ...Option) (*Txn, error) {
-	id, shim := h.Get(HeaderTxnID), h.Get(HeaderShim)
+	id, shim := h.Get(api.HeaderTxnID), h.Get(api.HeaderShim)
 	switch {
 	case id == "" && shim == "":
-		return nil, fmt.Errorf("aft: no %s and %s headers: %w", HeaderTxnID, HeaderShim, ErrNoTxn)
+		return nil, fmt.Errorf("aft: no %s and %s headers: %w", api.HeaderTxnID, api.HeaderShim, ErrNoTxn)
 	case id == "":
-		return nil, fmt.Errorf("aft: no %s header: %w", HeaderTxnID, ErrNoTxn)
+		return nil, fmt.Errorf("aft: no %s header: %w", api.HeaderTxnID, ErrNoTxn)
 	case shim == "":
-		return nil, fmt.Errorf("aft: no %s header: %w", HeaderShim, ErrNoTxn)
+		return nil, fmt.Errorf("aft: no %s header: %w", api.HeaderShim, ErrNoTxn)
 	}
 	return New(shim, id, opts...)
 }
@@ -162,8 +157,8 @@ func (t *Txn) Delete(ctx context.Context, key string) error {
 // X-Aft-Txn-Id and X-Aft-Shim.
 func (t *Txn) Header() http.Header {
 	h := http.Header{}
-	h.Set(HeaderTxnID, t.id)
-	h.Set(HeaderShim, t.shim)
+	h.Set(api.HeaderTxnID, t.id)
+	h.Set(api.HeaderShim, t.shim)
 	return h
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/shimtest"
@@ -29,8 +30,8 @@ func begin(t *testing.T, c *client.Client, shimURL string) (string, http.Header)
 		t.Fatal(err)
 	}
 	h := http.Header{}
-	h.Set(sdk.HeaderTxnID, tx.ID)
-	h.Set(sdk.HeaderShim, shimURL)
+	h.Set(api.HeaderTxnID, tx.ID)
+	h.Set(api.HeaderShim, shimURL)
 	return tx.ID, h
 }
 
@@ -64,8 +65,8 @@ func TestFromRequestMissingHeaders(t *testing.T) {
 		})
 	}
 	r := httptest.NewRequest("POST", "/", nil)
-	r.Header.Set(sdk.HeaderTxnID, "t1")
-	r.Header.Set(sdk.HeaderShim, "127.0.0.1:7654")
+	r.Header.Set(api.HeaderTxnID, "t1")
+	r.Header.Set(api.HeaderShim, "127.0.0.1:7654")
 	if _, err := sdk.FromRequest(r); err == nil || errors.Is(err, sdk.ErrNoTxn) {
 		t.Fatalf("a shim URL without scheme: err = %v, want a bad URL error", err)
 	}
@@ -170,7 +171,7 @@ func TestCall(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", callee.URL, strings.NewReader("b"))
 	req.Header.Set("X-Custom", "kept")
-	req.Header.Set(sdk.HeaderTxnID, "stale") // replaced by the transaction's
+	req.Header.Set(api.HeaderTxnID, "stale") // replaced by the transaction's
 	resp, err := tx.Call(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -180,10 +181,10 @@ func TestCall(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != id || resp.Header.Get("X-Custom-Echo") != "kept" {
 		t.Fatalf("callee answered %d %q (custom %q), want 200 %q", resp.StatusCode, body, resp.Header.Get("X-Custom-Echo"), id)
 	}
-	if req.Header.Get(sdk.HeaderTxnID) != "stale" || req.Header.Get(sdk.HeaderShim) != "" {
+	if req.Header.Get(api.HeaderTxnID) != "stale" || req.Header.Get(api.HeaderShim) != "" {
 		t.Error("Call changed the caller's request")
 	}
-	if got := tx.Header(); got.Get(sdk.HeaderTxnID) != id || got.Get(sdk.HeaderShim) != shimURL || len(got) != 2 {
+	if got := tx.Header(); got.Get(api.HeaderTxnID) != id || got.Get(api.HeaderShim) != shimURL || len(got) != 2 {
 		t.Errorf("Header() = %v", got)
 	}
 	commit(t, c, id)

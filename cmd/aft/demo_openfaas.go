@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
 	"github.com/openfaas/faas-provider/types"
@@ -66,7 +67,7 @@ func (o *openfaasDemo) api(ctx context.Context, method, path string, body any) (
 		return 0, "", nil, err
 	}
 	if keyed {
-		req.Header.Set("Idempotency-Key", key.key)
+		req.Header.Set(api.HeaderIdempotencyKey, key.key)
 	}
 	resp, err := o.http.Do(req)
 	if err != nil {
@@ -128,7 +129,7 @@ func (o *openfaasDemo) orderState(ctx context.Context, id string) (string, error
 
 func isNotFound(err error) bool {
 	var ce *client.Error
-	return errors.As(err, &ce) && ce.Code == "key_not_found"
+	return errors.As(err, &ce) && ce.Code == api.CodeKeyNotFound
 }
 
 func (o *openfaasDemo) compose(ctx context.Context) error {
@@ -137,15 +138,15 @@ func (o *openfaasDemo) compose(ctx context.Context) error {
 		return fmt.Errorf("invoke order: %d %s %v", code, body, err)
 	}
 	state, err := o.orderState(ctx, "42")
-	o.d.say("POST /function/order (Idempotency-Key order-42): %d after %s attempt(s): %s", code, h.Get("X-Aft-Attempts"), body)
+	o.d.say("POST /function/order (Idempotency-Key order-42): %d after %s attempt(s): %s", code, h.Get(api.HeaderAttempts), body)
 	o.d.say("the shim now holds: %s", state)
 	return err
 }
 
 func (o *openfaasDemo) duplicate(ctx context.Context) error {
 	code, body, h, err := o.api(ctx, http.MethodPost, "/function/order", order("order-42", "42"))
-	if err != nil || code != 200 || h.Get("X-Aft-Replayed") != "true" {
-		return fmt.Errorf("duplicate: %d %s replayed %q %v", code, body, h.Get("X-Aft-Replayed"), err)
+	if err != nil || code != 200 || h.Get(api.HeaderReplayed) != "true" {
+		return fmt.Errorf("duplicate: %d %s replayed %q %v", code, body, h.Get(api.HeaderReplayed), err)
 	}
 	o.d.say("answered %d with X-Aft-Replayed: true: %s", code, body)
 	return nil
@@ -172,7 +173,7 @@ func (o *openfaasDemo) dead(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o.d.say("POST /function/order (order-43): %d after %s attempts", code, h.Get("X-Aft-Attempts"))
+	o.d.say("POST /function/order (order-43): %d after %s attempts", code, h.Get(api.HeaderAttempts))
 	o.d.say("the shim holds: %s (order wrote orders/43 in every attempt; none committed)", state)
 	es, err := dlq.List(ctx, o.shim)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/plugin/local"
 	"github.com/aft-shim/aft/plugin/openfaas"
+	"github.com/aft-shim/aft/shim/backend"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -64,7 +65,7 @@ func runOpenFaaSPlugin(ctx context.Context, args []string) error {
 		return &usageError{err}
 	}
 	cfg := &types.FaaSConfig{TCPPort: port, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute}
-	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s)\n", *port, o.Upstream, o.ShimURL)
+	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s)\n", *port, backend.Redact(o.Upstream), backend.Redact(o.ShimURL))
 	bootstrap.Serve(ctx, p.Handlers(), cfg) // returns when ctx ends
 	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -9,16 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"time"
 
-	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/aft-shim/aft/shim/backend"
 )
 
 // proxyConfig is the whole configuration of `aft proxy`, validated once.
@@ -109,49 +105,15 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 	cfg.MW.Log = log
 
 	upstream, _ := url.Parse(cfg.Upstream)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 256
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
-			pr.SetXForwarded()
-		},
-		Transport: client.NoResend(tr), // an attempt reaches the function at most once
-		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		// A function that cannot be reached answers 502: a failed attempt, retried.
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadGateway)
-			fmt.Fprintf(w, `{"error":%q,"code":"upstream_unreachable"}`, "function: "+err.Error())
-		},
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mw, err := middleware.New(cfg.MW, reg, rp)
+	px, err := middleware.NewProxy(middleware.ProxyConfig{Config: cfg.MW, Upstream: upstream,
+		SameAddressAdmin: cfg.AdminListen == "", Hop: middleware.HopOptions{XForwarded: true}})
 	if err != nil {
 		return usage("%v", err)
 	}
-	admin := http.NewServeMux()
-	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`)
-	})
-
-	var handler http.Handler = mw
-	if cfg.AdminListen == "" {
-		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if (r.URL.Path == "/metrics" || r.URL.Path == "/healthz") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-				admin.ServeHTTP(w, r)
-				return
-			}
-			mw.ServeHTTP(w, r)
-		})
-	}
-	servers := []*http.Server{newProxyServer(handler, log)}
+	servers := []*http.Server{newProxyServer(px.Handler, log)}
 	listens := []string{cfg.Listen}
 	if cfg.AdminListen != "" {
-		servers = append(servers, newProxyServer(admin, log))
+		servers = append(servers, newProxyServer(px.Admin, log))
 		listens = append(listens, cfg.AdminListen)
 	}
 	done := make(chan error, len(servers))
@@ -171,7 +133,7 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 	if len(addrs) > 1 {
 		adminAt = "/metrics and /healthz on " + addrs[1]
 	}
-	fmt.Fprintf(out, "aft proxy: listening on %s (function %s at %s, shim %s; %s)\n", addrs[0], cfg.MW.Function, cfg.Upstream, cfg.MW.ShimURL, adminAt)
+	fmt.Fprintf(out, "aft proxy: listening on %s (function %s at %s, shim %s; %s)\n", addrs[0], cfg.MW.Function, backend.Redact(cfg.Upstream), backend.Redact(cfg.MW.ShimURL), adminAt)
 
 	select {
 	case err := <-done:
@@ -189,7 +151,7 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 			log.Warn("shutdown", "err", err)
 		}
 	}
-	if err := mw.Wait(sctx); err != nil {
+	if err := px.Wait(sctx); err != nil {
 		log.Warn("attempts still running at exit", "err", err)
 	}
 	return nil

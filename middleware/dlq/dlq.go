@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 )
 
@@ -68,7 +69,7 @@ func StoredHeader(h http.Header) http.Header {
 	out := http.Header{}
 	for k, vs := range h {
 		ck := http.CanonicalHeaderKey(k)
-		if notStored[ck] || strings.HasPrefix(ck, "X-Aft-") {
+		if notStored[ck] || strings.HasPrefix(ck, api.HeaderPrefix) {
 			continue
 		}
 		out[ck] = append([]string(nil), vs...)
@@ -220,7 +221,7 @@ func Replay(ctx context.Context, shim *client.Client, target string, e Entry, o 
 	for k, vs := range o.Header {
 		req.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
 	}
-	req.Header.Set("Idempotency-Key", e.Key)
+	req.Header.Set(api.HeaderIdempotencyKey, e.Key)
 	hc := o.Client
 	if hc == nil {
 		hc = http.DefaultClient

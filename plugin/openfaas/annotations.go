@@ -54,13 +54,3 @@ func decodeJSON(resp *http.Response, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
-
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}{msg, errCode})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(b)
-}

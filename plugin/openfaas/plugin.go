@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/types"
@@ -42,8 +42,8 @@ type Options struct {
 type Plugin struct {
 	o        Options
 	upstream *url.URL
-	forward  *httputil.ReverseProxy // to the upstream provider, path and query as they are
-	mw       *middleware.Middleware
+	hop      *httputil.ReverseProxy // to the upstream provider, path and query as they are
+	mws      *middleware.Group      // the middlewares of the transactional functions
 	client   *http.Client
 
 	mu       sync.Mutex
@@ -59,10 +59,9 @@ type cached struct {
 type settings struct {
 	transactional bool
 	opts          middleware.Options
-	err           error // bad annotations: invocations are answered 500
+	mw            *middleware.Middleware // transactional with valid options: its middleware
+	err           error                  // bad annotations: invocations are answered 500
 }
-
-type ctxKey struct{}
 
 // New returns the plugin.
 func New(o Options) (*Plugin, error) {
@@ -77,30 +76,16 @@ func New(o Options) (*Plugin, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	p := &Plugin{o: o, upstream: up, settings: map[string]cached{}, client: &http.Client{Timeout: 10 * time.Second}}
-	p.forward = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(up)
-			pr.Out.Host = pr.In.Host
-		},
-		// An attempt reaches the provider at most once (the provider's own hop to the
-		// function is its business: see the README).
-		Transport: client.NoResend(nil),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			p.o.Log.Warn("upstream provider", "path", r.URL.Path, "err", err)
-			http.Error(w, "aft plugin: the upstream provider did not answer: "+err.Error(), http.StatusBadGateway)
-		},
-	}
+	// An attempt reaches the provider at most once (the provider's own hop to the
+	// function is its business: see the README).
+	p.hop = middleware.NewHop(up, middleware.HopOptions{
+		ErrorPrefix: "aft plugin: the upstream provider did not answer",
+		KeepHost:    true,
+		Log:         o.Log,
+	})
 	def := o.Defaults
-	def.Function = "openfaas" // replaced per request by Resolve
-	p.mw, err = middleware.New(middleware.Config{
-		Options: def,
-		ShimURL: o.ShimURL,
-		Log:     o.Log,
-		Resolve: func(r *http.Request) (middleware.Options, bool) {
-			opts, ok := r.Context().Value(ctxKey{}).(middleware.Options)
-			return opts, ok
-		},
-	}, o.Registry, p.forward)
+	def.Function = "openfaas" // each function's middleware is named after it
+	p.mws, err = middleware.NewGroup(middleware.Config{Options: def, ShimURL: o.ShimURL, Log: o.Log}, o.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("openfaas plugin: %w", err)
 	}
@@ -109,7 +94,7 @@ func New(o Options) (*Plugin, error) {
 
 // Handlers returns the provider's handlers for faas-provider's bootstrap.Serve.
 func (p *Plugin) Handlers() *types.FaaSHandlers {
-	fwd := p.forward.ServeHTTP
+	fwd := p.hop.ServeHTTP
 	return &types.FaaSHandlers{
 		FunctionProxy:   p.invoke,
 		FunctionLister:  fwd,
@@ -127,12 +112,12 @@ func (p *Plugin) Handlers() *types.FaaSHandlers {
 	}
 }
 
-// Wait waits for the middleware's background attempts (zombies) after shutdown.
-func (p *Plugin) Wait(ctx context.Context) error { return p.mw.Wait(ctx) }
+// Wait waits for the middlewares' background attempts (zombies) after shutdown.
+func (p *Plugin) Wait(ctx context.Context) error { return p.mws.Wait(ctx) }
 
 // forwardAndForget forwards a deploy, update or delete and forgets cached settings.
 func (p *Plugin) forwardAndForget(w http.ResponseWriter, r *http.Request) {
-	p.forward.ServeHTTP(w, r)
+	p.hop.ServeHTTP(w, r)
 	p.mu.Lock()
 	clear(p.settings)
 	p.mu.Unlock()
@@ -147,18 +132,19 @@ func (p *Plugin) invoke(w http.ResponseWriter, r *http.Request) {
 	s, err := p.lookup(r.Context(), name)
 	switch {
 	case err != nil:
-		writeError(w, http.StatusBadGateway, "provider_unavailable",
+		api.WriteError(w, http.StatusBadGateway, api.CodeProviderUnavailable,
 			fmt.Sprintf("function %s: cannot read its settings from the upstream provider, so it does not run (it may be transactional): %v", name, err))
 	case s.err != nil:
-		writeError(w, http.StatusInternalServerError, "bad_function_options", fmt.Sprintf("function %s: %v", name, s.err))
-	case s.transactional:
-		p.mw.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s.opts)))
+		api.WriteError(w, http.StatusInternalServerError, api.CodeBadFunctionOptions, fmt.Sprintf("function %s: %v", name, s.err))
+	case s.mw != nil:
+		s.mw.ServeHTTP(w, r)
 	default:
-		p.forward.ServeHTTP(w, r)
+		p.hop.ServeHTTP(w, r)
 	}
 }
 
-// lookup returns a function's settings, from the cache or from its annotations upstream.
+// lookup returns a function's settings, from the cache or from its annotations upstream,
+// with the function's middleware when it is transactional, made once per fetch.
 // A function the upstream does not know is not transactional: the invocation is forwarded
 // and the upstream answers it. When the upstream cannot tell, stale settings serve; with
 // none, the error is returned, and the function must not run: it may be transactional.
@@ -170,6 +156,9 @@ func (p *Plugin) lookup(ctx context.Context, name string) (settings, error) {
 		return c.s, nil
 	}
 	s, err := p.fetch(ctx, name)
+	if err == nil && s.transactional && s.err == nil {
+		s.mw, s.err = p.mws.Handler(s.opts, p.hop)
+	}
 	switch {
 	case errors.Is(err, errNoFunction):
 		return settings{}, nil

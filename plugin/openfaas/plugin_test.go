@@ -3,6 +3,7 @@ package openfaas
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/api/apitest"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/shim/shimtest"
@@ -199,14 +203,21 @@ func TestPluginConnectionDropped(t *testing.T) {
 	}
 }
 
-func TestPluginUpstreamDown(t *testing.T) {
+// downPlugin returns a plugin whose upstream provider is down.
+func downPlugin(t *testing.T) *httptest.Server {
+	t.Helper()
 	shimURL, _ := shimtest.Start(t)
 	p, err := New(Options{Upstream: "http://127.0.0.1:1", ShimURL: shimURL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(router(p.Handlers()))
-	defer ts.Close()
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func TestPluginUpstreamDown(t *testing.T) {
+	ts := downPlugin(t)
 	if resp, body := send(t, ts, "POST", "/function/tx", "k"); resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "provider_unavailable") {
 		t.Errorf("invoke with the upstream down = %d %s, want 502 provider_unavailable", resp.StatusCode, body)
 	}
@@ -231,5 +242,77 @@ func TestParseAnnotations(t *testing.T) {
 		if s.transactional != tt.wantTx || (s.err != nil) != tt.wantErr {
 			t.Errorf("%s: %+v, want transactional %v error %v", tt.name, s, tt.wantTx, tt.wantErr)
 		}
+	}
+}
+
+// TestPluginErrorBodies: every error the plugin answers is a valid JSON error body with
+// both fields, whatever the text holds: bad annotations (for each hard text), options the
+// middleware refuses, the upstream provider down for an invocation and for a management
+// call.
+func TestPluginErrorBodies(t *testing.T) {
+	plugin, up, _ := setup(t)
+	for i, text := range apitest.Texts {
+		name := fmt.Sprintf("weird%d", i)
+		up.ann[name] = map[string]string{AnnotationTransactional: "true", AnnotationAttempts: text}
+		resp, body := send(t, plugin, "POST", "/function/"+name, "")
+		if e := apitest.ErrorBody(t, []byte(body)); resp.StatusCode != 500 || e.Code != api.CodeBadFunctionOptions {
+			t.Errorf("attempts %q: %d %+v, want 500 bad_function_options", text, resp.StatusCode, e)
+		}
+	}
+	// Valid annotations that make invalid options: an attempt timeout over the deadline.
+	up.ann["long"] = map[string]string{AnnotationTransactional: "true", AnnotationAttemptTimeout: "1m", AnnotationDeadline: "10s"}
+	resp, body := send(t, plugin, "POST", "/function/long", "")
+	if e := apitest.ErrorBody(t, []byte(body)); resp.StatusCode != 500 || e.Code != api.CodeBadFunctionOptions || !strings.Contains(e.Error, "deadline") {
+		t.Errorf("long = %d %+v, want 500 bad_function_options naming the deadline", resp.StatusCode, e)
+	}
+
+	down := downPlugin(t)
+	for _, path := range []string{"/function/tx", "/system/functions"} {
+		resp, body := send(t, down, "GET", path, "")
+		e := apitest.ErrorBody(t, []byte(body))
+		if resp.StatusCode != http.StatusBadGateway || (e.Code != api.CodeProviderUnavailable && e.Code != api.CodeUpstreamUnreachable) {
+			t.Errorf("%s with the upstream down = %d %+v, want 502", path, resp.StatusCode, e)
+		}
+	}
+}
+
+// TestPluginHandlerCached: the middleware of a transactional function is made once and
+// cached with its settings; a deploy clears it, and the next invocation makes a new one.
+func TestPluginHandlerCached(t *testing.T) {
+	up := &fakeProvider{dropRuns: map[string]int{}, ann: map[string]map[string]string{"drop": {AnnotationTransactional: "true"}, "plain": {}}}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	shimURL, _ := shimtest.Start(t)
+	p, err := New(Options{Upstream: upSrv.URL, ShimURL: shimURL, SettingsTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(router(p.Handlers()))
+	t.Cleanup(ts.Close)
+	cachedMW := func(name string) *middleware.Middleware {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.settings[name].s.mw
+	}
+	send(t, ts, "POST", "/function/drop", "a")
+	first := cachedMW("drop")
+	if first == nil {
+		t.Fatal("no middleware cached for a transactional function")
+	}
+	send(t, ts, "POST", "/function/drop", "b")
+	if cachedMW("drop") != first {
+		t.Error("a second invocation made another middleware")
+	}
+	send(t, ts, "GET", "/function/plain", "")
+	if cachedMW("plain") != nil {
+		t.Error("a middleware for a function that is not transactional")
+	}
+	send(t, ts, "POST", "/system/functions", "")
+	if cachedMW("drop") != nil {
+		t.Error("deploy left the cached middleware")
+	}
+	send(t, ts, "POST", "/function/drop", "c")
+	if m := cachedMW("drop"); m == nil || m == first {
+		t.Error("after a deploy, the invocation did not make a new middleware")
 	}
 }

@@ -4,20 +4,9 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/txn"
 )
-
-// errorJSON is the error shape of the API: {"error": "...", "code": "..."}.
-type errorJSON struct {
-	Error  string  `json:"error"`
-	Code   string  `json:"code"`
-	Winner string  `json:"winner,omitempty"` // on a fenced commit: the attempt that committed
-	Result *string `json:"result,omitempty"` // and, when known, its stored result in base64
-}
-
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	writeJSON(w, code, errorJSON{Error: msg, Code: errCode})
-}
 
 // codes maps the manager's errors to statuses and stable codes, first match wins.
 var codes = []struct {
@@ -25,27 +14,27 @@ var codes = []struct {
 	status int
 	code   string
 }{
-	{txn.ErrTxnNotFound, http.StatusNotFound, "txn_not_found"},
-	{txn.ErrKeyNotFound, http.StatusNotFound, "key_not_found"},
-	{txn.ErrFenced, http.StatusConflict, "fenced"},
-	{txn.ErrCommitted, http.StatusConflict, "committed"},
-	{txn.ErrAborted, http.StatusConflict, "aborted"},
-	{txn.ErrCommitTried, http.StatusConflict, "commit_tried"},
-	{txn.ErrBadKey, http.StatusBadRequest, "bad_key"},
-	{txn.ErrBadIdemKey, http.StatusBadRequest, "bad_idempotency_key"},
-	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, "read_set_too_large"},
-	{txn.ErrBusy, http.StatusServiceUnavailable, "busy"},
-	{txn.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
-	{txn.ErrStore, http.StatusServiceUnavailable, "store_unavailable"},
-	{errBodyTimeout, http.StatusRequestTimeout, "body_timeout"},
-	{errBadBody, http.StatusBadRequest, "bad_body"},
+	{txn.ErrTxnNotFound, http.StatusNotFound, api.CodeTxnNotFound},
+	{txn.ErrKeyNotFound, http.StatusNotFound, api.CodeKeyNotFound},
+	{txn.ErrFenced, http.StatusConflict, api.CodeFenced},
+	{txn.ErrCommitted, http.StatusConflict, api.CodeCommitted},
+	{txn.ErrAborted, http.StatusConflict, api.CodeAborted},
+	{txn.ErrCommitTried, http.StatusConflict, api.CodeCommitTried},
+	{txn.ErrBadKey, http.StatusBadRequest, api.CodeBadKey},
+	{txn.ErrBadIdemKey, http.StatusBadRequest, api.CodeBadIdempotencyKey},
+	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, api.CodeReadSetTooLarge},
+	{txn.ErrBusy, http.StatusServiceUnavailable, api.CodeBusy},
+	{txn.ErrClosed, http.StatusServiceUnavailable, api.CodeShuttingDown},
+	{txn.ErrStore, http.StatusServiceUnavailable, api.CodeStoreUnavailable},
+	{errBodyTimeout, http.StatusRequestTimeout, api.CodeBodyTimeout},
+	{errBadBody, http.StatusBadRequest, api.CodeBadBody},
 }
 
 // fail answers err.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var le *txn.LimitError
 	if errors.As(err, &le) {
-		writeError(w, http.StatusRequestEntityTooLarge, le.What+"_too_large", err.Error())
+		api.WriteError(w, http.StatusRequestEntityTooLarge, le.What+"_too_large", err.Error())
 		return
 	}
 	for _, c := range codes {
@@ -54,10 +43,10 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 				w.Header().Set("Retry-After", "1")
 				s.log.Warn("request failed", "err", err)
 			}
-			writeError(w, c.status, c.code, err.Error())
+			api.WriteError(w, c.status, c.code, err.Error())
 			return
 		}
 	}
 	s.log.Error("internal error", "err", err)
-	writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	api.WriteError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/txn"
 )
 
@@ -41,10 +42,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
-	opts := txn.BeginOptions{FenceOlder: r.Header.Get(HeaderFenceOlder) == "true"}
-	if vs, ok := r.Header[HeaderIdemKey]; ok {
+	opts := txn.BeginOptions{FenceOlder: r.Header.Get(api.HeaderFenceOlder) == "true"}
+	if vs, ok := r.Header[api.HeaderIdempotencyKey]; ok {
 		if len(vs) != 1 {
-			writeError(w, http.StatusBadRequest, "bad_idempotency_key", "give one Idempotency-Key header, not "+strconv.Itoa(len(vs)))
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadIdempotencyKey, "give one "+api.HeaderIdempotencyKey+" header, not "+strconv.Itoa(len(vs)))
 			return
 		}
 		if err := txn.ValidIdemKey(vs[0]); err != nil {
@@ -78,11 +79,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 func key(w http.ResponseWriter, escaped string) (string, bool) {
 	k, err := url.PathUnescape(escaped)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_key", "key is not valid percent-encoding: "+err.Error())
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadKey, "key is not valid percent-encoding: "+err.Error())
 		return "", false
 	}
 	if err := txn.ValidKey(k); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_key", err.Error())
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadKey, err.Error())
 		return "", false
 	}
 	return k, true
@@ -133,12 +134,12 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, id, escaped string
 	}
 	h := w.Header()
 	if !res.Version.IsZero() {
-		h.Set(HeaderVersion, res.Version.String())
+		h.Set(api.HeaderVersion, res.Version.String())
 	} else if res.Found {
-		h.Set(HeaderOwnWrite, "true")
+		h.Set(api.HeaderOwnWrite, "true")
 	}
 	if !res.Found {
-		writeError(w, http.StatusNotFound, "key_not_found", "no visible version of the key")
+		api.WriteError(w, http.StatusNotFound, api.CodeKeyNotFound, "no visible version of the key")
 		return
 	}
 	h.Set("Content-Type", "application/octet-stream")
@@ -164,12 +165,12 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	info, err := s.m.Commit(r.Context(), id, result)
 	if errors.Is(err, txn.ErrFenced) && info.ID != "" {
-		e := errorJSON{Error: err.Error(), Code: "fenced", Winner: info.ID}
+		e := api.ErrorBody{Error: err.Error(), Code: api.CodeFenced, Winner: info.ID}
 		if info.Result != nil {
 			r := base64.StdEncoding.EncodeToString(info.Result)
 			e.Result = &r
 		}
-		writeJSON(w, http.StatusConflict, e)
+		e.Write(w, http.StatusConflict)
 		return
 	}
 	if err != nil {
@@ -202,7 +203,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, err := base64.StdEncoding.DecodeString(q.Get("after"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_after", "after must be a key in standard base64, such as the next of the "+
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadAfter, "after must be a key in standard base64, such as the next of the "+
 			"previous page, query-escaped (a '+' travels as %2B): "+err.Error())
 		return
 	}
@@ -210,7 +211,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > txn.MaxKeysListed {
-			writeError(w, http.StatusBadRequest, "bad_limit", "limit must be 1.."+strconv.Itoa(txn.MaxKeysListed))
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadLimit, "limit must be 1.."+strconv.Itoa(txn.MaxKeysListed))
 			return
 		}
 		limit = n

@@ -11,18 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
-
-// Headers of the API.
-const (
-	HeaderIdemKey    = "Idempotency-Key"
-	HeaderVersion    = "Aft-Version"
-	HeaderOwnWrite   = "Aft-Own-Write"   // "true" on a read answered from the transaction's own write buffer
-	HeaderFenceOlder = "Aft-Fence-Older" // "true" on begin: fence the running attempts of the key at once
 )
 
 // Server is the http.Handler of the API.
@@ -108,7 +101,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 	}
 	rest, ok := strings.CutPrefix(path, "/v1/txns/")
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+path+" (the API lives under /v1/txns)")
+		api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+path+" (the API lives under /v1/txns)")
 		return "unknown"
 	}
 	id, tail, _ := strings.Cut(rest, "/")
@@ -145,7 +138,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 		method(w, r, http.MethodGet, http.MethodPut, http.MethodDelete)
 		return "keys"
 	}
-	writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+path)
+	api.WriteError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+path)
 	return "unknown"
 }
 
@@ -157,7 +150,7 @@ func method(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
+	api.WriteError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allowed, " or "))
 	return false
 }
 
@@ -165,7 +158,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.m.Ready(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error())
+		api.WriteError(w, http.StatusServiceUnavailable, api.CodeStoreUnavailable, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store"
@@ -117,8 +118,8 @@ func invoke(t testing.TB, c *client.Client, shimURL, fnURL, body string, abort b
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Aft-Txn-Id", tx.ID)
-	req.Header.Set("X-Aft-Shim", shimURL)
+	req.Header.Set(api.HeaderTxnID, tx.ID)
+	req.Header.Set(api.HeaderShim, shimURL)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("shimtest: invoke %s: %v", fnURL, err)
