@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
@@ -192,7 +193,7 @@ func (res *OpenResult) add(r *vegeta.Result) {
 	if r.Code >= 200 && r.Code < 300 && r.Error == "" {
 		res.Successes++
 		res.lat.add(r.Latency)
-		if n, _ := strconv.Atoi(r.Headers.Get("X-Aft-Attempts")); n > 1 {
+		if n, _ := strconv.Atoi(r.Headers.Get(api.HeaderAttempts)); n > 1 {
 			res.Retried++
 		}
 		return

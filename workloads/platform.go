@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // Identity is how a platform names a request, so that every delivery of it carries the
@@ -84,14 +86,14 @@ func (p Platform) header(id, stream string) http.Header {
 	h := http.Header{}
 	switch p.Identity {
 	case CallID:
-		h.Set("X-Call-Id", id)
+		h.Set(api.HeaderCallID, id)
 	case CloudEvent:
-		h.Set("Ce-Id", id)
-		h.Set("Ce-Source", "/workloads/"+stream)
+		h.Set(api.HeaderCEID, id)
+		h.Set(api.HeaderCESource, "/workloads/"+stream)
 		h.Set("Ce-Specversion", "1.0")
 		h.Set("Ce-Type", "dev.aft.workloads.request")
 	default:
-		h.Set("Idempotency-Key", id)
+		h.Set(api.HeaderIdempotencyKey, id)
 	}
 	return h
 }

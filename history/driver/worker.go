@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 )
@@ -277,7 +278,7 @@ func (w *worker) overlap(ctx context.Context, l *logical, p plan) error {
 		// a2 fenced a1 when it began: no later call of a1 may succeed.
 		if n := len(a1.t.Ops) - half; n > 0 || a1.t.Outcome == history.Committed {
 			w.r.st.badWinner(fmt.Sprintf("key %s: attempt %s went on (%d more ops, %s) after attempt %s began with %s",
-				l.key, a1.t.ID, max(n, 0), a1.t.Outcome, a2.t.ID, "Aft-Fence-Older"))
+				l.key, a1.t.ID, max(n, 0), a1.t.Outcome, a2.t.ID, api.HeaderFenceOlder))
 		}
 	}
 	return errors.Join(err1, err2)
