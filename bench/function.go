@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"sync"
 	"time"
 
-	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/store"
@@ -93,17 +92,13 @@ func Serve(h http.Handler) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(discard{}, "", 0)}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go srv.Serve(ln)
 	return &Server{URL: "http://" + ln.Addr().String(), srv: srv}, nil
 }
 
 // Close stops the server at once.
 func (s *Server) Close() error { return s.srv.Close() }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Gateway is the aft middleware as a reverse proxy in front of the function at fnURL,
 // beginning and committing at the shim at shimURL: what `aft proxy --upstream fnURL --shim
@@ -116,12 +111,8 @@ func Gateway(shimURL, fnURL string, reg prometheus.Registerer) (*Server, *middle
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 512
-	rp := &httputil.ReverseProxy{
-		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
-		Transport: client.NoResend(tr), // an attempt reaches the function at most once
-		ErrorLog:  log.New(discard{}, "", 0),
-	}
-	mw, err := middleware.New(middleware.Config{ShimURL: shimURL, Options: middleware.Options{Function: "paper-shape"}}, reg, rp)
+	hop := middleware.NewHop(u, middleware.HopOptions{Transport: tr}) // as aft proxy's
+	mw, err := middleware.New(middleware.Config{ShimURL: shimURL, Options: middleware.Options{Function: "paper-shape"}}, reg, hop)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
