@@ -90,6 +90,9 @@ func benchReport(args []string) error {
 // benchCompare is `aft bench compare A B`: the ratios of B's results to A's, as markdown
 // on stdout.
 func benchCompare(args []string) error {
+	if err, ok := help("bench compare", args); ok {
+		return err
+	}
 	if len(args) != 2 {
 		return usage("compare: want two report folders (or results.json files): aft bench compare A B")
 	}

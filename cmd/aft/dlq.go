@@ -29,6 +29,9 @@ func (d dlqCmd) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usage("%s", dlqUsage)
 	}
+	if err, ok := help("dlq", args); ok {
+		return err
+	}
 	switch args[0] {
 	case "list":
 		return d.list(ctx, args[1:], os.Stdout)

@@ -24,8 +24,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fs.PrintDefaults()
+			printUsage(fs.Name(), fs)
 		}
 		return &usageError{err}
 	}
@@ -44,6 +43,48 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// synopses are the usage lines of the commands whose usage is more than `aft NAME [flags]`.
+var synopses = map[string]string{
+	"bench": "aft bench [flags]\n" +
+		"       aft bench report --in DIR    render a report folder again from its results.json\n" +
+		"       aft bench compare A B        the ratios of B's results to A's",
+	"bench compare": "aft bench compare A B   (A and B: report folders or results.json files)",
+	"workloads": "aft workloads [flags]\n" +
+		"       aft workloads report --in DIR [--out DIR]   render a report folder again from its results.json\n" +
+		"       aft workloads compare A B                   print what differs between two report folders",
+	"workloads compare": "aft workloads compare A B   (A and B: report folders or results.json files)",
+	"dlq":               "aft dlq list|replay [flags]",
+	"provider":          "aft provider openfaas|local [flags]",
+}
+
+// printUsage prints the usage line of `aft name` on stderr, then the flags of fs, if any.
+func printUsage(name string, fs *flag.FlagSet) {
+	line, ok := synopses[name]
+	if !ok {
+		line = "aft " + name + " [flags]"
+	}
+	fmt.Fprintf(os.Stderr, "usage: %s\n", line)
+	n := 0
+	if fs != nil {
+		fs.VisitAll(func(*flag.Flag) { n++ })
+	}
+	if n > 0 {
+		fmt.Fprintln(os.Stderr, "\nflags:")
+		fs.SetOutput(os.Stderr)
+		fs.PrintDefaults()
+	}
+}
+
+// help answers -h, -help or --help as the first of args with the usage of `aft name`
+// (exit status 2, as for flags); ok is false for other args.
+func help(name string, args []string) (err error, ok bool) {
+	if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
+		return nil, false
+	}
+	printUsage(name, nil)
+	return &usageError{flag.ErrHelp}, true
 }
 
 // size is a byte count flag that accepts suffixes: 64MiB, 4KiB, 1GB, 512.

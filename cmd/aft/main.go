@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2 // the usage is printed
 	case errors.As(err, &ue):
 		fmt.Fprintf(os.Stderr, "aft %s: %v\n", args[0], err)
 		return 2

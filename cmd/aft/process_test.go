@@ -116,3 +116,29 @@ func TestServeBadInvocationExits2(t *testing.T) {
 		}
 	}
 }
+
+// aft alone lists every subcommand with one line each; aft CMD -h starts with its usage line.
+func TestUsage(t *testing.T) {
+	bin := buildAft(t)
+	out, _ := exec.Command(bin).CombinedOutput()
+	for _, c := range commands {
+		if !regexp.MustCompile(`(?m)^  ` + c.name + ` +\S`).Match(out) {
+			t.Errorf("aft alone does not list %s with its line:\n%s", c.name, out)
+		}
+	}
+	names := []string{"bench report", "bench compare", "workloads report", "workloads compare",
+		"dlq list", "dlq replay", "provider local", "provider openfaas"}
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	for _, name := range names {
+		out, err := exec.Command(bin, append(strings.Fields(name), "-h")...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("aft %s -h: %v, want exit status 2", name, err)
+		}
+		if first, _, _ := strings.Cut(string(out), "\n"); !strings.HasPrefix(first, "usage: aft "+name+" ") {
+			t.Errorf("aft %s -h starts with %q, want its usage line", name, first)
+		}
+	}
+}

@@ -29,6 +29,9 @@ func (providerCmd) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usage("aft provider openfaas|local [flags]")
 	}
+	if err, ok := help("provider", args); ok {
+		return err
+	}
 	switch args[0] {
 	case "local":
 		return runLocalProvider(ctx, args[1:])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,10 +38,6 @@ func (w *workloadsCmd) Run(ctx context.Context, args []string) error {
 			return w.render(args[1:])
 		case "compare":
 			return w.compare(args[1:])
-		case "-h", "-help", "--help":
-			fmt.Fprintln(os.Stderr, "usage: aft workloads [flags]\n"+
-				"       aft workloads report --in DIR [--out DIR]   render a report folder again from its results.json\n"+
-				"       aft workloads compare A B                   print what differs between two report folders")
 		}
 	}
 	fs := flag.NewFlagSet("workloads", flag.ContinueOnError)
@@ -159,8 +156,11 @@ func (w *workloadsCmd) render(args []string) error {
 
 // compare is `aft workloads compare A B`.
 func (w *workloadsCmd) compare(args []string) error {
+	if err, ok := help("workloads compare", args); ok {
+		return err
+	}
 	fs := flag.NewFlagSet("workloads compare", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err}
 	}
