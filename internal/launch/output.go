@@ -1,0 +1,132 @@
+package launch
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// Bounds of the tail of a process's output.
+const (
+	tailBytes = 4000 // the lines kept, together
+	lineBytes = 1000 // one line; the rest of a longer one is cut
+)
+
+// output is the combined output of a process: the tail of its lines and the watchers of
+// WaitLine.
+type output struct {
+	mu       sync.Mutex
+	lines    []string // the tail, oldest first
+	size     int      // bytes in lines
+	watchers map[chan []string]*regexp.Regexp
+	streams  []*lineWriter
+}
+
+func newOutput() *output { return &output{watchers: map[chan []string]*regexp.Regexp{}} }
+
+// writer returns the writer of one stream (stdout or stderr), which also writes to next
+// when it is not nil.
+func (o *output) writer(next io.Writer) io.Writer {
+	w := &lineWriter{o: o, next: next}
+	o.mu.Lock()
+	o.streams = append(o.streams, w)
+	o.mu.Unlock()
+	return w
+}
+
+// add keeps a complete line in the tail and hands it to the watchers it matches.
+func (o *output) add(line string) {
+	if len(line) > lineBytes {
+		line = line[:lineBytes] + "..."
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lines = append(o.lines, line)
+	o.size += len(line) + 1
+	for o.size > tailBytes && len(o.lines) > 1 {
+		o.size -= len(o.lines[0]) + 1
+		o.lines = o.lines[1:]
+	}
+	for ch, re := range o.watchers {
+		if m := re.FindStringSubmatch(line); m != nil {
+			ch <- m // buffered, and removed at once: never blocks
+			delete(o.watchers, ch)
+		}
+	}
+}
+
+// watch returns a channel that receives the first line of the tail, or the first line to
+// come, that re matches.
+func (o *output) watch(re *regexp.Regexp) chan []string {
+	ch := make(chan []string, 1)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, l := range o.lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			ch <- m
+			return ch
+		}
+	}
+	o.watchers[ch] = re
+	return ch
+}
+
+func (o *output) unwatch(ch chan []string) {
+	o.mu.Lock()
+	delete(o.watchers, ch)
+	o.mu.Unlock()
+}
+
+// flush ends the last line of each stream, once the process exited.
+func (o *output) flush() {
+	o.mu.Lock()
+	streams := o.streams
+	o.mu.Unlock()
+	for _, w := range streams {
+		w.mu.Lock()
+		if len(w.partial) > 0 {
+			o.add(string(w.partial))
+			w.partial = nil
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (o *output) tail() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.lines, "\n")
+}
+
+// lineWriter splits one stream into lines for its output.
+type lineWriter struct {
+	o       *output
+	next    io.Writer // nil: none
+	mu      sync.Mutex
+	partial []byte
+}
+
+// Write never fails: a failing next writer does not stop the process's output.
+func (w *lineWriter) Write(b []byte) (int, error) {
+	if w.next != nil {
+		w.next.Write(b)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, b...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		w.o.add(strings.TrimSuffix(string(w.partial[:i]), "\r"))
+		w.partial = w.partial[i+1:]
+	}
+	if len(w.partial) > 2*lineBytes { // no newline for long: keep the start as a line
+		w.o.add(string(w.partial))
+		w.partial = nil
+	}
+	return len(b), nil
+}
