@@ -2,7 +2,6 @@ package local
 
 import (
 	"bytes"
-	"strings"
 	"sync"
 	"time"
 )
@@ -45,17 +44,4 @@ func (r *ring) snapshot() []logLine {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]logLine(nil), r.lines...)
-}
-
-func (r *ring) tail(n int) string {
-	ls := r.snapshot()
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.text)
-		b.WriteString("; ")
-	}
-	return b.String()
 }
