@@ -143,7 +143,7 @@ func (p *Proc) lastOutput() string {
 // child `aft` that its flags alone should configure (every flag of aft also reads
 // AFT_<FLAG>).
 func Environ() []string {
-	var env []string
+	env := []string{} // never nil: a nil Cmd.Env would pass on the whole environment
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AFT_") {
 			env = append(env, kv)
