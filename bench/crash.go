@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"sync/atomic"
 	"time"
@@ -177,20 +176,7 @@ func startShim(ctx context.Context, cmd *exec.Cmd, addr string, timeout time.Dur
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	hc := &http.Client{Timeout: time.Second}
-	readyz := func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET /readyz: %s", resp.Status)
-		}
-		return nil
-	}
-	if err := p.WaitProbe(ctx, readyz, 2*time.Millisecond, timeout); err != nil {
+	if err := p.WaitProbe(ctx, launch.HTTPOK("http://"+addr+"/readyz"), 2*time.Millisecond, timeout); err != nil {
 		return nil, time.Time{}, fmt.Errorf("%s on %s: %w", cmd.Path, addr, err)
 	}
 	return p, time.Now(), nil

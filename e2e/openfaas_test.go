@@ -56,19 +56,7 @@ func gatewayBinary(t testing.TB) string {
 // waitHTTP waits, at most 30s, until url answers 200.
 func waitHTTP(t testing.TB, url string, p *launch.Proc) {
 	t.Helper()
-	ok := func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s answered %s", url, resp.Status)
-		}
-		return nil
-	}
-	if err := p.WaitProbe(t.Context(), ok, 50*time.Millisecond, 30*time.Second); err != nil {
+	if err := p.WaitProbe(t.Context(), launch.HTTPOK(url), 50*time.Millisecond, 30*time.Second); err != nil {
 		t.Fatalf("%s did not answer 200: %v", url, err)
 	}
 }

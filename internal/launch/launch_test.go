@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -274,5 +277,33 @@ func TestFreeAddr(t *testing.T) {
 	port, err := FreePort()
 	if err != nil || port <= 0 {
 		t.Fatalf("FreePort() = %d, %v", port, err)
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var got []string
+	w := NewLineWriter(func(l string) { got = append(got, l) })
+	for _, s := range []string{"one\ntw", "o\r\n", "", "three\n\nfour"} {
+		w.Write([]byte(s))
+	}
+	w.Flush()
+	w.Flush() // nothing more
+	if want := []string{"one", "two", "three", "", "four"}; !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
+	}
+}
+
+func TestHTTPOK(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ready" {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	if err := HTTPOK(srv.URL + "/ready")(t.Context()); err != nil {
+		t.Errorf("ready: %v", err)
+	}
+	if err := HTTPOK(srv.URL + "/other")(t.Context()); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("not ready: %v, want an error saying 503", err)
 	}
 }

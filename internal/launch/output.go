@@ -21,7 +21,7 @@ type output struct {
 	lines    []string // the tail, oldest first
 	size     int      // bytes in lines
 	watchers map[chan []string]*regexp.Regexp
-	streams  []*lineWriter
+	streams  []*LineWriter
 }
 
 func newOutput() *output { return &output{watchers: map[chan []string]*regexp.Regexp{}} }
@@ -29,11 +29,22 @@ func newOutput() *output { return &output{watchers: map[chan []string]*regexp.Re
 // writer returns the writer of one stream (stdout or stderr), which also writes to next
 // when it is not nil.
 func (o *output) writer(next io.Writer) io.Writer {
-	w := &lineWriter{o: o, next: next}
+	w := NewLineWriter(o.add)
 	o.mu.Lock()
 	o.streams = append(o.streams, w)
 	o.mu.Unlock()
-	return w
+	if next == nil {
+		return w
+	}
+	return tee{next, w}
+}
+
+// tee writes to both writers; an error of the first does not stop the second.
+type tee struct{ first, second io.Writer }
+
+func (t tee) Write(b []byte) (int, error) {
+	t.first.Write(b)
+	return t.second.Write(b)
 }
 
 // add keeps a complete line in the tail and hands it to the watchers it matches.
@@ -79,18 +90,13 @@ func (o *output) unwatch(ch chan []string) {
 	o.mu.Unlock()
 }
 
-// flush ends the last line of each stream, once the process exited.
+// flush hands on the last line of each stream, once the process exited.
 func (o *output) flush() {
 	o.mu.Lock()
 	streams := o.streams
 	o.mu.Unlock()
 	for _, w := range streams {
-		w.mu.Lock()
-		if len(w.partial) > 0 {
-			o.add(string(w.partial))
-			w.partial = nil
-		}
-		w.mu.Unlock()
+		w.Flush()
 	}
 }
 
@@ -100,19 +106,23 @@ func (o *output) tail() string {
 	return strings.Join(o.lines, "\n")
 }
 
-// lineWriter splits one stream into lines for its output.
-type lineWriter struct {
-	o       *output
-	next    io.Writer // nil: none
+// maxPartial bounds a line that has no newline yet: beyond it, what came is a line.
+const maxPartial = 64 << 10
+
+// LineWriter is an io.Writer that splits what is written to it into lines (without "\n"
+// or "\r\n") and hands each complete line on; a line longer than 64 KiB is handed on in
+// pieces. It is safe for concurrent use; Write never fails.
+type LineWriter struct {
+	add     func(line string)
 	mu      sync.Mutex
 	partial []byte
 }
 
-// Write never fails: a failing next writer does not stop the process's output.
-func (w *lineWriter) Write(b []byte) (int, error) {
-	if w.next != nil {
-		w.next.Write(b)
-	}
+// NewLineWriter returns a LineWriter that hands each line to add.
+func NewLineWriter(add func(line string)) *LineWriter { return &LineWriter{add: add} }
+
+// Write hands the lines that b completes to the LineWriter's function.
+func (w *LineWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.partial = append(w.partial, b...)
@@ -121,12 +131,22 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.o.add(strings.TrimSuffix(string(w.partial[:i]), "\r"))
+		w.add(strings.TrimSuffix(string(w.partial[:i]), "\r"))
 		w.partial = w.partial[i+1:]
 	}
-	if len(w.partial) > 2*lineBytes { // no newline for long: keep the start as a line
-		w.o.add(string(w.partial))
+	if len(w.partial) > maxPartial {
+		w.add(string(w.partial))
 		w.partial = nil
 	}
 	return len(b), nil
+}
+
+// Flush hands on the last line, if it has no newline, once no more is written.
+func (w *LineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.add(string(w.partial))
+		w.partial = nil
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"regexp"
 	"time"
 )
@@ -47,6 +48,28 @@ func (p *Proc) WaitDial(ctx context.Context, addr string, timeout time.Duration)
 		}
 		return c.Close()
 	}, 20*time.Millisecond, timeout)
+}
+
+// HTTPOK returns a probe for WaitProbe: a GET of url, each try at most a second, that
+// succeeds on 200 OK.
+func HTTPOK(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	}
 }
 
 // WaitProbe calls probe until it returns nil, every interval, and then returns nil. The

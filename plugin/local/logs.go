@@ -1,17 +1,18 @@
 package local
 
 import (
-	"bytes"
+	"io"
 	"sync"
 	"time"
+
+	"github.com/aft-shim/aft/internal/launch"
 )
 
-// ring keeps the last lines a process wrote.
+// ring keeps the last lines a process wrote; its writer is a launch.LineWriter.
 type ring struct {
-	mu      sync.Mutex
-	lines   []logLine
-	max     int
-	partial []byte
+	mu    sync.Mutex
+	lines []logLine
+	max   int
 }
 
 type logLine struct {
@@ -19,25 +20,19 @@ type logLine struct {
 	text string
 }
 
-func newRing(max int) *ring { return &ring{max: max} }
+// newRing returns a ring of max lines and the writer that fills it.
+func newRing(max int) (*ring, io.Writer) {
+	r := &ring{max: max}
+	return r, launch.NewLineWriter(r.add)
+}
 
-// Write splits p into lines; it never fails.
-func (r *ring) Write(p []byte) (int, error) {
+func (r *ring) add(line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.partial = append(r.partial, p...)
-	for {
-		i := bytes.IndexByte(r.partial, '\n')
-		if i < 0 {
-			break
-		}
-		r.lines = append(r.lines, logLine{at: time.Now(), text: string(r.partial[:i])})
-		r.partial = r.partial[i+1:]
-		if len(r.lines) > r.max {
-			r.lines = r.lines[len(r.lines)-r.max:]
-		}
+	r.lines = append(r.lines, logLine{at: time.Now(), text: line})
+	if len(r.lines) > r.max {
+		r.lines = r.lines[len(r.lines)-r.max:]
 	}
-	return len(p), nil
 }
 
 func (r *ring) snapshot() []logLine {

@@ -277,8 +277,8 @@ func (p *Provider) start(ctx context.Context, dep types.FunctionDeployment, id i
 	}
 	p.mu.Unlock()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stop kills the whole group
-	logs := newRing(1000)
-	cmd.Stdout, cmd.Stderr = logs, logs
+	logs, w := newRing(1000)
+	cmd.Stdout, cmd.Stderr = w, w
 	proc, err := launch.Start(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %q: %w", dep.Service, dep.Image, err)

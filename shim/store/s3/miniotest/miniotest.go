@@ -6,9 +6,7 @@ package miniotest
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,24 +103,10 @@ func (s *Server) Restart() {
 	if err != nil {
 		s.t.Fatalf("start minio: %v", err)
 	}
-	if err := proc.WaitProbe(context.Background(), s.ready, 50*time.Millisecond, readyTimeout); err != nil {
+	if err := proc.WaitProbe(context.Background(), launch.HTTPOK(s.Endpoint+"/minio/health/ready"), 50*time.Millisecond, readyTimeout); err != nil {
 		s.t.Fatalf("minio on %s: %v", s.addr, err)
 	}
 	s.proc = proc
-}
-
-// ready asks the server's readiness endpoint; it is ready when that answers 200.
-func (s *Server) ready(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/ready", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /minio/health/ready: %s", resp.Status)
-	}
-	return nil
 }
 
 // Stop stops the server (SIGKILL, as a crash would) and waits for it to exit; it does
