@@ -85,18 +85,19 @@ func (p *Proc) Wait() error {
 func (p *Proc) Tail() string { return p.out.tail() }
 
 // Signal sends sig to the process, or to its process group when the command was started
-// with SysProcAttr.Setpgid. It does nothing once the process has exited.
+// with SysProcAttr.Setpgid (a shell's children too, even once the shell has exited). Once
+// the process has exited, a process that is not a group leader gets no signal: its pid may
+// be another's by then.
 func (p *Proc) Signal(sig syscall.Signal) {
+	if a := p.Cmd.SysProcAttr; a != nil && a.Setpgid {
+		syscall.Kill(-p.Cmd.Process.Pid, sig)
+		return
+	}
 	select {
 	case <-p.exited:
-		return
 	default:
+		p.Cmd.Process.Signal(sig)
 	}
-	pid := p.Cmd.Process.Pid
-	if a := p.Cmd.SysProcAttr; a != nil && a.Setpgid {
-		pid = -pid // the whole group: a shell's children too
-	}
-	syscall.Kill(pid, sig)
 }
 
 // Kill sends SIGKILL (after SIGCONT, should the process be stopped) and waits until the
