@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,19 +32,19 @@ type aftProc struct {
 // extra flags, and waits until it says where it listens.
 func startAft(t testing.TB, bin, dir string, extra ...string) *aftProc {
 	t.Helper()
-	return startAftCmd(t, launch.ServeReady, 30*time.Second, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
+	return startAftCmd(t, launch.ServeAddr, 30*time.Second, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
 }
 
-// startAftCmd starts bin with args, configured by its flags alone, and waits until a line
-// of its output matches ready, whose submatch 1 is the address it serves on.
-func startAftCmd(t testing.TB, ready *regexp.Regexp, timeout time.Duration, bin string, args ...string) *aftProc {
+// startAftCmd starts bin with args, configured by its flags alone, and waits until ready
+// accepts a line of its output and returns the address it serves on.
+func startAftCmd(t testing.TB, ready func(line string) (string, bool), timeout time.Duration, bin string, args ...string) *aftProc {
 	t.Helper()
 	p := startProc(t, launch.Environ(), bin, args...)
-	m, err := p.WaitLine(t.Context(), ready, timeout)
+	addr, err := p.WaitLine(t.Context(), ready, timeout)
 	if err != nil {
 		t.Fatalf("aft %s: %v", args[0], err)
 	}
-	return &aftProc{Proc: p, addr: m[1]}
+	return &aftProc{Proc: p, addr: addr}
 }
 
 // startProc starts name with args and the environment env, and kills it at cleanup.

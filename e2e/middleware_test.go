@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/mem"
 )
@@ -29,7 +30,7 @@ var proxyReadyRE = regexp.MustCompile(`^aft proxy: listening on (\S+) `)
 // line and returns its address and process; it is killed at cleanup.
 func startProxy(t *testing.T, bin string, args ...string) (string, *aftProc) {
 	t.Helper()
-	p := startAftCmd(t, proxyReadyRE, 20*time.Second, bin, append([]string{"proxy", "--listen", "127.0.0.1:0"}, args...)...)
+	p := startAftCmd(t, launch.Submatch(proxyReadyRE), 20*time.Second, bin, append([]string{"proxy", "--listen", "127.0.0.1:0"}, args...)...)
 	return p.addr, p
 }
 

@@ -88,8 +88,8 @@ func TestServeWaitsForStore(t *testing.T) {
 	t.Cleanup(p.Kill)
 	ready := make(chan string, 1)
 	go func() {
-		if m, err := p.WaitLine(context.Background(), launch.ServeReady, time.Minute); err == nil {
-			ready <- m[1]
+		if addr, err := p.WaitLine(context.Background(), launch.ServeAddr, time.Minute); err == nil {
+			ready <- addr
 		}
 	}()
 	deadline := time.After(20 * time.Second)

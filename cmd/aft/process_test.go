@@ -30,11 +30,11 @@ func startServe(t *testing.T, bin string, args ...string) (*launch.Proc, string)
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Kill)
-	m, err := p.WaitLine(t.Context(), launch.ServeReady, 20*time.Second)
+	addr, err := p.WaitLine(t.Context(), launch.ServeAddr, 20*time.Second)
 	if err != nil {
 		t.Fatalf("aft serve printed no ready line: %v", err)
 	}
-	return p, m[1]
+	return p, addr
 }
 
 func TestServeProcess(t *testing.T) {

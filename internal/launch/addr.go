@@ -3,14 +3,28 @@ package launch
 import (
 	"fmt"
 	"net"
-	"regexp"
+	"strings"
+	"unicode"
 )
 
-// ServeReady matches the line `aft serve` prints once it serves (spec/cli.md), such as
-// "aft serve: listening on 127.0.0.1:7654 (store: bolt ./aft-data)"; its submatch 1 is the
-// address. Only that line counts: other lines may name other addresses. The printing side
-// is cmd/aft/serve.go (moving to package shim/serve); keep the two together.
-var ServeReady = regexp.MustCompile(`^aft serve: listening on (\S+)`)
+// servePrefix begins the line `aft serve` prints once it serves (spec/cli.md).
+const servePrefix = "aft serve: listening on "
+
+// ServeAddr is the match of WaitLine for `aft serve`: it accepts the line aft serve prints
+// once it serves, such as "aft serve: listening on 127.0.0.1:7654 (store: mem://)", and
+// returns the address it names. Only that line counts: other lines may name other
+// addresses. The printing side, shim/serve, has the same parser (serve.ReadyAddr): once
+// both are on one branch, callers should use that one and this copy go.
+func ServeAddr(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, servePrefix)
+	if !ok {
+		return "", false
+	}
+	if i := strings.IndexFunc(rest, unicode.IsSpace); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest, rest != ""
+}
 
 // FreeAddr returns a loopback address, 127.0.0.1:PORT, with a port nobody listened on a
 // moment ago. Another process may take it before the caller's child binds it; callers

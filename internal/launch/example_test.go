@@ -19,12 +19,12 @@ func Example() {
 		return
 	}
 	defer p.Kill()
-	m, err := p.WaitLine(context.Background(), launch.ServeReady, 10*time.Second)
+	addr, err := p.WaitLine(context.Background(), launch.ServeAddr, 10*time.Second)
 	if err != nil {
 		fmt.Println(err) // says whether it exited first or timed out, with its last output
 		return
 	}
-	fmt.Println("serving on", m[1])
+	fmt.Println("serving on", addr)
 	p.Stop(5 * time.Second)
 	fmt.Println(p.Wait())
 	// Output:

@@ -73,19 +73,19 @@ func start(t *testing.T, mode string, env ...string) (*Proc, *exec.Cmd) {
 	return p, cmd
 }
 
-var readyRE = regexp.MustCompile(`^ready on (\S+)`)
+var ready = Submatch(regexp.MustCompile(`^ready on (\S+)`))
 
 func TestWaitLine(t *testing.T) {
 	p, _ := start(t, "ready")
-	m, err := p.WaitLine(t.Context(), readyRE, 10*time.Second)
+	addr, err := p.WaitLine(t.Context(), ready, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m[1] != "127.0.0.1:1234" {
-		t.Errorf("submatch %q, want 127.0.0.1:1234", m[1])
+	if addr != "127.0.0.1:1234" {
+		t.Errorf("submatch %q, want 127.0.0.1:1234", addr)
 	}
 	// The line is in the tail: a second wait finds it at once.
-	if _, err := p.WaitLine(t.Context(), readyRE, time.Millisecond); err != nil {
+	if _, err := p.WaitLine(t.Context(), ready, time.Millisecond); err != nil {
 		t.Errorf("second wait: %v", err)
 	}
 	if tail := p.Tail(); !strings.Contains(tail, "starting up") || !strings.Contains(tail, "ready on") {
@@ -102,7 +102,7 @@ func TestWaitLine(t *testing.T) {
 
 func TestWaitExited(t *testing.T) {
 	for name, wait := range map[string]func(p *Proc) error{
-		"line":  func(p *Proc) error { _, err := p.WaitLine(t.Context(), readyRE, 10*time.Second); return err },
+		"line":  func(p *Proc) error { _, err := p.WaitLine(t.Context(), ready, 10*time.Second); return err },
 		"dial":  func(p *Proc) error { return p.WaitDial(t.Context(), "127.0.0.1:1", 10*time.Second) },
 		"probe": func(p *Proc) error { return p.WaitProbe(t.Context(), probeFails, time.Millisecond, 10*time.Second) },
 	} {
@@ -132,7 +132,7 @@ func TestWaitTimeout(t *testing.T) {
 		wait func(p *Proc) error
 		say  string
 	}{
-		"line": {func(p *Proc) error { _, err := p.WaitLine(t.Context(), readyRE, 100*time.Millisecond); return err }, `no line matching "^ready on (\\S+)" within 100ms`},
+		"line": {func(p *Proc) error { _, err := p.WaitLine(t.Context(), ready, 100*time.Millisecond); return err }, "no ready line within 100ms"},
 		"probe": {func(p *Proc) error {
 			return p.WaitProbe(t.Context(), probeFails, time.Millisecond, 100*time.Millisecond)
 		}, "within 100ms, last try: not yet"},
@@ -156,7 +156,7 @@ func TestWaitContext(t *testing.T) {
 	p, _ := start(t, "silent")
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := p.WaitLine(ctx, readyRE, time.Minute)
+	_, err := p.WaitLine(ctx, ready, time.Minute)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
@@ -183,7 +183,7 @@ func TestStop(t *testing.T) {
 	}
 
 	p, _ = start(t, "stubborn")
-	if _, err := p.WaitLine(t.Context(), regexp.MustCompile("ignoring"), 10*time.Second); err != nil {
+	if _, err := p.WaitLine(t.Context(), Submatch(regexp.MustCompile("ignoring")), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	begin := time.Now()
@@ -204,7 +204,7 @@ func TestKillGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.WaitLine(t.Context(), regexp.MustCompile("started"), 10*time.Second); err != nil {
+	if _, err := p.WaitLine(t.Context(), Submatch(regexp.MustCompile("started")), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	begin := time.Now()
@@ -225,7 +225,7 @@ func TestOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Kill)
-	if _, err := p.WaitLine(t.Context(), regexp.MustCompile("^ready$"), 10*time.Second); err != nil {
+	if _, err := p.WaitLine(t.Context(), Submatch(regexp.MustCompile("^ready$")), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	p.Kill()
@@ -247,19 +247,35 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
-func TestServeReady(t *testing.T) {
+func TestServeAddr(t *testing.T) {
 	for line, want := range map[string]string{
 		"aft serve: listening on 127.0.0.1:7654 (store: bolt ./aft-data)":                     "127.0.0.1:7654",
 		"aft serve: listening on [::1]:80 (store: redis redis://127.0.0.1:6379/0)":            "[::1]:80",
+		"aft serve: listening on 127.0.0.1:1":                                                 "127.0.0.1:1",
+		"aft serve: listening on ":                                                            "",
 		`time=x level=INFO msg="recovered" at="aft serve: listening on 127.0.0.1:9"`:          "",
+		"  aft serve: listening on 127.0.0.1:1":                                               "",
 		"aft proxy: listening on 127.0.0.1:7654 (function f at http://x, shim http://y; ...)": "",
 	} {
-		got := ""
-		if m := ServeReady.FindStringSubmatch(line); m != nil {
-			got = m[1]
+		got, ok := ServeAddr(line)
+		if got != want || ok != (want != "") {
+			t.Errorf("ServeAddr(%q) = %q, %v; want %q", line, got, ok, want)
 		}
-		if got != want {
-			t.Errorf("ServeReady on %q: %q, want %q", line, got, want)
+	}
+}
+
+func TestSubmatch(t *testing.T) {
+	for _, tt := range []struct {
+		re, line, want string
+		ok             bool
+	}{
+		{`^at (\S+)`, "at here now", "here", true},
+		{`^ready$`, "ready", "ready", true},
+		{`^ready$`, "not ready", "", false},
+	} {
+		got, ok := Submatch(regexp.MustCompile(tt.re))(tt.line)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Submatch(%s)(%q) = %q, %v; want %q, %v", tt.re, tt.line, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package launch
 import (
 	"bytes"
 	"io"
-	"regexp"
 	"strings"
 	"sync"
 )
@@ -20,11 +19,11 @@ type output struct {
 	mu       sync.Mutex
 	lines    []string // the tail, oldest first
 	size     int      // bytes in lines
-	watchers map[chan []string]*regexp.Regexp
+	watchers map[chan string]func(string) (string, bool)
 	streams  []*LineWriter
 }
 
-func newOutput() *output { return &output{watchers: map[chan []string]*regexp.Regexp{}} }
+func newOutput() *output { return &output{watchers: map[chan string]func(string) (string, bool){}} }
 
 // writer returns the writer of one stream (stdout or stderr), which also writes to next
 // when it is not nil.
@@ -60,31 +59,31 @@ func (o *output) add(line string) {
 		o.size -= len(o.lines[0]) + 1
 		o.lines = o.lines[1:]
 	}
-	for ch, re := range o.watchers {
-		if m := re.FindStringSubmatch(line); m != nil {
-			ch <- m // buffered, and removed at once: never blocks
+	for ch, match := range o.watchers {
+		if v, ok := match(line); ok {
+			ch <- v // buffered, and removed at once: never blocks
 			delete(o.watchers, ch)
 		}
 	}
 }
 
-// watch returns a channel that receives the first line of the tail, or the first line to
-// come, that re matches.
-func (o *output) watch(re *regexp.Regexp) chan []string {
-	ch := make(chan []string, 1)
+// watch returns a channel that receives what match returns for the first line of the
+// tail, or the first line to come, that it accepts.
+func (o *output) watch(match func(string) (string, bool)) chan string {
+	ch := make(chan string, 1)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, l := range o.lines {
-		if m := re.FindStringSubmatch(l); m != nil {
-			ch <- m
+		if v, ok := match(l); ok {
+			ch <- v
 			return ch
 		}
 	}
-	o.watchers[ch] = re
+	o.watchers[ch] = match
 	return ch
 }
 
-func (o *output) unwatch(ch chan []string) {
+func (o *output) unwatch(ch chan string) {
 	o.mu.Lock()
 	delete(o.watchers, ch)
 	o.mu.Unlock()

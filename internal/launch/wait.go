@@ -9,29 +9,42 @@ import (
 	"time"
 )
 
-// WaitLine waits until a line of the process's output (stdout or stderr) matches re, and
-// returns the match and its submatches (FindStringSubmatch). A line printed before the
-// call counts while it is in the tail. It fails, killing the process, when the process
-// exits first (ErrExited), after timeout (ErrTimeout) or when ctx ends.
-func (p *Proc) WaitLine(ctx context.Context, re *regexp.Regexp, timeout time.Duration) ([]string, error) {
-	found := p.out.watch(re)
+// WaitLine waits until match accepts a line of the process's output (stdout or stderr),
+// and returns what match returned for it, such as the address the line names (ServeAddr,
+// Submatch). A line printed before the call counts while it is in the tail. It fails,
+// killing the process, when the process exits first (ErrExited), after timeout
+// (ErrTimeout) or when ctx ends.
+func (p *Proc) WaitLine(ctx context.Context, match func(line string) (string, bool), timeout time.Duration) (string, error) {
+	found := p.out.watch(match)
 	defer p.out.unwatch(found)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
-	case m := <-found:
-		return m, nil
+	case v := <-found:
+		return v, nil
 	case <-p.exited:
 		select {
-		case m := <-found: // printed just before the exit
-			return m, nil
+		case v := <-found: // printed just before the exit
+			return v, nil
 		default:
 		}
-		return nil, p.exitError()
+		return "", p.exitError()
 	case <-timer.C:
-		return nil, p.fail(fmt.Errorf("%w: no line matching %q within %v", ErrTimeout, re, timeout))
+		return "", p.fail(fmt.Errorf("%w: no ready line within %v", ErrTimeout, timeout))
 	case <-ctx.Done():
-		return nil, p.fail(fmt.Errorf("waiting for a line matching %q: %w", re, ctx.Err()))
+		return "", p.fail(fmt.Errorf("waiting for the ready line: %w", ctx.Err()))
+	}
+}
+
+// Submatch returns a match for WaitLine: a line that re matches, and its first submatch
+// (the whole match when re has no group).
+func Submatch(re *regexp.Regexp) func(line string) (string, bool) {
+	return func(line string) (string, bool) {
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			return "", false
+		}
+		return m[min(1, len(m)-1)], true
 	}
 }
 
