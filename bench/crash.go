@@ -3,15 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os/exec"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 )
 
 // CrashOptions configure a load on a shim process that is killed with SIGKILL mid-run and
@@ -52,16 +49,16 @@ func CrashRestart(ctx context.Context, o CrashOptions) (Recovery, error) {
 	if status == nil {
 		status = func(string, ...any) {}
 	}
-	addr, err := freeAddr()
+	addr, err := launch.FreeAddr()
 	if err != nil {
-		return Recovery{}, err
+		return Recovery{}, fmt.Errorf("crash: %w", err)
 	}
-	first, err := startProc(ctx, o.Command(addr), addr, o.ReadyTimeout)
+	first, _, err := startShim(ctx, o.Command(addr), addr, o.ReadyTimeout)
 	if err != nil {
 		return Recovery{}, fmt.Errorf("crash: first start: %w", err)
 	}
-	defer first.kill()
-	status("shim pid %d ready on %s", first.cmd.Process.Pid, addr)
+	defer first.Kill()
+	status("shim pid %d ready on %s", first.Pid(), addr)
 
 	tl := newTimeline(o.Bucket, o.Duration)
 	var restartedAt atomic.Int64 // unix ns when the second process was launched; 0 before
@@ -95,17 +92,16 @@ func CrashRestart(ctx context.Context, o CrashOptions) (Recovery, error) {
 		return Recovery{}, fmt.Errorf("crash: %w", ctx.Err())
 	}
 	killAt := time.Now()
-	first.kill()
-	status("SIGKILL sent to pid %d at %.2fs", first.cmd.Process.Pid, killAt.Sub(tl.start).Seconds())
+	first.Kill()
+	status("SIGKILL sent to pid %d at %.2fs", first.Pid(), killAt.Sub(tl.start).Seconds())
 	restartedAt.Store(time.Now().UnixNano())
-	second, err := startProc(ctx, o.Command(addr), addr, o.ReadyTimeout)
+	second, readyAt, err := startShim(ctx, o.Command(addr), addr, o.ReadyTimeout)
 	if err != nil {
 		<-done
 		return Recovery{}, fmt.Errorf("crash: restart: %w", err)
 	}
-	defer second.stop()
-	readyAt := second.ready
-	status("restarted as pid %d, ready %.0f ms after the kill", second.cmd.Process.Pid, ms(readyAt.Sub(killAt)))
+	defer second.Stop(5 * time.Second)
+	status("restarted as pid %d, ready %.0f ms after the kill", second.Pid(), ms(readyAt.Sub(killAt)))
 
 	out := <-done
 	if out.err != nil {
@@ -173,74 +169,17 @@ func (t *timeline) rate(from, to time.Duration) float64 {
 	return float64(n) / (time.Duration(j-i) * t.width).Seconds()
 }
 
-// proc is a shim process.
-type proc struct {
-	cmd    *exec.Cmd
-	ready  time.Time     // when it first answered /readyz
-	exited chan struct{} // closed once reaped
-	once   sync.Once
-}
-
-// startProc starts cmd and waits until http://addr/readyz answers 200.
-func startProc(ctx context.Context, cmd *exec.Cmd, addr string, timeout time.Duration) (*proc, error) {
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := hc.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.ready = time.Now()
-				return p, nil
-			}
-		}
-		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("%s exited before it was ready: %v", cmd.Path, cmd.ProcessState)
-		case <-ctx.Done():
-			p.kill()
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.kill()
-			return nil, fmt.Errorf("%s not ready on %s after %v", cmd.Path, addr, timeout)
-		}
-	}
-}
-
-// kill sends SIGKILL and waits until the process is reaped. It may be called again.
-func (p *proc) kill() {
-	p.once.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL) })
-	<-p.exited
-}
-
-// stop asks the process to shut down (SIGTERM) and kills it after 5 seconds.
-func (p *proc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		p.kill()
-	}
-}
-
-// freeAddr returns a loopback address with a port free at the moment.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startShim starts cmd and waits until http://addr/readyz answers 200; it returns the
+// process and when it was ready.
+func startShim(ctx context.Context, cmd *exec.Cmd, addr string, timeout time.Duration) (*launch.Proc, time.Time, error) {
+	p, err := launch.Start(cmd)
 	if err != nil {
-		return "", fmt.Errorf("crash: free port: %w", err)
+		return nil, time.Time{}, err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	if err := p.WaitProbe(ctx, launch.HTTPOK("http://"+addr+"/readyz"), 2*time.Millisecond, timeout); err != nil {
+		return nil, time.Time{}, fmt.Errorf("%s on %s: %w", cmd.Path, addr, err)
+	}
+	return p, time.Now(), nil
 }
 
 func secs(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) / float64(time.Second) }

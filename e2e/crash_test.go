@@ -2,21 +2,17 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/shimtest"
 )
 
@@ -26,93 +22,42 @@ func aftBinary(t testing.TB) string { return shimtest.AftBinary(t) }
 
 func cleanupBinary() { shimtest.RemoveAftBinary() }
 
-// aftProc is a running `aft serve`.
+// aftProc is a running aft command (serve or proxy), killed at cleanup.
 type aftProc struct {
-	cmd    *exec.Cmd
-	addr   string        // host:port it serves on
-	log    string        // file with its stdout and stderr
-	exited chan struct{} // closed once it exited and was reaped
-}
-
-// readyRE matches the one line `aft serve` prints when ready (spec/cli.md), with the
-// address it listens on. Only that line counts: other lines (the store description) may
-// name other addresses.
-var readyRE = regexp.MustCompile(`^aft serve: listening on (\S+)`)
-
-// listenAddr finds the address in the output of `aft serve`, "" if not there yet.
-func listenAddr(out string) string {
-	for _, line := range strings.Split(out, "\n") {
-		if m := readyRE.FindStringSubmatch(line); m != nil {
-			if _, _, err := net.SplitHostPort(m[1]); err == nil {
-				return m[1]
-			}
-		}
-	}
-	return ""
+	*launch.Proc
+	addr string // host:port it serves on
 }
 
 // startAft starts `aft serve` on a free loopback port with the data directory dir and the
-// extra flags, waits until it says where it listens, and kills it at cleanup.
-func startAft(t testing.TB, bin, dir, logPath string, extra ...string) *aftProc {
+// extra flags, and waits until it says where it listens.
+func startAft(t testing.TB, bin, dir string, extra ...string) *aftProc {
 	t.Helper()
-	logf, err := os.Create(logPath)
+	return startAftCmd(t, launch.ServeAddr, 30*time.Second, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
+}
+
+// startAftCmd starts bin with args, configured by its flags alone, and waits until ready
+// accepts a line of its output and returns the address it serves on.
+func startAftCmd(t testing.TB, ready func(line string) (string, bool), timeout time.Duration, bin string, args ...string) *aftProc {
+	t.Helper()
+	p := startProc(t, launch.Environ(), bin, args...)
+	addr, err := p.WaitLine(t.Context(), ready, timeout)
+	if err != nil {
+		t.Fatalf("aft %s: %v", args[0], err)
+	}
+	return &aftProc{Proc: p, addr: addr}
+}
+
+// startProc starts name with args and the environment env, and kills it at cleanup.
+func startProc(t testing.TB, env []string, name string, args ...string) *launch.Proc {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	p, err := launch.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AFT_") { // the flags alone configure it
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start aft: %v", err)
-	}
-	p := &aftProc{cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(p.kill)
-	deadline := time.After(30 * time.Second)
-	for {
-		out, _ := os.ReadFile(logPath)
-		if p.addr = listenAddr(string(out)); p.addr != "" {
-			return p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("aft serve exited before it served (%v):\n%s", cmd.ProcessState, out)
-		case <-deadline:
-			t.Fatalf("aft serve printed no address in 30s:\n%s", out)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// kill sends SIGKILL and waits until the process is gone. It may be called again.
-func (p *aftProc) kill() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-	}
-}
-
-// tail returns the end of the process's output, for failure messages.
-func (p *aftProc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	t.Cleanup(p.Kill)
+	return p
 }
 
 // logWriter writes each line to t.Log.
@@ -145,10 +90,10 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 	restart := func() {
 		t.Helper()
 		if p != nil {
-			p.kill()
+			p.Kill()
 		}
 		starts++
-		p = startAft(t, bin, data, filepath.Join(dir, fmt.Sprintf("aft-%d.log", starts)), serveFlags...)
+		p = startAft(t, bin, data, serveFlags...)
 		tr.Set(p.addr)
 	}
 	restart()
@@ -181,7 +126,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 		for rec.Len() < want {
 			if time.Now().After(deadline) {
 				t.Fatalf("after %d starts: %d transactions recorded in 20s, want %d; shim output:\n%s",
-					starts, rec.Len(), want, p.tail())
+					starts, rec.Len(), want, p.Tail())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -199,7 +144,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 		t.Fatal(runErr)
 	}
 	if err := driver.Final(ctx, c, &rec); err != nil {
-		t.Fatalf("%v; shim output:\n%s", err, p.tail())
+		t.Fatalf("%v; shim output:\n%s", err, p.Tail())
 	}
 	skipped, err := metric(ctx, "http://"+p.addr, "aft_versions_skipped_total")
 	if err != nil {
@@ -209,7 +154,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 	restart()
 	kills++
 	if err := driver.Final(ctx, c, &rec); err != nil {
-		t.Fatalf("%v; shim output:\n%s", err, p.tail())
+		t.Fatalf("%v; shim output:\n%s", err, p.Tail())
 	}
 
 	h := rec.History()

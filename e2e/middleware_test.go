@@ -7,9 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,54 +18,20 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/mem"
 )
 
 // proxyReadyRE matches the line `aft proxy` prints when ready, with its address.
-var proxyReadyRE = regexp.MustCompile(`(?m)^aft proxy: listening on (\S+) `)
+var proxyReadyRE = regexp.MustCompile(`^aft proxy: listening on (\S+) `)
 
 // startProxy starts `aft proxy` with args on a free loopback port, waits for its ready
 // line and returns its address and process; it is killed at cleanup.
 func startProxy(t *testing.T, bin string, args ...string) (string, *aftProc) {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "proxy.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, append([]string{"proxy", "--listen", "127.0.0.1:0"}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AFT_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start aft proxy: %v", err)
-	}
-	p := &aftProc{cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(p.kill)
-	deadline := time.After(20 * time.Second)
-	for {
-		out, _ := os.ReadFile(logPath)
-		if m := proxyReadyRE.FindSubmatch(out); m != nil {
-			p.addr = string(m[1])
-			return p.addr, p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("aft proxy exited before it served (%v):\n%s", cmd.ProcessState, out)
-		case <-deadline:
-			t.Fatalf("aft proxy printed no ready line in 20s:\n%s", out)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	p := startAftCmd(t, launch.Submatch(proxyReadyRE), 20*time.Second, bin, append([]string{"proxy", "--listen", "127.0.0.1:0"}, args...)...)
+	return p.addr, p
 }
 
 // TestMiddlewareProxyRetry runs `aft proxy` as a process in front of a function that
@@ -151,7 +115,7 @@ func TestMiddlewareProxyRetry(t *testing.T) {
 
 	resp, body := post("/orders", "e2e-1", "apples")
 	if resp.StatusCode != 200 || body != "count=1" || resp.Header.Get("X-Aft-Attempts") != "2" {
-		t.Fatalf("answer %d %q attempts %q, want 200 count=1 after 2 attempts; proxy log:\n%s", resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"), proxy.tail())
+		t.Fatalf("answer %d %q attempts %q, want 200 count=1 after 2 attempts; proxy log:\n%s", resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"), proxy.Tail())
 	}
 	if got := strings.Join(readKeys("count", "a", "b"), ","); got != "1,apples,apples" {
 		t.Errorf("count,a,b = %s, want 1,apples,apples", got)
@@ -202,11 +166,11 @@ func TestMiddlewareProxyRetry(t *testing.T) {
 	}
 
 	// SIGTERM: a clean exit.
-	proxy.cmd.Process.Signal(syscall.SIGTERM)
+	proxy.Signal(syscall.SIGTERM)
 	select {
-	case <-proxy.exited:
-		if code := proxy.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("exit status %d after SIGTERM; log:\n%s", code, proxy.tail())
+	case <-proxy.Exited():
+		if code := proxy.Cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("exit status %d after SIGTERM; log:\n%s", code, proxy.Tail())
 		}
 	case <-time.After(20 * time.Second):
 		t.Errorf("aft proxy still runs 20s after SIGTERM")
@@ -279,7 +243,7 @@ func TestMiddlewareProxyKeepAliveDrop(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || string(b) != "count=1" || resp.Header.Get("X-Aft-Attempts") != "2" {
-			t.Errorf("%s %s = %d %q after %q attempts, want 200 count=1 after 2; proxy log:\n%s", method, key, resp.StatusCode, b, resp.Header.Get("X-Aft-Attempts"), proxy.tail())
+			t.Errorf("%s %s = %d %q after %q attempts, want 200 count=1 after 2; proxy log:\n%s", method, key, resp.StatusCode, b, resp.Header.Get("X-Aft-Attempts"), proxy.Tail())
 		}
 		if v, ok := shimtest.Committed(t, shim, "drop/"+key); !ok || v != "1" {
 			t.Errorf("drop/%s = %q (found %v), want 1", key, v, ok)

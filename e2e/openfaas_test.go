@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/openfaas/faas-provider/types"
 )
 
@@ -52,62 +53,22 @@ func gatewayBinary(t testing.TB) string {
 	return gateway.path
 }
 
-// proc is a process the test started, killed at cleanup, its output in a file.
-type proc struct {
-	cmd *exec.Cmd
-	log string
-}
-
-func startProc(t testing.TB, logPath string, env []string, name string, args ...string) *proc {
+// waitHTTP waits, at most 30s, until url answers 200.
+func waitHTTP(t testing.TB, url string, p *launch.Proc) {
 	t.Helper()
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
+	if err := p.WaitProbe(t.Context(), launch.HTTPOK(url), 50*time.Millisecond, 30*time.Second); err != nil {
+		t.Fatalf("%s did not answer 200: %v", url, err)
 	}
-	defer f.Close()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{cmd: cmd, log: logPath}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return p
 }
 
-func (p *proc) output() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// waitHTTP polls url until it answers 200.
-func waitHTTP(t testing.TB, url string, p *proc) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer 200 within 30s; output:\n%s", url, p.output())
-}
-
+// freePort returns a loopback port free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := launch.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // stack is the whole OpenFaaS path on this machine: the real gateway -> aft provider
@@ -132,12 +93,12 @@ func startStack(tb testing.TB) *stack {
 	bin, gw := aftBinary(tb), gatewayBinary(tb)
 	dir := tb.TempDir()
 
-	shimProc := startAft(tb, bin, filepath.Join(dir, "data"), filepath.Join(dir, "shim.log"))
+	shimProc := startAft(tb, bin, filepath.Join(dir, "data"))
 	shimURL := "http://" + shimProc.addr
 	localPort, pluginPort := freePort(tb), freePort(tb)
-	local := startProc(tb, filepath.Join(dir, "local.log"), nil, bin, "provider", "local", "--port", strconv.Itoa(localPort))
+	local := startProc(tb, os.Environ(), bin, "provider", "local", "--port", strconv.Itoa(localPort))
 	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", localPort), local)
-	plugin := startProc(tb, filepath.Join(dir, "plugin.log"), nil, bin, "provider", "openfaas",
+	plugin := startProc(tb, os.Environ(), bin, "provider", "openfaas",
 		"--port", strconv.Itoa(pluginPort), "--upstream", fmt.Sprintf("http://127.0.0.1:%d", localPort),
 		"--shim", shimURL, "--attempt-timeout", "1s", "--deadline", "10s")
 	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", pluginPort), plugin)
@@ -148,15 +109,15 @@ func startStack(tb testing.TB) *stack {
 	}))
 	tb.Cleanup(prom.Close)
 	promPort := prom.Listener.Addr().(*net.TCPAddr).Port
-	gwProc := startProc(tb, filepath.Join(dir, "gateway.log"), []string{
+	gwProc := startProc(tb, append(os.Environ(),
 		fmt.Sprintf("functions_provider_url=http://127.0.0.1:%d/", pluginPort),
-		"faas_prometheus_host=127.0.0.1", "faas_prometheus_port=" + strconv.Itoa(promPort),
+		"faas_prometheus_host=127.0.0.1", "faas_prometheus_port="+strconv.Itoa(promPort),
 		"basic_auth=false", "read_timeout=30s", "write_timeout=30s", "upstream_timeout=25s",
-	}, gw)
+	), gw)
 	const gwURL = "http://127.0.0.1:8080"
 	waitHTTP(tb, gwURL+"/healthz", gwProc)
 	logs := func() string {
-		return "\ngateway:\n" + gwProc.output() + "\nplugin:\n" + plugin.output() + "\nlocal:\n" + local.output()
+		return "\ngateway:\n" + gwProc.Tail() + "\nplugin:\n" + plugin.Tail() + "\nlocal:\n" + local.Tail()
 	}
 
 	call := func(method, path, key string, body any) (*http.Response, string) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/shimtest"
 )
 
@@ -143,12 +144,10 @@ func TestLangExamples(t *testing.T) {
 
 // function is an example function running as a process.
 type function struct {
-	name   string
-	url    string
-	addr   string
-	out    *syncBuffer
-	exited chan struct{}
-	cmd    *exec.Cmd
+	name string
+	url  string
+	addr string
+	proc *launch.Proc
 }
 
 // startFunction starts script of dir with bin, listening on 127.0.0.1:port; it is killed
@@ -156,21 +155,20 @@ type function struct {
 func startFunction(t *testing.T, bin, dir, script string, port int, env ...string) *function {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	f := &function{name: filepath.Join(dir, script), url: "http://" + addr, addr: addr, out: &syncBuffer{}, exited: make(chan struct{})}
-	f.cmd = exec.Command(bin, script)
-	f.cmd.Dir = dir
-	f.cmd.Env = append(append(append(os.Environ(), langEnv...), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1"), env...)
-	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
-	f.cmd.WaitDelay = time.Second
-	if err := f.cmd.Start(); err != nil {
+	f := &function{name: filepath.Join(dir, script), url: "http://" + addr, addr: addr}
+	cmd := exec.Command(bin, script)
+	cmd.Dir = dir
+	cmd.Env = append(append(append(os.Environ(), langEnv...), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1"), env...)
+	cmd.WaitDelay = time.Second
+	p, err := launch.Start(cmd)
+	if err != nil {
 		t.Fatalf("start %s: %v", f.name, err)
 	}
-	go func() { f.cmd.Wait(); close(f.exited) }()
+	f.proc = p
 	t.Cleanup(func() {
-		f.cmd.Process.Kill()
-		<-f.exited
+		p.Kill()
 		if t.Failed() {
-			t.Logf("output of %s:\n%s", f.name, f.out)
+			t.Logf("output of %s:\n%s", f.name, p.Tail())
 		}
 	})
 	return f
@@ -179,51 +177,19 @@ func startFunction(t *testing.T, bin, dir, script string, port int, env ...strin
 // waitReady waits, at most 10 s, until f accepts connections.
 func (f *function) waitReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", f.addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		select {
-		case <-f.exited:
-			t.Fatalf("%s exited (%v) before listening on %s:\n%s", f.name, f.cmd.ProcessState, f.addr, f.out)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s after 10s:\n%s", f.name, f.addr, f.out)
-		}
+	if err := f.proc.WaitDial(t.Context(), f.addr, 10*time.Second); err != nil {
+		t.Fatalf("%s does not listen on %s: %v", f.name, f.addr, err)
 	}
 }
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := launch.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return port
 }
 
 // TestLangSDKsNoResend: the Python and Node SDKs do not send a call to another function

@@ -1,9 +1,9 @@
 package workloads
 
 import (
-	"os"
 	"os/exec"
-	"strings"
+
+	"github.com/aft-shim/aft/internal/launch"
 )
 
 // ServeCommand returns an Options.ServeCommand that runs `bin serve` with the args the
@@ -12,11 +12,7 @@ import (
 func ServeCommand(bin string) func(args ...string) *exec.Cmd {
 	return func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AFT_") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
+		cmd.Env = launch.Environ()
 		return cmd
 	}
 }

@@ -1,19 +1,16 @@
 package workloads
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,9 +42,6 @@ func startLocalShim(ctx context.Context, st store.Store, reg *prometheus.Registr
 
 func (s *localShim) close() { s.shim.Close() }
 
-// readyRE matches the line `aft serve` prints when it serves (spec/cli.md).
-var readyRE = regexp.MustCompile(`^aft serve: listening on (\S+)`)
-
 // procShim is `aft serve` run as a process of its own, to be killed with SIGKILL and
 // started again on the same data directory or store.
 type procShim struct {
@@ -55,93 +49,51 @@ type procShim struct {
 	args    []string // --data-dir DIR or --store URL, and more
 	swap    *client.Retarget
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	out    *tail
-	kills  int
+	mu    sync.Mutex
+	proc  *launch.Proc // the last one started
+	kills int
 }
 
 // start starts the process on a free loopback port and waits until it serves; the
 // address goes to the client.Retarget that every client of the shim uses.
 func (s *procShim) start(ctx context.Context) error {
 	cmd := s.command(append([]string{"--listen", "127.0.0.1:0"}, s.args...)...)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+	p, err := launch.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("aft serve: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(exited)
-	}()
-	out := &tail{}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			out.add(sc.Text())
-			if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case ready <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
 	s.mu.Lock()
-	s.cmd, s.exited, s.out = cmd, exited, out
+	s.proc = p
 	s.mu.Unlock()
-	select {
-	case addr := <-ready:
-		s.swap.Set(addr)
-		return nil
-	case <-exited:
-		return fmt.Errorf("aft serve exited before it served: %s", out)
-	case <-time.After(30 * time.Second):
-		s.kill()
-		return fmt.Errorf("aft serve printed no address in 30s: %s", out)
-	case <-ctx.Done():
-		s.kill()
-		return ctx.Err()
+	addr, err := p.WaitLine(ctx, launch.ServeAddr, 30*time.Second)
+	if err != nil {
+		// One line, as the reports show it: the output's lines joined with " | ".
+		return fmt.Errorf("aft serve: %s", strings.ReplaceAll(err.Error(), "\n", " | "))
 	}
+	s.swap.Set(addr)
+	return nil
 }
 
 // kill sends SIGKILL and waits until the process is gone.
 func (s *procShim) kill() {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if p := s.last(); p != nil {
+		p.Kill()
 	}
-	select {
-	case <-exited:
-		return
-	default:
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
 }
 
 // stop stops the process as an operator does, with SIGTERM, so that it releases the
 // store's lease for the shim of the next run; after 10s it kills it.
 func (s *procShim) stop() {
+	if p := s.last(); p != nil {
+		p.Stop(10 * time.Second)
+	}
+}
+
+// last returns the process started last, nil before the first start.
+func (s *procShim) last() *launch.Proc {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		s.kill()
-	}
+	defer s.mu.Unlock()
+	return s.proc
 }
 
 // crash kills the process and starts it again after down, unless it was killed max
@@ -157,25 +109,4 @@ func (s *procShim) crash(ctx context.Context, down time.Duration, max int) (bool
 	s.kill()
 	time.Sleep(down)
 	return true, s.start(ctx)
-}
-
-// tail keeps the last lines of a process's output, for error messages.
-type tail struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (t *tail) add(l string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.lines = append(t.lines, l)
-	if len(t.lines) > 20 {
-		t.lines = t.lines[1:]
-	}
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.Join(t.lines, " | ")
 }

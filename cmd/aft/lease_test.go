@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/store/redis/redistest"
 )
 
@@ -50,7 +50,7 @@ func TestServeSharedStoreLease(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Fatalf("second node on one store: %v, want exit status 1:\n%s", err, out)
 		}
-		for _, want := range []string{"store in use by another node", strings.TrimSpace(string(idA)), "pid " + strconv.Itoa(a.Process.Pid)} {
+		for _, want := range []string{"store in use by another node", strings.TrimSpace(string(idA)), "pid " + strconv.Itoa(a.Pid())} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("refusal does not say %q:\n%s", want, out)
 			}
@@ -58,8 +58,7 @@ func TestServeSharedStoreLease(t *testing.T) {
 	}
 	second()
 
-	a.Process.Kill()
-	a.Wait()
+	a.Kill()
 	a, addr = startServe(t, bin, "--store", url, "--data-dir", dirA, "--lease-time", "1h")
 	c = client.New("http://" + addr)
 	r, err := c.Begin(ctx, "")
@@ -79,20 +78,18 @@ func TestServeWaitsForStore(t *testing.T) {
 	srv.Stop(t)
 	bin := buildAft(t)
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", srv.URL(0, ""), "--data-dir", t.TempDir())
+	cmd.Env = launch.Environ()
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
+	p, err := launch.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(p.Kill)
 	ready := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m[1]
-			}
+		if addr, err := p.WaitLine(context.Background(), launch.ServeAddr, time.Minute); err == nil {
+			ready <- addr
 		}
 	}()
 	deadline := time.After(20 * time.Second)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -13,47 +12,37 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/shimtest"
 )
 
 // buildAft returns the aft binary, built once per test binary run (shimtest.AftBinary).
 func buildAft(t *testing.T) string { return shimtest.AftBinary(t) }
 
-var readyLine = regexp.MustCompile(`^aft serve: listening on (\S+)`)
-
-// startServe starts `aft serve` and returns its address once it printed its ready line.
-func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+// startServe starts `aft serve`, configured by its flags alone, and returns it and its
+// address once it printed its ready line; it is killed at cleanup.
+func startServe(t *testing.T, bin string, args ...string) (*launch.Proc, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	stdout, _ := cmd.StdoutPipe()
+	cmd.Env = launch.Environ()
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	p, err := launch.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				lines <- m[1]
-			}
-		}
-	}()
-	select {
-	case addr := <-lines:
-		return cmd, addr
-	case <-time.After(20 * time.Second):
-		t.Fatal("aft serve printed no ready line within 20s")
+	t.Cleanup(p.Kill)
+	addr, err := p.WaitLine(t.Context(), launch.ServeAddr, 20*time.Second)
+	if err != nil {
+		t.Fatalf("aft serve printed no ready line: %v", err)
 	}
-	return nil, ""
+	return p, addr
 }
 
 func TestServeProcess(t *testing.T) {
 	bin := buildAft(t)
 	dir := t.TempDir()
 	ctx := context.Background()
-	cmd, addr := startServe(t, bin, "--data-dir", dir)
+	p, addr := startServe(t, bin, "--data-dir", dir)
 	c := client.New("http://" + addr)
 	w, err := c.Begin(ctx, "req")
 	if err != nil {
@@ -72,12 +61,10 @@ func TestServeProcess(t *testing.T) {
 	}
 
 	// SIGTERM: exit 0.
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p.Signal(syscall.SIGTERM)
 	select {
-	case err := <-done:
-		if err != nil {
+	case <-p.Exited():
+		if err := p.Wait(); err != nil {
 			t.Errorf("exit after SIGTERM: %v, want status 0", err)
 		}
 	case <-time.After(15 * time.Second):

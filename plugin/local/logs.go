@@ -1,18 +1,18 @@
 package local
 
 import (
-	"bytes"
-	"strings"
+	"io"
 	"sync"
 	"time"
+
+	"github.com/aft-shim/aft/internal/launch"
 )
 
-// ring keeps the last lines a process wrote.
+// ring keeps the last lines a process wrote; its writer is a launch.LineWriter.
 type ring struct {
-	mu      sync.Mutex
-	lines   []logLine
-	max     int
-	partial []byte
+	mu    sync.Mutex
+	lines []logLine
+	max   int
 }
 
 type logLine struct {
@@ -20,42 +20,23 @@ type logLine struct {
 	text string
 }
 
-func newRing(max int) *ring { return &ring{max: max} }
+// newRing returns a ring of max lines and the writer that fills it.
+func newRing(max int) (*ring, io.Writer) {
+	r := &ring{max: max}
+	return r, launch.NewLineWriter(r.add)
+}
 
-// Write splits p into lines; it never fails.
-func (r *ring) Write(p []byte) (int, error) {
+func (r *ring) add(line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.partial = append(r.partial, p...)
-	for {
-		i := bytes.IndexByte(r.partial, '\n')
-		if i < 0 {
-			break
-		}
-		r.lines = append(r.lines, logLine{at: time.Now(), text: string(r.partial[:i])})
-		r.partial = r.partial[i+1:]
-		if len(r.lines) > r.max {
-			r.lines = r.lines[len(r.lines)-r.max:]
-		}
+	r.lines = append(r.lines, logLine{at: time.Now(), text: line})
+	if len(r.lines) > r.max {
+		r.lines = r.lines[len(r.lines)-r.max:]
 	}
-	return len(p), nil
 }
 
 func (r *ring) snapshot() []logLine {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]logLine(nil), r.lines...)
-}
-
-func (r *ring) tail(n int) string {
-	ls := r.snapshot()
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.text)
-		b.WriteString("; ")
-	}
-	return b.String()
 }

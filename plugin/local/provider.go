@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/openfaas/faas-provider/types"
 )
 
@@ -251,13 +251,12 @@ type process struct {
 	fn   string
 	id   int
 	port int
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *launch.Proc
 	logs *ring
 }
 
 func (p *Provider) start(ctx context.Context, dep types.FunctionDeployment, id int) (*process, error) {
-	port, err := freePort()
+	port, err := launch.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", dep.Service, err)
 	}
@@ -278,38 +277,22 @@ func (p *Provider) start(ctx context.Context, dep types.FunctionDeployment, id i
 	}
 	p.mu.Unlock()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stop kills the whole group
-	pr := &process{fn: dep.Service, id: id, port: port, cmd: cmd, done: make(chan struct{}), logs: newRing(1000)}
-	cmd.Stdout, cmd.Stderr = pr.logs, pr.logs
-	if err := cmd.Start(); err != nil {
+	logs, w := newRing(1000)
+	cmd.Stdout, cmd.Stderr = w, w
+	proc, err := launch.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %q: %w", dep.Service, dep.Image, err)
 	}
-	go func() { cmd.Wait(); close(pr.done) }()
-	p.o.Log.Info("function process started", "function", dep.Service, "replica", id, "port", port, "pid", cmd.Process.Pid)
-	deadline := time.Now().Add(p.o.ReadyTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return pr, nil
-		}
-		select {
-		case <-pr.done:
-			return nil, fmt.Errorf("start %s: process exited before serving on port %d: %s", dep.Service, port, pr.logs.tail(5))
-		case <-ctx.Done():
-			pr.stop()
-			return nil, fmt.Errorf("start %s: %w", dep.Service, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			pr.stop()
-			return nil, fmt.Errorf("start %s: no HTTP on port %d within %v: %s", dep.Service, port, p.o.ReadyTimeout, pr.logs.tail(5))
-		}
+	p.o.Log.Info("function process started", "function", dep.Service, "replica", id, "port", port, "pid", proc.Pid())
+	if err := proc.WaitDial(ctx, "127.0.0.1:"+strconv.Itoa(port), p.o.ReadyTimeout); err != nil {
+		return nil, fmt.Errorf("start %s: HTTP on port %d: %w", dep.Service, port, err)
 	}
+	return &process{fn: dep.Service, id: id, port: port, proc: proc, logs: logs}, nil
 }
 
 func (pr *process) alive() bool {
 	select {
-	case <-pr.done:
+	case <-pr.proc.Exited():
 		return false
 	default:
 		return true
@@ -317,24 +300,4 @@ func (pr *process) alive() bool {
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after a grace period.
-func (pr *process) stop() {
-	if pr.cmd.Process == nil {
-		return
-	}
-	syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-pr.done:
-	case <-time.After(3 * time.Second):
-		syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
-		<-pr.done
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (pr *process) stop() { pr.proc.Stop(3 * time.Second) }

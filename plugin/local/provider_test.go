@@ -208,15 +208,16 @@ func TestDeployFailures(t *testing.T) {
 	tests := []struct {
 		name string
 		dep  any
+		say  string // in the answer
 	}{
-		{"no image", types.FunctionDeployment{Service: "x"}},
-		{"exits at once", types.FunctionDeployment{Service: "y", Image: "echo broken; exit 3"}},
-		{"not JSON", "{"},
+		{"no image", types.FunctionDeployment{Service: "x"}, "image"},
+		{"exits at once", types.FunctionDeployment{Service: "y", Image: "echo broken; exit 3"}, "exited before it was ready (exit status 3); its last output:\nbroken"},
+		{"not JSON", "{", "bad request body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if code, body := do(t, ts, "POST", "/system/functions", tt.dep); code != http.StatusBadRequest {
-				t.Errorf("deploy = %d %s, want 400", code, body)
+			if code, body := do(t, ts, "POST", "/system/functions", tt.dep); code != http.StatusBadRequest || !strings.Contains(body, tt.say) {
+				t.Errorf("deploy = %d %s, want 400 saying %q", code, body, tt.say)
 			}
 			if n := len(p.List()); n != 0 {
 				t.Errorf("a failed deploy left %d functions behind", n)

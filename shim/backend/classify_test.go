@@ -2,13 +2,13 @@ package backend
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/retry"
 )
 
@@ -32,12 +32,10 @@ func TestOpenErrorsPermanentOrTransient(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound) // HeadBucket of a missing bucket: no body
 	}))
 	defer s3.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	closed, err := launch.FreeAddr() // nobody listens here
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := ln.Addr().String()
-	ln.Close() // nobody listens here now
 
 	tests := []struct {
 		name, url string

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/redis"
 	"github.com/aft-shim/aft/shim/store/redis/redistest"
@@ -129,12 +129,10 @@ func TestOpenErrors(t *testing.T) {
 	srv := redistest.Start(t)
 	auth := redistest.Start(t, "--requirepass", "secret")
 	c := redistest.StartCluster(t, 3)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	nobody, err := launch.FreeAddr() // nobody listens here
 	if err != nil {
 		t.Fatal(err)
 	}
-	nobody := ln.Addr().String()
-	ln.Close()
 	tests := []struct {
 		name string
 		url  string

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -78,10 +79,7 @@ type Server struct {
 	// Endpoint is the URL to reach it on, http://127.0.0.1:PORT.
 	Endpoint string
 
-	cmd    *exec.Cmd
-	logDir string
-	exited chan struct{}
-	once   sync.Once
+	proc *launch.Proc
 }
 
 // New starts a server on a free port and waits until it answers. Close stops it.
@@ -105,87 +103,37 @@ func New() (*Server, error) {
 	return nil, lastErr
 }
 
-// start starts one server on a port free at the time.
+// start starts one server on a port free at the time, and waits until ListTables answers.
 func start(java, jar string) (*Server, error) {
-	port, err := freePort()
+	port, err := launch.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	logDir, err := os.MkdirTemp("", "dynamodb-local-")
-	if err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(filepath.Join(logDir, "server.log"))
-	if err != nil {
-		os.RemoveAll(logDir)
-		return nil, err
-	}
-	defer logf.Close()
 	cmd := exec.Command(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Djava.library.path=./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
 		"-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
 	cmd.Dir = filepath.Dir(jar)
-	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(logDir)
-		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
+	proc, err := launch.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("DynamoDB Local: %w", err)
 	}
-	s := &Server{
-		Endpoint: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		cmd:      cmd,
-		logDir:   logDir,
-		exited:   make(chan struct{}),
+	s := &Server{Endpoint: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), proc: proc}
+	c := s.Client()
+	listTables := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := c.ListTables(ctx, &dynamodb.ListTablesInput{}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+		return err
 	}
-	go func() {
-		cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(); err != nil {
-		s.Close()
-		return nil, err
+	if err := proc.WaitProbe(context.Background(), listTables, 100*time.Millisecond, readyTimeout); err != nil {
+		return nil, fmt.Errorf("DynamoDB Local on port %d: %w", port, err)
 	}
 	return s, nil
 }
 
-// freePort returns a TCP port free on every interface (the server binds them all).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitReady polls ListTables until the server answers.
-func (s *Server) waitReady() error {
-	c := s.Client()
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.ListTables(ctx, &dynamodb.ListTablesInput{}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("DynamoDB Local exited at start (%v):\n%s", s.cmd.ProcessState, s.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("DynamoDB Local did not answer within %v: %v\n%s", readyTimeout, err, s.Log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// Log returns the output of the server.
-func (s *Server) Log() string {
-	b, _ := os.ReadFile(filepath.Join(s.logDir, "server.log"))
-	return string(b)
-}
+// Log returns the end of the output of the server.
+func (s *Server) Log() string { return s.proc.Tail() }
 
 // Client returns a client of the server, with dummy credentials.
 func (s *Server) Client() *dynamodb.Client {
@@ -197,16 +145,7 @@ func (s *Server) Client() *dynamodb.Client {
 }
 
 // Close stops the server (it keeps nothing). It may be called again.
-func (s *Server) Close() {
-	s.once.Do(func() {
-		s.cmd.Process.Kill()
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-		}
-		os.RemoveAll(s.logDir)
-	})
-}
+func (s *Server) Close() { s.proc.Kill() }
 
 // Start starts a server of the test's own, stopped at cleanup. It fails the test, saying
 // to run make deps, when DynamoDB Local is not installed.

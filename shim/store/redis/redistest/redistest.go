@@ -8,17 +8,18 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aft-shim/aft/internal/launch"
 )
 
 // startTimeout bounds the wait for a started server to answer PING.
@@ -31,11 +32,10 @@ type Server struct {
 	// Port is its port.
 	Port int
 
-	bin    string
-	dir    string   // working directory: log, cluster configuration
-	args   []string // besides the port
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd exited and was reaped
+	bin  string
+	dir  string   // working directory: cluster configuration
+	args []string // besides the port
+	proc *launch.Proc
 }
 
 // Start starts a redis-server on a free loopback port, with no persistence and the extra
@@ -82,23 +82,19 @@ func binary(tb testing.TB) string {
 func freePort(tb testing.TB, bus bool) int {
 	tb.Helper()
 	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := launch.FreePort()
 		if err != nil {
-			tb.Fatalf("find a free port: %v", err)
+			tb.Fatal(err)
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
 		if !bus {
-			ln.Close()
 			return port
 		}
 		if port+10000 <= 65535 {
-			if ln2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
-				ln2.Close()
+			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
 				ln.Close()
 				return port
 			}
 		}
-		ln.Close()
 	}
 	tb.Fatal("find a free port: none found")
 	return 0
@@ -110,6 +106,8 @@ func (s *Server) startOn(port int) error {
 	return s.start()
 }
 
+// start starts the server, its log on stdout (the launch tail), and waits until it
+// answers PING.
 func (s *Server) start() error {
 	args := append([]string{
 		"--port", strconv.Itoa(s.Port),
@@ -118,37 +116,22 @@ func (s *Server) start() error {
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--dir", s.dir,
-		"--logfile", s.logPath(),
 	}, s.args...)
 	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	proc, err := launch.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("redis-server on port %d: %w", s.Port, err)
 	}
-	s.cmd, s.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) {
-		cmd.Wait()
-		close(exited)
-	}(s.exited)
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if err := s.ping(); err == nil {
-			return nil
+	s.proc = proc
+	ping := func(context.Context) error { return s.ping() }
+	if err := proc.WaitProbe(context.Background(), ping, 10*time.Millisecond, startTimeout); err != nil {
+		if errors.Is(err, launch.ErrExited) && strings.Contains(proc.Tail(), "Address already in use") {
+			return fmt.Errorf("redis-server on port %d: %w", s.Port, errPortTaken)
 		}
-		select {
-		case <-s.exited:
-			log := s.LogTail()
-			if strings.Contains(log, "Address already in use") {
-				return fmt.Errorf("redis-server on port %d: %w", s.Port, errPortTaken)
-			}
-			return fmt.Errorf("redis-server on port %d exited (%v):\n%s", s.Port, cmd.ProcessState, log)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return fmt.Errorf("redis-server on port %d: no answer to PING in %v:\n%s", s.Port, startTimeout, s.LogTail())
-		}
+		return fmt.Errorf("redis-server on port %d: %w", s.Port, err)
 	}
+	return nil
 }
 
 // ping sends PING and expects PONG, or the refusal of a server that wants a password.
@@ -185,17 +168,7 @@ func (s *Server) URL(db int, query string) string {
 // may be called again, and Restart starts the server again.
 func (s *Server) Stop(tb testing.TB) {
 	tb.Helper()
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		s.kill()
-	}
+	s.proc.Stop(5 * time.Second)
 }
 
 // Restart starts a stopped server again, on the same port, empty.
@@ -211,48 +184,26 @@ func (s *Server) Restart(tb testing.TB) {
 // hung server or a partitioned network. Resume undoes it; so does the end of the test.
 func (s *Server) Pause(tb testing.TB) {
 	tb.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := s.proc.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		tb.Fatalf("pause redis-server: %v", err)
 	}
-	tb.Cleanup(func() { s.cmd.Process.Signal(syscall.SIGCONT) })
+	tb.Cleanup(func() { s.proc.Cmd.Process.Signal(syscall.SIGCONT) })
 }
 
 // Resume continues a paused server.
 func (s *Server) Resume(tb testing.TB) {
 	tb.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := s.proc.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		tb.Fatalf("resume redis-server: %v", err)
 	}
 }
 
-// kill sends SIGKILL and waits until the process is gone.
+// kill sends SIGKILL (a paused server dies too) and waits until the process is gone.
 func (s *Server) kill() {
-	if s.cmd == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGCONT) // a paused process dies of SIGKILL too; be sure
-	s.cmd.Process.Kill()
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
+	if s.proc != nil {
+		s.proc.Kill()
 	}
 }
-
-func (s *Server) logPath() string { return filepath.Join(s.dir, "redis.log") }
 
 // LogTail returns the end of the server's log, for failure messages.
-func (s *Server) LogTail() string {
-	b, err := os.ReadFile(s.logPath())
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return strings.TrimRight(string(b), "\n")
-}
+func (s *Server) LogTail() string { return s.proc.Tail() }

@@ -5,11 +5,8 @@
 package miniotest
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aft-shim/aft/internal/launch"
 )
 
 // Version is the MinIO module version scripts/deps/minio.sh builds; keep the two equal.
@@ -61,9 +60,7 @@ type Server struct {
 	addr string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *bytes.Buffer
+	proc *launch.Proc // nil while stopped
 }
 
 // Start starts a server and waits until it answers. It fails the test, telling to run make
@@ -74,7 +71,7 @@ func Start(t testing.TB) *Server {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("MinIO binary %s not found (%v): run make deps (or bash scripts/deps/minio.sh)", bin, err)
 	}
-	addr, err := freeAddr()
+	addr, err := launch.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,26 +81,15 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // Restart starts the server again, on the same address and data, after Stop; it does
 // nothing while the server runs.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return
 	}
-	s.log = new(bytes.Buffer)
 	cmd := exec.Command(s.bin, "server", "--quiet", "--address", s.addr, "--console-address", "127.0.0.1:0", s.dir)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+User,
@@ -112,40 +98,15 @@ func (s *Server) Restart() {
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=1",
 	)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	proc, err := launch.Start(cmd)
+	if err != nil {
 		s.t.Fatalf("start minio: %v", err)
 	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
-	if err := s.waitReady(s.done); err != nil {
-		s.stopLocked()
-		s.t.Fatalf("minio on %s: %v; output:\n%s", s.addr, err, s.log.String())
+	if err := proc.WaitProbe(context.Background(), launch.HTTPOK(s.Endpoint+"/minio/health/ready"), 50*time.Millisecond, readyTimeout); err != nil {
+		s.t.Fatalf("minio on %s: %v", s.addr, err)
 	}
-}
-
-// waitReady polls the server's liveness endpoint until it answers 200.
-func (s *Server) waitReady(done <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
-	defer cancel()
-	url := s.Endpoint + "/minio/health/ready"
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("exited before it was ready")
-		case <-ctx.Done():
-			return fmt.Errorf("not ready after %v", readyTimeout)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	s.proc = proc
 }
 
 // Stop stops the server (SIGKILL, as a crash would) and waits for it to exit; it does
@@ -153,16 +114,10 @@ func (s *Server) waitReady(done <-chan struct{}) error {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.Kill()
+		s.proc = nil
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
-	s.cmd = nil
 }
 
 // Env returns the environment variables that give the AWS SDK the server's credentials.
