@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/backend"
 )
@@ -70,11 +71,7 @@ func serveCommand(bin string, noSync bool, log io.Writer) func(addr, dataDir, st
 			args = append(args, "--no-sync")
 		}
 		cmd := exec.Command(bin, args...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AFT_") { // the flags alone configure it
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
+		cmd.Env = launch.Environ() // the flags alone configure it
 		cmd.Stdout, cmd.Stderr = log, log
 		return cmd
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/shimtest"
 )
 
@@ -32,7 +33,7 @@ type aftProc struct {
 // extra flags, and waits until it says where it listens.
 func startAft(t testing.TB, bin, dir string, extra ...string) *aftProc {
 	t.Helper()
-	return startAftCmd(t, launch.ServeAddr, 30*time.Second, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
+	return startAftCmd(t, serve.ReadyAddr, 30*time.Second, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
 }
 
 // startAftCmd starts bin with args, configured by its flags alone, and waits until ready

@@ -65,7 +65,7 @@ func (s *procShim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
-	addr, err := p.WaitLine(ctx, launch.ServeAddr, 30*time.Second)
+	addr, err := p.WaitLine(ctx, serve.ReadyAddr, 30*time.Second)
 	if err != nil {
 		// One line, as the reports show it: the output's lines joined with " | ".
 		return fmt.Errorf("aft serve: %s", strings.ReplaceAll(err.Error(), "\n", " | "))

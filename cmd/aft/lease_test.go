@@ -15,6 +15,7 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/store/redis/redistest"
 )
 
@@ -88,7 +89,7 @@ func TestServeWaitsForStore(t *testing.T) {
 	t.Cleanup(p.Kill)
 	ready := make(chan string, 1)
 	go func() {
-		if addr, err := p.WaitLine(context.Background(), launch.ServeAddr, time.Minute); err == nil {
+		if addr, err := p.WaitLine(context.Background(), serve.ReadyAddr, time.Minute); err == nil {
 			ready <- addr
 		}
 	}()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/shim/serve"
 	"github.com/aft-shim/aft/shim/shimtest"
 )
 
@@ -31,7 +32,7 @@ func startServe(t *testing.T, bin string, args ...string) (*launch.Proc, string)
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Kill)
-	addr, err := p.WaitLine(t.Context(), launch.ServeAddr, 20*time.Second)
+	addr, err := p.WaitLine(t.Context(), serve.ReadyAddr, 20*time.Second)
 	if err != nil {
 		t.Fatalf("aft serve printed no ready line: %v", err)
 	}

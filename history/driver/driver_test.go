@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/history"
 	"github.com/aft-shim/aft/history/driver"
+	"github.com/aft-shim/aft/internal/launch"
 )
 
 // check fails t on any anomaly of h.
@@ -132,12 +132,10 @@ func TestRunCancelNoLeak(t *testing.T) {
 
 func TestRunSurvivesDeadShim(t *testing.T) {
 	// A port nothing listens on: every request fails at once.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := launch.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	var rec history.Recorder
 	st, err := driver.Run(t.Context(), client.New("http://"+addr), &rec, driver.Options{
 		Clients: 4, Duration: 200 * time.Millisecond, Backoff: 5 * time.Millisecond})

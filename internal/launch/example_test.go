@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"time"
 
 	"github.com/aft-shim/aft/internal/launch"
@@ -11,7 +12,7 @@ import (
 
 // Start a server, wait for its ready line and read its address from it, then stop it.
 func Example() {
-	cmd := exec.Command("/bin/sh", "-c", `echo "aft serve: listening on 127.0.0.1:7654 (store: mem)"; exec sleep 60`)
+	cmd := exec.Command("/bin/sh", "-c", `echo "listening on 127.0.0.1:7654"; exec sleep 60`)
 	cmd.Env = launch.Environ() // its flags alone configure a child aft
 	p, err := launch.Start(cmd)
 	if err != nil {
@@ -19,7 +20,8 @@ func Example() {
 		return
 	}
 	defer p.Kill()
-	addr, err := p.WaitLine(context.Background(), launch.ServeAddr, 10*time.Second)
+	ready := launch.Submatch(regexp.MustCompile(`^listening on (\S+)`)) // aft serve's: serve.ReadyAddr
+	addr, err := p.WaitLine(context.Background(), ready, 10*time.Second)
 	if err != nil {
 		fmt.Println(err) // says whether it exited first or timed out, with its last output
 		return

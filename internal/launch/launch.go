@@ -4,7 +4,7 @@
 //
 // Start runs an *exec.Cmd and keeps a bounded tail of its stdout and stderr, for error
 // messages. A Proc then waits for readiness in one of three ways: a line of its output
-// (WaitLine, such as the ready line of `aft serve`: ServeAddr), a TCP address that accepts connections (WaitDial), or
+// (WaitLine, such as the ready line of `aft serve`: serve.ReadyAddr), a TCP address that accepts connections (WaitDial), or
 // any check (WaitProbe, such as an HTTP health endpoint). Each wait has a timeout, reports
 // the process's early exit with its last output, and kills the process when it fails, so
 // that a failed start leaves nothing running. Kill (SIGKILL) and Stop (SIGTERM, then

@@ -88,14 +88,16 @@ func TestWaitLine(t *testing.T) {
 	if _, err := p.WaitLine(t.Context(), ready, time.Millisecond); err != nil {
 		t.Errorf("second wait: %v", err)
 	}
-	if tail := p.Tail(); !strings.Contains(tail, "starting up") || !strings.Contains(tail, "ready on") {
-		t.Errorf("tail %q lacks the output of stdout and stderr", tail)
-	}
 	p.Kill()
 	select {
 	case <-p.Exited():
 	default:
 		t.Fatal("Kill returned before the process was reaped")
+	}
+	// Checked once the process is reaped: stdout and stderr are copied apart, so the ready
+	// line on stdout may come before the earlier line on stderr reaches the tail.
+	if tail := p.Tail(); !strings.Contains(tail, "starting up") || !strings.Contains(tail, "ready on") {
+		t.Errorf("tail %q lacks the output of stdout and stderr", tail)
 	}
 	p.Kill() // again: nothing
 }
@@ -244,23 +246,6 @@ func TestEnviron(t *testing.T) {
 	env := strings.Join(Environ(), "\n")
 	if strings.Contains(env, "AFT_LAUNCH_TEST") || !strings.Contains(env, "LAUNCH_TEST_KEPT=1") {
 		t.Errorf("Environ() = %s", env)
-	}
-}
-
-func TestServeAddr(t *testing.T) {
-	for line, want := range map[string]string{
-		"aft serve: listening on 127.0.0.1:7654 (store: bolt ./aft-data)":                     "127.0.0.1:7654",
-		"aft serve: listening on [::1]:80 (store: redis redis://127.0.0.1:6379/0)":            "[::1]:80",
-		"aft serve: listening on 127.0.0.1:1":                                                 "127.0.0.1:1",
-		"aft serve: listening on ":                                                            "",
-		`time=x level=INFO msg="recovered" at="aft serve: listening on 127.0.0.1:9"`:          "",
-		"  aft serve: listening on 127.0.0.1:1":                                               "",
-		"aft proxy: listening on 127.0.0.1:7654 (function f at http://x, shim http://y; ...)": "",
-	} {
-		got, ok := ServeAddr(line)
-		if got != want || ok != (want != "") {
-			t.Errorf("ServeAddr(%q) = %q, %v; want %q", line, got, ok, want)
-		}
 	}
 }
 

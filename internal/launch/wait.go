@@ -10,7 +10,7 @@ import (
 )
 
 // WaitLine waits until match accepts a line of the process's output (stdout or stderr),
-// and returns what match returned for it, such as the address the line names (ServeAddr,
+// and returns what match returned for it, such as the address the line names (serve.ReadyAddr of package shim/serve,
 // Submatch). A line printed before the call counts while it is in the tail. It fails,
 // killing the process, when the process exits first (ErrExited), after timeout
 // (ErrTimeout) or when ctx ends.

@@ -23,6 +23,8 @@ func TestReadyAddr(t *testing.T) {
 		{ReadyPrefix, "", false},
 		{"level=INFO msg=recovered", "", false},
 		{"  " + ReadyPrefix + "127.0.0.1:1", "", false},
+		{`time=x level=INFO msg="recovered" at="` + ReadyPrefix + `127.0.0.1:9"`, "", false},
+		{"aft proxy: listening on 127.0.0.1:7654 (function f at http://x, shim http://y; ...)", "", false},
 	}
 	for _, tt := range tests {
 		if got, ok := ReadyAddr(tt.line); got != tt.want || ok != tt.ok {
