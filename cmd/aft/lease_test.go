@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,8 +78,6 @@ func TestServeWaitsForStore(t *testing.T) {
 	bin := buildAft(t)
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", srv.URL(0, ""), "--data-dir", t.TempDir())
 	cmd.Env = launch.Environ()
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
 	p, err := launch.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -94,42 +90,24 @@ func TestServeWaitsForStore(t *testing.T) {
 		}
 	}()
 	deadline := time.After(20 * time.Second)
-	for !strings.Contains(stderr.String(), "next try in") {
+	for !strings.Contains(p.Tail(), "next try in") {
 		select {
 		case addr := <-ready:
 			t.Fatalf("served on %s with its store down", addr)
 		case <-deadline:
-			t.Fatalf("no retry said on stderr in 20s:\n%s", stderr.String())
+			t.Fatalf("no retry said on stderr in 20s:\n%s", p.Tail())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if out := stderr.String(); !strings.Contains(out, `call="open store"`) || !strings.Contains(out, "connection refused") {
+	if out := p.Tail(); !strings.Contains(out, `call="open store"`) || !strings.Contains(out, "connection refused") {
 		t.Errorf("stderr does not say which call failed and why:\n%s", out)
 	}
 	srv.Restart(t)
 	select {
 	case <-ready:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("not serving 20s after the store came back:\n%s", stderr.String())
+		t.Fatalf("not serving 20s after the store came back:\n%s", p.Tail())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // With --start-timeout, a store that stays down ends start-up with exit status 1 and the
