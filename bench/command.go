@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/report/folder"
-	"github.com/aft-shim/aft/shim/backend"
 )
 
 // runSuiteCommand is a run with Out: the whole suite, then the report folder.
@@ -99,15 +99,15 @@ func CompareFiles(w io.Writer, a, b string) error {
 }
 
 // CommandLine returns the command `aft words...` that made a run, as a shell would read it
-// back, the secrets of any URL in it hidden (backend.Redact): a flag's value as
+// back, the secrets of any URL in it hidden (redact.URL): a flag's value as
 // --flag=VALUE or as the word after the flag.
 func CommandLine(words ...string) string {
 	shown := []string{"aft"}
 	for _, a := range words {
 		if name, val, eq := strings.Cut(a, "="); eq && strings.HasPrefix(a, "-") {
-			a = name + "=" + backend.Redact(val)
+			a = name + "=" + redact.URL(val)
 		} else {
-			a = backend.Redact(a)
+			a = redact.URL(a)
 		}
 		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$&;|<>()*?`") {
 			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/report/folder"
 )
 
@@ -59,5 +60,5 @@ func Compare(a, b *Results) string {
 		p("Only in B: %s", strings.Join(onlyB, ", "))
 		p("")
 	}
-	return folder.Redact(s.String()) // folders written before reports were redacted may hold secrets
+	return redact.Text(s.String()) // folders written before reports were redacted may hold secrets
 }

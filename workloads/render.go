@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/report"
 	"github.com/aft-shim/aft/report/folder"
-	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/workloads/anomaly"
 )
 
@@ -30,7 +30,7 @@ type RunInfo struct {
 	Command string
 	Started time.Time
 	Seconds float64
-	// Store is the --store URL, "" for the embedded store, its secrets hidden (backend.Redact).
+	// Store is the --store URL, "" for the embedded store, its secrets hidden (redact.URL).
 	Store string
 	Quick bool
 	// Machine is where the run was made. run.json holds three of its fields: go_version
@@ -70,7 +70,7 @@ func (i *RunInfo) UnmarshalJSON(b []byte) error {
 // NewRunInfo returns the RunInfo of a run of o started at start by command.
 func NewRunInfo(command string, o Options, start time.Time) RunInfo {
 	return RunInfo{Command: command, Started: start.UTC().Truncate(time.Second), Seconds: time.Since(start).Seconds(),
-		Store: backend.Redact(o.Store), Quick: o.Quick, Machine: folder.ThisMachine()}
+		Store: redact.URL(o.Store), Quick: o.Quick, Machine: folder.ThisMachine()}
 }
 
 // WriteAll writes the whole report folder dir: results.json, run.json, results.csv,

@@ -10,13 +10,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aft-shim/aft/internal/redact"
 	bootstrap "github.com/openfaas/faas-provider"
 	"github.com/openfaas/faas-provider/types"
 
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/plugin/local"
 	"github.com/aft-shim/aft/plugin/openfaas"
-	"github.com/aft-shim/aft/shim/backend"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -68,7 +68,7 @@ func runOpenFaaSPlugin(ctx context.Context, args []string) error {
 		return &usageError{err}
 	}
 	cfg := &types.FaaSConfig{TCPPort: port, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute}
-	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s)\n", *port, backend.Redact(o.Upstream), backend.Redact(o.ShimURL))
+	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s)\n", *port, redact.URL(o.Upstream), redact.URL(o.ShimURL))
 	bootstrap.Serve(ctx, p.Handlers(), cfg) // returns when ctx ends
 	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

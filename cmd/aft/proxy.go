@@ -13,8 +13,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/middleware"
-	"github.com/aft-shim/aft/shim/backend"
 )
 
 // proxyConfig is the whole configuration of `aft proxy`, validated once.
@@ -133,7 +133,7 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 	if len(addrs) > 1 {
 		adminAt = "/metrics and /healthz on " + addrs[1]
 	}
-	fmt.Fprintf(out, "aft proxy: listening on %s (function %s at %s, shim %s; %s)\n", addrs[0], cfg.MW.Function, backend.Redact(cfg.Upstream), backend.Redact(cfg.MW.ShimURL), adminAt)
+	fmt.Fprintf(out, "aft proxy: listening on %s (function %s at %s, shim %s; %s)\n", addrs[0], cfg.MW.Function, redact.URL(cfg.Upstream), redact.URL(cfg.MW.ShimURL), adminAt)
 
 	select {
 	case err := <-done:

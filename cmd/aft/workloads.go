@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/bench"
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/report/folder"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/workloads"
@@ -116,9 +117,9 @@ func wlProgress(e workloads.Event) {
 	r := e.Result
 	switch {
 	case r.Skipped != "":
-		fmt.Printf("skipped: %s\n", folder.Redact(r.Skipped))
+		fmt.Printf("skipped: %s\n", redact.Text(r.Skipped))
 	case r.Error != "":
-		fmt.Printf("%5.1fs  FAILED: %s\n", r.Seconds, folder.Redact(r.Error))
+		fmt.Printf("%5.1fs  FAILED: %s\n", r.Seconds, redact.Text(r.Error))
 	default:
 		fmt.Printf("%5.1fs  %3d requests, %3d acked, %4d deliveries  anomalies: %v\n", r.Seconds, r.Requests, r.Acked, r.Deliveries, r.Anomalies)
 	}

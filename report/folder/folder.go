@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/report"
 )
 
@@ -56,7 +57,7 @@ func Write(dir string, raw []JSON, f Files) error {
 }
 
 // Render writes the CSV tables, the charts and report.md of f into dir. All of report.md
-// goes through Redact.
+// goes through redact.Text.
 func Render(dir string, f Files) error {
 	for _, c := range f.CSV {
 		if err := WriteCSV(dir, c); err != nil {
@@ -68,11 +69,11 @@ func Render(dir string, f Files) error {
 			return fmt.Errorf("chart %s: %w", c.Name, err)
 		}
 	}
-	return report.WriteFile(filepath.Join(dir, ReportFile), []byte(Redact(f.Markdown)))
+	return report.WriteFile(filepath.Join(dir, ReportFile), []byte(redact.Text(f.Markdown)))
 }
 
 // WriteJSON writes v to path as indented JSON ending in a newline, every string in it
-// passed through Redact, creating the directory when missing.
+// passed through redact.Text, creating the directory when missing.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -81,14 +82,14 @@ func WriteJSON(path string, v any) error {
 	return report.WriteFile(path, append(redactJSON(b), '\n'))
 }
 
-// WriteCSV writes the table c into dir, every cell passed through Redact.
+// WriteCSV writes the table c into dir, every cell passed through redact.Text.
 func WriteCSV(dir string, c CSV) error {
 	t := c.Table
 	t.Rows = make([][]string, len(c.Table.Rows))
 	for i, row := range c.Table.Rows {
 		t.Rows[i] = make([]string, len(row))
 		for j, cell := range row {
-			t.Rows[i][j] = Redact(cell)
+			t.Rows[i][j] = redact.Text(cell)
 		}
 	}
 	var b bytes.Buffer

@@ -3,45 +3,11 @@ package folder
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
-	"unicode"
 
-	"github.com/aft-shim/aft/shim/backend"
+	"github.com/aft-shim/aft/internal/redact"
 )
 
-// Redact returns text with the secrets of every URL in it hidden: each word (a run of
-// characters between spaces) that holds "://" goes through backend.Redact, which alone
-// decides what a secret is. A whole error text, such as
-// "redis: dial redis://:PASSWORD@host:6379/0: refused", is safe to pass: backend.Redact
-// given the whole of it would take it for one opaque URL and hide nothing.
-func Redact(text string) string {
-	if !strings.Contains(text, "://") {
-		return text
-	}
-	var b strings.Builder
-	for len(text) > 0 {
-		i := strings.IndexFunc(text, func(r rune) bool { return !unicode.IsSpace(r) })
-		if i < 0 {
-			b.WriteString(text)
-			break
-		}
-		b.WriteString(text[:i])
-		text = text[i:]
-		j := strings.IndexFunc(text, unicode.IsSpace)
-		if j < 0 {
-			j = len(text)
-		}
-		word := text[:j]
-		if strings.Contains(word, "://") {
-			word = backend.Redact(word)
-		}
-		b.WriteString(word)
-		text = text[j:]
-	}
-	return b.String()
-}
-
-// redactJSON returns the JSON document doc with Redact applied to every string in it,
+// redactJSON returns the JSON document doc with redact.Text applied to every string in it,
 // keys included. The rest of doc, its layout too, is kept byte for byte.
 func redactJSON(doc []byte) []byte {
 	if !bytes.Contains(doc, []byte("://")) {
@@ -66,7 +32,7 @@ func redactJSON(doc []byte) []byte {
 		lit := doc[:end]
 		var s string
 		if bytes.Contains(lit, []byte("://")) && json.Unmarshal(lit, &s) == nil {
-			if r := Redact(s); r != s {
+			if r := redact.Text(s); r != s {
 				lit, _ = json.Marshal(r) // a string always encodes
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/bolt"
 	"github.com/aft-shim/aft/shim/store/mem"
@@ -64,7 +65,7 @@ func parse(rawURL string) (*url.URL, scheme, error) {
 		}
 		return nil, scheme{}, fmt.Errorf("%w: cannot parse it: %v", ErrBadURL, err)
 	}
-	shown := Redact(rawURL) // never print a password
+	shown := redact.URL(rawURL) // never print a password
 	s, ok := schemes[u.Scheme]
 	if !ok || u.Scheme == "" {
 		return nil, scheme{}, fmt.Errorf("%w %q: unknown scheme %q; want dynamodb://, s3://, redis://, rediss:// or mem://", ErrBadURL, shown, u.Scheme)

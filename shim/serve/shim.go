@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/lease"
 	"github.com/aft-shim/aft/shim/retry"
@@ -96,7 +97,7 @@ func OpenStore(ctx context.Context, st store.Store, cfg Config, log *slog.Logger
 	defer cancel()
 	desc := "in process"
 	if cfg.Store != "" {
-		desc = backend.Redact(cfg.Store)
+		desc = redact.URL(cfg.Store)
 	}
 	return start(ctx, st, desc, cfg, log, nil)
 }
