@@ -16,15 +16,9 @@ import (
 // Before the load it checks how the --store URL opens the table through the backend.
 func TestCrashRecoveryDynamoDB(t *testing.T) {
 	srv := dynamotest.Start(t)
-	// The default chain of the children finds these (DynamoDB Local takes any key ID of
-	// letters and digits).
-	t.Setenv("AWS_ACCESS_KEY_ID", "afte2e")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "afte2e")
+	storeURL := srv.StoreURL(t, "e2e-crash") // sets the credentials the children's SDK finds
 	t.Run("Backend", func(t *testing.T) { testDynamoDBBackend(t, srv.Endpoint) })
-	// The table's name must not contain "aft": startAft takes any host:port on a line that
-	// says "aft" for the shim's address when it reads the log before the ready line, and
-	// the line "recovered store=dynamodb table T at http://127.0.0.1:PORT" comes first.
-	runCrashRecovery(t, "--store", "dynamodb://e2e-crash?region=us-east-1&endpoint="+srv.Endpoint, "--create-store")
+	runCrashRecovery(t, "--store", storeURL, "--create-store")
 }
 
 // testDynamoDBBackend opens dynamodb:// URLs with backend.Open: a missing table is an

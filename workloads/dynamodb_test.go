@@ -13,10 +13,7 @@ import (
 // delivered twice applies twice; aft shows no anomaly on DynamoDB either.
 func TestDynamoDBModes(t *testing.T) {
 	srv := dynamotest.Shared(t)
-	// The AWS SDK's default chain finds these (DynamoDB Local takes any letters and digits).
-	t.Setenv("AWS_ACCESS_KEY_ID", "aftworkloads")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "aftworkloads")
-	storeURL := "dynamodb://" + srv.Table(t) + "?region=" + dynamotest.Region + "&endpoint=" + srv.Endpoint
+	storeURL := srv.StoreURL(t, srv.Table(t))
 	results, err := Run(context.Background(), Options{Store: storeURL, Scenarios: []string{"crash-partial", "duplicate-sequential"},
 		size: &sizes{streamsPerApp: 1, requests: 8, readers: 1}})
 	if err != nil {

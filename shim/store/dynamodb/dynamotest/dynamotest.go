@@ -195,6 +195,15 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// StoreURL returns the --store URL of table on the server, and gives this test's
+// environment, which the AWS SDK's default chain of this process and its children reads,
+// credentials that DynamoDB Local takes (any key ID of letters and digits).
+func (s *Server) StoreURL(t testing.TB, table string) string {
+	t.Setenv("AWS_ACCESS_KEY_ID", "aftlocal")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aftlocal")
+	return "dynamodb://" + table + "?region=" + Region + "&endpoint=" + s.Endpoint
+}
+
 // tables numbers the tables of this process.
 var tables atomic.Int64
 
