@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 
+	"github.com/aft-shim/aft/internal/loopback"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/store"
@@ -80,25 +77,11 @@ func sdkTxn(tx *sdk.Txn) TxnFunc {
 	}
 }
 
-// Server is an HTTP server on a loopback port, for the parts of a run served in process.
-type Server struct {
-	URL string // http://127.0.0.1:port
-	srv *http.Server
-}
+// Server is a server of a run on a loopback port (package loopback).
+type Server = loopback.Server
 
 // Serve serves h on a free loopback port until Close.
-func Serve(h http.Handler) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go srv.Serve(ln)
-	return &Server{URL: "http://" + ln.Addr().String(), srv: srv}, nil
-}
-
-// Close stops the server at once.
-func (s *Server) Close() error { return s.srv.Close() }
+func Serve(h http.Handler) (*Server, error) { return loopback.Serve(h) }
 
 // Gateway is the aft middleware as a reverse proxy in front of the function at fnURL,
 // beginning and committing at the shim at shimURL: what `aft proxy --upstream fnURL --shim

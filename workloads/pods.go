@@ -2,13 +2,12 @@ package workloads
 
 import (
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aft-shim/aft/internal/loopback"
 )
 
 // pod is one running instance of a function: an HTTP server on a loopback port, with the
@@ -16,7 +15,7 @@ import (
 type pod struct {
 	dep  *deployment
 	url  string
-	srv  *http.Server
+	srv  *loopback.Server
 	dead atomic.Bool
 }
 
@@ -46,13 +45,10 @@ func (d *deployment) startPod(handler func(p *pod) (http.Handler, error)) (*pod,
 	if err != nil {
 		return nil, fmt.Errorf("pod of %s: %w", d.fn, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if p.srv, err = loopback.Serve(h); err != nil {
 		return nil, fmt.Errorf("pod of %s: %w", d.fn, err)
 	}
-	p.url = "http://" + ln.Addr().String() + "/" + d.fn
-	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go p.srv.Serve(ln)
+	p.url = p.srv.URL + "/" + d.fn
 	return p, nil
 }
 
