@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -189,38 +188,8 @@ func TestMiddlewareProxyKeepAliveDrop(t *testing.T) {
 	shimSrv, _ := newShim(t, mem.New())
 	shim := client.New(shimSrv.URL)
 
-	var mu sync.Mutex
-	runs, keys := map[string]int{}, map[string]int{} // per transaction id, per key
-	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		id, key := r.Header.Get("X-Aft-Txn-Id"), r.Header.Get("Idempotency-Key")
-		mu.Lock()
-		runs[id]++
-		keys[key]++
-		first := keys[key] == 1
-		mu.Unlock()
-		n := 0
-		if v, err := shim.Get(r.Context(), id, "drop/"+key); err == nil {
-			n, _ = strconv.Atoi(string(v.Bytes))
-		} else if !errors.Is(err, client.ErrKeyNotFound) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if err := shim.Put(r.Context(), id, "drop/"+key, []byte(strconv.Itoa(n+1))); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if first {
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				t.Errorf("hijack: %v", err)
-				return
-			}
-			conn.Close()
-			return
-		}
-		fmt.Fprintf(w, "count=%d", n+1)
-	}))
+	counter := &shimtest.DroppingCounter{C: shim, Prefix: "drop/", Drop: func(_, nKey int) bool { return nKey == 1 }}
+	fn := httptest.NewServer(counter)
 	defer fn.Close()
 
 	addr, proxy := startProxy(t, bin, "--upstream", fn.URL, "--shim", shimSrv.URL, "--function", "e2e-drop",
@@ -249,8 +218,7 @@ func TestMiddlewareProxyKeepAliveDrop(t *testing.T) {
 			t.Errorf("drop/%s = %q (found %v), want 1", key, v, ok)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	runs := counter.Runs()
 	for id, n := range runs {
 		if n != 1 {
 			t.Errorf("transaction %s ran the function %d times, want once", id, n)

@@ -210,26 +210,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// incr is what the test functions do in their transaction: read counter key "count", write
-// count+1 to it, and answer the new count. It fails the test on shim errors.
-func incr(t testing.TB, c *client.Client, r *http.Request, key string) (int, error) {
-	ctx := r.Context()
-	id := r.Header.Get(api.HeaderTxnID)
-	n := 0
-	v, err := c.Get(ctx, id, key)
-	switch {
-	case errors.Is(err, client.ErrKeyNotFound):
-	case err != nil:
-		return 0, err
-	default:
-		if n, err = strconv.Atoi(string(v.Bytes)); err != nil {
-			return 0, err
-		}
-	}
-	n++
-	return n, c.Put(ctx, id, key, []byte(strconv.Itoa(n)))
-}
-
 // newDownShim returns the URL of a shim that does not answer: its port is closed.
 func newDownShim(t testing.TB) string {
 	ts := httptest.NewServer(http.NotFoundHandler())
@@ -268,7 +248,7 @@ func holdFirstCall(t *testing.T, shim *client.Client) (fn http.Handler, calls *a
 	started, release := make(chan struct{}), make(chan struct{})
 	fn = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
-		count, err := incr(t, shim, r, "count")
+		count, err := shimtest.Incr(shim, r, "count")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

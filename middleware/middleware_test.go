@@ -17,6 +17,7 @@ import (
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
+	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -43,7 +44,7 @@ func TestMiddlewareCrashBetweenWrites(t *testing.T) {
 				calls.Add(1)
 				entered <- struct{}{}
 				id := r.Header.Get(api.HeaderTxnID)
-				n, err := incr(t, shim, r, "count")
+				n, err := shimtest.Incr(shim, r, "count")
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return
@@ -165,7 +166,7 @@ func TestMiddlewareDuplicates(t *testing.T) {
 	var calls atomic.Int32
 	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		n, err := incr(t, shim, r, "orders")
+		n, err := shimtest.Incr(shim, r, "orders")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -283,7 +284,7 @@ func TestMiddlewareOutcomes(t *testing.T) {
 			var calls atomic.Int32
 			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				calls.Add(1)
-				if _, err := incr(t, shim, r, "count"); err != nil {
+				if _, err := shimtest.Incr(shim, r, "count"); err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return
 				}
@@ -333,7 +334,7 @@ func TestMiddlewareDeadLetters(t *testing.T) {
 	var calls atomic.Int32
 	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		n, err := incr(t, shim, r, "count")
+		n, err := shimtest.Incr(shim, r, "count")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

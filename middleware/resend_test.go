@@ -1,13 +1,11 @@
 package middleware
 
 import (
-	"fmt"
-	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
 // TestMiddlewareConnectionDropped: the function, kept-alive connections on, drops the
@@ -19,31 +17,7 @@ func TestMiddlewareConnectionDropped(t *testing.T) {
 	for _, method := range []string{"POST", "GET"} {
 		t.Run(method, func(t *testing.T) {
 			shimURL, shim := newShim(t)
-			var mu sync.Mutex
-			n, runs := 0, map[string]int{} // requests, and runs per transaction id
-			fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				bodyOf(r)
-				mu.Lock()
-				n++
-				drop := n == 2
-				runs[r.Header.Get(api.HeaderTxnID)]++
-				mu.Unlock()
-				count, err := incr(t, shim, r, "count/"+r.Header.Get(api.HeaderIdempotencyKey))
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusInternalServerError)
-					return
-				}
-				if drop {
-					conn, _, err := http.NewResponseController(w).Hijack()
-					if err != nil {
-						t.Errorf("hijack: %v", err)
-						return
-					}
-					conn.Close()
-					return
-				}
-				fmt.Fprintf(w, "count=%d", count)
-			})
+			fn := &shimtest.DroppingCounter{C: shim, Prefix: "count/", Drop: func(n, _ int) bool { return n == 2 }}
 			e := newEnv(t, Config{ShimURL: shimURL, Client: shim}, proxyTo(t, fn))
 			body := map[string]string{"POST": "order", "GET": ""}[method]
 			for i := 1; i <= 3; i++ {
@@ -57,8 +31,7 @@ func TestMiddlewareConnectionDropped(t *testing.T) {
 					t.Errorf("count/%s = %q, want 1", key, got)
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			runs := fn.Runs()
 			for id, k := range runs {
 				if k != 1 {
 					t.Errorf("transaction %s ran the function %d times, want once", id, k)

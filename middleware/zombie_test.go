@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/shim/shimtest"
 )
 
 // TestMiddlewareZombie: the first attempt outlives the attempt timeout and then succeeds;
@@ -44,7 +45,7 @@ func TestMiddlewareZombie(t *testing.T) {
 				calls.Add(1)
 				n := attemptOf(r)
 				bodyOf(r) // (a server notices a closed connection only once the body is read)
-				count, err := incr(t, shim, r, "count")
+				count, err := shimtest.Incr(shim, r, "count")
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return

@@ -6,10 +6,14 @@ package shimtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,4 +155,74 @@ func Want(t testing.TB, c *client.Client, present map[string]string, absent ...s
 			t.Errorf("committed %q = %q, want no such key", k, v)
 		}
 	}
+}
+
+// Incr increments the counter at key in the transaction of r (its X-Aft-Txn-Id header),
+// through c, and returns its new value: what a function under test writes.
+func Incr(c *client.Client, r *http.Request, key string) (int, error) {
+	ctx, id := r.Context(), r.Header.Get(api.HeaderTxnID)
+	n := 0
+	v, err := c.Get(ctx, id, key)
+	switch {
+	case errors.Is(err, client.ErrKeyNotFound):
+	case err != nil:
+		return 0, err
+	default:
+		if n, err = strconv.Atoi(string(v.Bytes)); err != nil {
+			return 0, err
+		}
+	}
+	n++
+	return n, c.Put(ctx, id, key, []byte(strconv.Itoa(n)))
+}
+
+// DroppingCounter is a function for the tests of transports that must never send a
+// request twice: each request increments prefix + its idempotency key in its transaction
+// (Incr) and answers "count=N", except that when drop says so it closes the connection
+// after the increment instead of answering, as a function whose connection breaks after it
+// ran. drop gets the request's number among all requests and among its key's, from 1.
+type DroppingCounter struct {
+	C      *client.Client
+	Prefix string
+	Drop   func(n, nKey int) bool
+
+	mu   sync.Mutex
+	n    int
+	keys map[string]int
+	runs map[string]int // per transaction id
+}
+
+func (d *DroppingCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	key := r.Header.Get(api.HeaderIdempotencyKey)
+	d.mu.Lock()
+	if d.keys == nil {
+		d.keys, d.runs = map[string]int{}, map[string]int{}
+	}
+	d.n++
+	d.keys[key]++
+	d.runs[r.Header.Get(api.HeaderTxnID)]++
+	drop := d.Drop(d.n, d.keys[key])
+	d.mu.Unlock()
+	count, err := Incr(d.C, r, d.Prefix+key)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if drop {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		} else {
+			http.Error(w, "cannot drop the connection: "+err.Error(), http.StatusInternalServerError)
+		}
+		return
+	}
+	fmt.Fprintf(w, "count=%d", count)
+}
+
+// Runs returns how often each transaction id ran the function.
+func (d *DroppingCounter) Runs() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.runs)
 }
