@@ -81,6 +81,11 @@ func (c *Client) Begin(ctx context.Context, idemKey string) (Txn, error) {
 
 // BeginWith starts a transaction with options.
 func (c *Client) BeginWith(ctx context.Context, o BeginOptions) (Txn, error) {
+	return c.txnCall(ctx, "begin", http.MethodPost, "/v1/txns", o.header(), nil)
+}
+
+// header returns the headers of a begin with o.
+func (o BeginOptions) header() http.Header {
 	h := http.Header{}
 	if o.IdemKey != "" {
 		h.Set(api.HeaderIdempotencyKey, o.IdemKey)
@@ -88,7 +93,7 @@ func (c *Client) BeginWith(ctx context.Context, o BeginOptions) (Txn, error) {
 	if o.FenceOlder {
 		h.Set(api.HeaderFenceOlder, "true")
 	}
-	return c.txnCall(ctx, "begin", http.MethodPost, "/v1/txns", h, nil)
+	return h
 }
 
 // Status returns the state of transaction id.
@@ -174,10 +179,20 @@ func (c *Client) txnCall(ctx context.Context, op, method, path string, h http.He
 	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
 		return Txn{}, fmt.Errorf("%s: decode answer: %w", op, err)
 	}
+	t, err := j.txn()
+	if err != nil {
+		return Txn{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return t, nil
+}
+
+// txn returns the Txn that j describes.
+func (j txnJSON) txn() (Txn, error) {
 	t := Txn{ID: j.ID, Status: j.Status, Attempt: j.Attempt, Version: j.Version}
 	if j.Result != nil {
+		var err error
 		if t.Result, err = base64.StdEncoding.DecodeString(*j.Result); err != nil {
-			return Txn{}, fmt.Errorf("%s: decode result: %w", op, err)
+			return Txn{}, fmt.Errorf("decode result: %w", err)
 		}
 	}
 	return t, nil

@@ -32,21 +32,28 @@ var codes = []struct {
 
 // fail answers err.
 func (s *Server) fail(w http.ResponseWriter, err error) {
+	status, code := s.classify(err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	api.WriteError(w, status, code, err.Error())
+}
+
+// classify returns the status and code that answer err, logging what needs an operator's
+// eye: a 503 as a warning, an error with no code of its own as an internal error.
+func (s *Server) classify(err error) (status int, code string) {
 	var le *txn.LimitError
 	if errors.As(err, &le) {
-		api.WriteError(w, http.StatusRequestEntityTooLarge, le.What+"_too_large", err.Error())
-		return
+		return http.StatusRequestEntityTooLarge, le.What + "_too_large"
 	}
 	for _, c := range codes {
 		if errors.Is(err, c.err) {
 			if c.status == http.StatusServiceUnavailable {
-				w.Header().Set("Retry-After", "1")
 				s.log.Warn("request failed", "err", err)
 			}
-			api.WriteError(w, c.status, c.code, err.Error())
-			return
+			return c.status, c.code
 		}
 	}
 	s.log.Error("internal error", "err", err)
-	api.WriteError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+	return http.StatusInternalServerError, api.CodeInternal
 }

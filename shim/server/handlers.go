@@ -54,9 +54,20 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.IdemKey = vs[0]
 	}
+	// A body is a batch to run in the new transaction (http-api.md, "Batches"); it is read
+	// and checked before anything begins.
+	ops, reserved, ok := s.readBatch(w, r, true)
+	if !ok {
+		return
+	}
+	defer s.m.Release(reserved)
 	info, err := s.m.Begin(r.Context(), opts)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	if ops != nil && info.Status == txn.Running {
+		s.runBegun(w, r, info, ops)
 		return
 	}
 	code := http.StatusCreated

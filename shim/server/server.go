@@ -121,6 +121,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 			s.abort(w, r, id)
 		}
 		return "abort"
+	case tail == "batch":
+		if method(w, r, http.MethodPost) {
+			s.batch(w, r, id)
+		}
+		return "batch"
 	case strings.HasPrefix(tail, "keys/"):
 		// Everything after keys/ is the key, percent-encoded; an unencoded '/' is taken as
 		// part of the key too.

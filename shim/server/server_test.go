@@ -247,6 +247,12 @@ func FuzzHandler(f *testing.F) {
 		}
 	}
 	f.Add("POST", "/v1/txns", "", "key")
+	for _, body := range []string{`{"ops": [{"op": "write", "key": "k", "value": "dg=="}, {"op": "read", "key": "k"}]}`,
+		`{"ops": [{"op": "delete", "key": "a/b"}, {"op": "read", "key": "%"}]}`, `{"ops": []}`, `{"ops": [{"op": "read"}]}`} {
+		f.Add("POST", "/v1/txns/ID/batch", body, "")
+		f.Add("POST", "/v1/txns/DONE/batch", body, "")
+		f.Add("POST", "/v1/txns", body, "key")
+	}
 	allowed := map[int]bool{200: true, 201: true, 204: true, 400: true, 404: true, 405: true, 409: true, 413: true, 503: true}
 	f.Fuzz(func(t *testing.T, method, path, body, idem string) {
 		open, err := c.Begin(ctx, "")
