@@ -114,3 +114,6 @@ func opResults(rs []api.BatchResult, n int) ([]OpResult, error) {
 	}
 	return out, nil
 }
+
+// Value returns the value a write op writes (nil for other ops).
+func (o Op) Value() []byte { return o.value }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -52,7 +53,12 @@ func (s *naiveShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "/v1/txns" && r.Method == http.MethodPost {
 		b := make([]byte, 16)
 		rand.Read(b)
-		naiveJSON(w, http.StatusCreated, map[string]any{"id": hex.EncodeToString(b), "status": "running", "attempt": 1})
+		id := hex.EncodeToString(b)
+		answer := map[string]any{"id": id, "status": "running", "attempt": 1}
+		if body, _ := io.ReadAll(r.Body); len(body) > 0 {
+			answer["results"] = s.batch(id, body)
+		}
+		naiveJSON(w, http.StatusCreated, answer)
 		return
 	}
 	rest, ok := strings.CutPrefix(path, "/v1/txns/")
@@ -64,6 +70,12 @@ func (s *naiveShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case tail == "batch":
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Unlock()
+		results := s.batch(id, body)
+		s.mu.Lock()
+		naiveJSON(w, http.StatusOK, api.BatchAnswer{Results: results})
 	case tail == "commit":
 		naiveJSON(w, http.StatusOK, map[string]string{"id": id, "status": "committed", "version": s.version(id)})
 	case tail == "abort":
@@ -94,6 +106,35 @@ func (s *naiveShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		naiveJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint", "code": "not_found"})
 	}
+}
+
+// batch runs the ops of a batch body as naively as the single calls, one at a time.
+func (s *naiveShim) batch(id string, body []byte) []api.BatchResult {
+	var req api.BatchRequest
+	json.Unmarshal(body, &req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []api.BatchResult
+	for _, o := range req.Ops {
+		switch o.Op {
+		case api.OpRead:
+			v, ok := s.data[o.Key]
+			if !ok {
+				out = append(out, api.BatchResult{Status: 404, Code: "key_not_found"})
+				continue
+			}
+			b := base64.StdEncoding.EncodeToString(v.value)
+			out = append(out, api.BatchResult{Status: 200, Value: &b, Version: v.version})
+		case api.OpWrite:
+			b, _ := base64.StdEncoding.DecodeString(*o.Value)
+			s.data[o.Key] = naiveValue{b, s.version(id)}
+			out = append(out, api.BatchResult{Status: 204})
+		case api.OpDelete:
+			delete(s.data, o.Key)
+			out = append(out, api.BatchResult{Status: 204})
+		}
+	}
+	return out
 }
 
 func naiveJSON(w http.ResponseWriter, code int, v any) {
@@ -143,10 +184,19 @@ func wantAnomalies(t *testing.T, rep history.Report, kinds ...history.Kind) {
 func TestCheckerCatchesNaiveShim(t *testing.T) {
 	ts := httptest.NewServer(newNaiveShim())
 	defer ts.Close()
-	st, rep := runAgainst(t, ts.URL, brokenOptions)
-	wantAnomalies(t, rep, history.KindFractured, history.KindDirty, history.KindAborted, history.KindDuplicate)
-	if st.BadWinners == 0 {
-		t.Errorf("the driver saw no bad idempotency answer from a shim that ignores the keys")
+	for name, batches := range map[string]float64{"single calls": -1, "batches": 1} {
+		t.Run(name, func(t *testing.T) {
+			o := brokenOptions
+			o.BatchFraction = batches
+			st, rep := runAgainst(t, ts.URL, o)
+			wantAnomalies(t, rep, history.KindFractured, history.KindDirty, history.KindAborted, history.KindDuplicate)
+			if st.BadWinners == 0 {
+				t.Errorf("the driver saw no bad idempotency answer from a shim that ignores the keys")
+			}
+			if st.Errors != 0 {
+				t.Errorf("errors %d (%s): the naive shim answers every call", st.Errors, st.LastError)
+			}
+		})
 	}
 }
 

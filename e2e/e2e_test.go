@@ -177,6 +177,7 @@ func TestShimInProcess(t *testing.T) {
 		"fenced attempts":    {st.Fenced, 10},
 		"deduplicated begin": {st.Dedup, 5},
 		"aborted on purpose": {st.Aborted, 20},
+		"batches":            {st.Batches, 300},
 		"versions skipped":   {int64(skipped), 1},
 	})
 }

@@ -51,6 +51,7 @@ const (
 	DefaultTwoGroupFraction = 0.2
 	DefaultReadOwnWrites    = 0.5
 	DefaultRepeatFraction   = 0.2
+	DefaultBatchFraction    = 0.25
 	DefaultOpTimeout        = 5 * time.Second
 	DefaultBackoff          = 20 * time.Millisecond
 	DefaultProgressEvery    = time.Second
@@ -105,6 +106,10 @@ type Options struct {
 	// RepeatFraction is the share of transactions that read some key twice. Default
 	// DefaultRepeatFraction.
 	RepeatFraction float64
+	// BatchFraction is the share of attempts that send their operations in batches (POST
+	// /v1/txns/{id}/batch, one per run of operations), half of them in the begin itself.
+	// Default DefaultBatchFraction.
+	BatchFraction float64
 	// ThinkTime, when positive, makes clients pause a random time up to it between the
 	// operations of a transaction, widening the windows in which transactions overlap.
 	ThinkTime time.Duration
@@ -173,6 +178,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"delete", &o.DeleteFraction, DefaultDeleteFraction},
 		{"idem", &o.IdemFraction, DefaultIdemFraction},
 		{"multi", &o.MultiFraction, DefaultMultiFraction},
+		{"batch", &o.BatchFraction, DefaultBatchFraction},
 		{"two-group", &o.TwoGroupFraction, DefaultTwoGroupFraction},
 		{"read-own-writes", &o.ReadOwnWrites, DefaultReadOwnWrites},
 		{"repeat", &o.RepeatFraction, DefaultRepeatFraction},
@@ -221,6 +227,9 @@ type Stats struct {
 	// Fenced counts the attempts fenced: whose commit got 409 fenced, or whose operation
 	// did after a newer attempt fenced them.
 	Fenced int64
+	// Batches counts the batches answered (POST /v1/txns/{id}/batch, and begins that
+	// carried operations): see Options.BatchFraction.
+	Batches int64
 	// Dedup counts the begins answered "committed" because an earlier attempt of their
 	// idempotency key had committed.
 	Dedup int64
@@ -241,9 +250,9 @@ type Stats struct {
 
 // String returns a one-line summary.
 func (s Stats) String() string {
-	return fmt.Sprintf("%.1fs logical=%d txns=%d (readers=%d writers=%d) committed=%d failed=%d unknown=%d aborted=%d fenced=%d dedup=%d bad-winners=%d errors=%d",
+	return fmt.Sprintf("%.1fs logical=%d txns=%d (readers=%d writers=%d) committed=%d failed=%d unknown=%d aborted=%d fenced=%d batches=%d dedup=%d bad-winners=%d errors=%d",
 		s.Elapsed.Seconds(), s.Logical, s.Txns, s.Readers, s.Writers, s.Committed, s.Failed, s.Unknown,
-		s.Aborted, s.Fenced, s.Dedup, s.BadWinners, s.Errors)
+		s.Aborted, s.Fenced, s.Batches, s.Dedup, s.BadWinners, s.Errors)
 }
 
 // counters are the live form of Stats.
@@ -251,6 +260,7 @@ type counters struct {
 	logical, txns, readers, writers       atomic.Int64
 	committed, failed, unknown, aborted   atomic.Int64
 	fenced, dedup, badWinners, errorCount atomic.Int64
+	batches                               atomic.Int64
 
 	mu            sync.Mutex
 	lastError     string
@@ -264,7 +274,7 @@ func (c *counters) snapshot(start time.Time) Stats {
 	return Stats{
 		Logical: c.logical.Load(), Txns: c.txns.Load(), Readers: c.readers.Load(), Writers: c.writers.Load(),
 		Committed: c.committed.Load(), Failed: c.failed.Load(), Unknown: c.unknown.Load(), Aborted: c.aborted.Load(),
-		Fenced: c.fenced.Load(), Dedup: c.dedup.Load(), BadWinners: c.badWinners.Load(), Errors: c.errorCount.Load(),
+		Fenced: c.fenced.Load(), Batches: c.batches.Load(), Dedup: c.dedup.Load(), BadWinners: c.badWinners.Load(), Errors: c.errorCount.Load(),
 		LastError: lastErr, LastBadWinner: lastBad, Elapsed: time.Since(start),
 	}
 }

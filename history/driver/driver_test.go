@@ -44,7 +44,7 @@ func TestRunTxnsBound(t *testing.T) {
 	if st.Errors != 0 || st.BadWinners != 0 {
 		t.Errorf("errors=%d (%s) bad-winners=%d (%s), want none", st.Errors, st.LastError, st.BadWinners, st.LastBadWinner)
 	}
-	if st.Readers == 0 || st.Writers == 0 || st.Committed == 0 || st.Aborted == 0 || st.Dedup == 0 {
+	if st.Readers == 0 || st.Writers == 0 || st.Committed == 0 || st.Aborted == 0 || st.Dedup == 0 || st.Batches == 0 {
 		t.Errorf("a dull mix: %v", st)
 	}
 	if err := driver.Final(t.Context(), c, &rec); err != nil {

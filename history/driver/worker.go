@@ -155,16 +155,18 @@ func (w *worker) writeStep(k string) step {
 // newAttempt returns an attempt with a random source of its own, so that attempts may run
 // in goroutines of their own.
 func (w *worker) newAttempt() *attempt {
-	return &attempt{r: w.r, rng: mrand.New(mrand.NewPCG(w.rng.Uint64(), w.rng.Uint64()))}
+	a := &attempt{r: w.r, rng: mrand.New(mrand.NewPCG(w.rng.Uint64(), w.rng.Uint64()))}
+	a.batched = w.rng.Float64() < w.r.o.BatchFraction
+	return a
 }
 
 func (w *worker) reader(ctx context.Context) error {
 	steps := w.readerPlan()
 	a := w.newAttempt()
-	if err := a.begin(ctx, "", false); err != nil {
+	if err := a.begin(ctx, "", false, steps); err != nil {
 		return err
 	}
-	err := a.run(ctx, steps, false)
+	err := a.run(ctx, steps[a.carried:], false)
 	w.r.record(a.t, false)
 	return err
 }
@@ -175,10 +177,10 @@ func (w *worker) writer(ctx context.Context) error {
 		return w.keyed(ctx, p)
 	}
 	a := w.newAttempt()
-	if err := a.begin(ctx, "", false); err != nil {
+	if err := a.begin(ctx, "", false, p.steps); err != nil {
 		return err
 	}
-	err := a.run(ctx, p.steps, p.abort)
+	err := a.run(ctx, p.steps[a.carried:], p.abort)
 	w.r.record(a.t, true)
 	return err
 }
@@ -205,10 +207,10 @@ func (w *worker) keyed(ctx context.Context, p plan) error {
 // keyedAttempt begins an attempt of l and, unless begin found the key committed, runs it.
 func (w *worker) keyedAttempt(ctx context.Context, l *logical, a *attempt, p plan, fenceOlder bool) error {
 	l.add(a)
-	if err := a.begin(ctx, l.key, fenceOlder); err != nil || a.dedup != nil {
+	if err := a.begin(ctx, l.key, fenceOlder, p.steps); err != nil || a.dedup != nil {
 		return err
 	}
-	return a.run(ctx, p.steps, p.abort)
+	return a.run(ctx, p.steps[a.carried:], p.abort)
 }
 
 // retrying runs attempts one after another while they end in an error (including a commit
@@ -256,7 +258,7 @@ func (w *worker) overlap(ctx context.Context, l *logical, p plan) error {
 	p.abort = false
 	a1 := w.newAttempt()
 	l.add(a1)
-	if err := a1.begin(ctx, l.key, false); err != nil || a1.dedup != nil {
+	if err := a1.begin(ctx, l.key, false, nil); err != nil || a1.dedup != nil {
 		return err
 	}
 	half := len(p.steps) / 2
@@ -371,6 +373,9 @@ type attempt struct {
 	beginStart time.Time   // when begin was sent
 	commitEnd  time.Time   // when a commit answered 200
 	dedup      *client.Txn // the winner, when begin found the key committed
+	batched    bool        // operations go in batches
+	carried    int         // steps the begin carried and ran
+	token      string      // names the values written before the id is known
 	fenced     bool        // a call answered 409 fenced
 	winner     string      // the winner a fenced commit named
 }
@@ -394,12 +399,25 @@ func (a *attempt) unexpected(err error) error {
 }
 
 // begin starts the attempt. When the key is committed already, it sets a.dedup and starts
-// nothing.
-func (a *attempt) begin(ctx context.Context, idemKey string, fenceOlder bool) error {
+// nothing. A batched attempt carries steps in the begin half of the time (a.carried tells
+// how many ran); an error in one of them ends the attempt, as it would in do.
+func (a *attempt) begin(ctx context.Context, idemKey string, fenceOlder bool, steps []step) error {
 	a.t.IdemKey = idemKey
 	a.beginStart = time.Now()
+	o := client.BeginOptions{IdemKey: idemKey, FenceOlder: fenceOlder}
+	var ops []client.Op
+	if a.batched && len(steps) > 0 && a.rng.IntN(2) == 0 {
+		ops = a.ops(steps)
+	}
 	octx, cancel := a.opCtx(ctx)
-	ct, err := a.r.c.BeginWith(octx, client.BeginOptions{IdemKey: idemKey, FenceOlder: fenceOlder})
+	var ct client.Txn
+	var res []client.OpResult
+	var err error
+	if ops != nil {
+		ct, res, err = a.r.c.BeginBatch(octx, o, ops...)
+	} else {
+		ct, err = a.r.c.BeginWith(octx, o)
+	}
 	cancel()
 	switch {
 	case err != nil:
@@ -415,6 +433,14 @@ func (a *attempt) begin(ctx context.Context, idemKey string, fenceOlder bool) er
 		return err
 	}
 	a.t.ID = ct.ID
+	if ops == nil {
+		return nil
+	}
+	a.carried = len(steps)
+	if err := a.record(steps, ops, res, a.beginStart, time.Now()); err != nil {
+		a.abandon(ctx)
+		return a.unexpected(err)
+	}
 	return nil
 }
 
@@ -428,8 +454,12 @@ func (a *attempt) run(ctx context.Context, steps []step, abort bool) error {
 	return a.end(ctx, abort)
 }
 
-// do runs steps, recording every answered one, and stops at the first error.
+// do runs steps, recording every answered one, and stops at the first error. A batched
+// attempt sends them in one batch.
 func (a *attempt) do(ctx context.Context, steps []step) error {
+	if a.batched && len(steps) > 0 {
+		return a.batch(ctx, steps)
+	}
 	for i, s := range steps {
 		if i > 0 && a.r.o.ThinkTime > 0 {
 			sleep(ctx, time.Duration(a.rng.Int64N(int64(a.r.o.ThinkTime))))
@@ -472,10 +502,77 @@ func (a *attempt) op(ctx context.Context, s step) error {
 	return nil
 }
 
+// ops returns the batch ops of steps, with new values for the writes.
+func (a *attempt) ops(steps []step) []client.Op {
+	ops := make([]client.Op, len(steps))
+	for i, s := range steps {
+		switch s.kind {
+		case history.Read:
+			ops[i] = client.ReadOp(s.key)
+		case history.Write:
+			ops[i] = client.WriteOp(s.key, a.value(s.key))
+		case history.Delete:
+			ops[i] = client.DeleteOp(s.key)
+		}
+	}
+	return ops
+}
+
+// batch runs steps in one batch, recording them as do would.
+func (a *attempt) batch(ctx context.Context, steps []step) error {
+	ops := a.ops(steps)
+	octx, cancel := a.opCtx(ctx)
+	defer cancel()
+	start := time.Now()
+	res, err := a.r.c.Batch(octx, a.t.ID, ops...)
+	if err != nil {
+		return err
+	}
+	return a.record(steps, ops, res, start, time.Now())
+}
+
+// record records the answered ops of a batch, sent at start and answered at end, up to the
+// first that failed, whose error it returns: the ops after it ran in the shim, but the
+// attempt ends there, as do stops at an error. A shim that answered no results for a
+// running transaction (it ran no op) is an error too.
+func (a *attempt) record(steps []step, ops []client.Op, res []client.OpResult, start, end time.Time) error {
+	a.r.st.batches.Add(1)
+	if len(res) != len(steps) {
+		return fmt.Errorf("batch of %d ops answered %d results", len(steps), len(res))
+	}
+	for i, s := range steps {
+		op := history.Op{Kind: s.kind, Key: s.key, Start: start, End: end}
+		err := res[i].Err
+		var ce *client.Error
+		switch {
+		case s.kind == history.Read && err == nil:
+			op.Found, op.Value, op.Version = true, res[i].Value.Bytes, res[i].Value.Version
+		case s.kind == history.Read && errors.As(err, &ce) && errors.Is(err, client.ErrKeyNotFound):
+			op.Version, err = ce.Version, nil
+		case s.kind == history.Write:
+			op.Value = ops[i].Value()
+		}
+		if err != nil {
+			return err
+		}
+		a.t.Ops = append(a.t.Ops, op)
+	}
+	return nil
+}
+
 // value returns a new value of key, unique across the run: "<txn id>/<key>/<n>", padded.
+// A write carried in the begin is made before the id is known: it names a random token of
+// the attempt instead.
 func (a *attempt) value(key string) []byte {
 	a.n++
-	v := fmt.Sprintf("%s/%s/%d", a.t.ID, key, a.n)
+	id := a.t.ID
+	if id == "" {
+		if a.token == "" {
+			a.token = fmt.Sprintf("begin-%016x", a.rng.Uint64())
+		}
+		id = a.token
+	}
+	v := fmt.Sprintf("%s/%s/%d", id, key, a.n)
 	if pad := a.r.o.ValueSize - len(v); pad > 0 {
 		v += "/" + strings.Repeat("x", pad-1)
 	}
