@@ -9,9 +9,7 @@ package examples
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,12 +38,18 @@ func Transfer() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		from, err := balance(ctx, tx, "accounts/"+req.From)
+		fromKey, toKey := "accounts/"+req.From, "accounts/"+req.To
+		got, err := tx.GetMany(ctx, fromKey, toKey) // both reads in one round trip
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		to, err := balance(ctx, tx, "accounts/"+req.To)
+		from, err := balance(fromKey, got)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		to, err := balance(toKey, got)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -55,11 +59,11 @@ func Transfer() http.Handler {
 			return
 		}
 		from, to = from-req.Amount, to+req.Amount
-		if err := tx.Put(ctx, "accounts/"+req.From, []byte(strconv.FormatInt(from, 10))); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if err := tx.Put(ctx, "accounts/"+req.To, []byte(strconv.FormatInt(to, 10))); err != nil {
+		err = tx.PutMany(ctx, map[string][]byte{ // both writes in one round trip
+			fromKey: []byte(strconv.FormatInt(from, 10)),
+			toKey:   []byte(strconv.FormatInt(to, 10)),
+		})
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -67,14 +71,11 @@ func Transfer() http.Handler {
 	})
 }
 
-// balance reads a decimal balance; a missing key holds 0.
-func balance(ctx context.Context, tx *sdk.Txn, key string) (int64, error) {
-	v, err := tx.Get(ctx, key)
-	if errors.Is(err, sdk.ErrNotFound) {
+// balance is the decimal balance of key among values read; a missing key holds 0.
+func balance(key string, values map[string][]byte) (int64, error) {
+	v, ok := values[key]
+	if !ok {
 		return 0, nil
-	}
-	if err != nil {
-		return 0, err
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
