@@ -67,15 +67,17 @@ func (k storeKV) call(ctx context.Context, url string, body []byte) (int, error)
 // sdkKV is aft mode: reads and writes in the transaction the middleware began.
 type sdkKV struct{ t *sdk.Txn }
 
+// read reads keys in one round trip (sdk.GetMany).
 func (k sdkKV) read(ctx context.Context, keys []string) ([]anomaly.Doc, error) {
+	got, err := k.t.GetMany(ctx, keys...)
+	if err != nil {
+		return nil, err
+	}
 	docs := make([]anomaly.Doc, len(keys))
 	for i, key := range keys {
-		b, err := k.t.Get(ctx, key)
-		if errors.Is(err, sdk.ErrNotFound) {
+		b, ok := got[key]
+		if !ok {
 			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		if docs[i], err = anomaly.DecodeDoc(b); err != nil {
 			return nil, err
