@@ -28,6 +28,7 @@ type Config struct {
 	Options
 	Shim       string          // base URL of a running shim; "" starts one in process
 	Direct     bool            // a single run also runs the comparison
+	Batches    bool            // a single run also runs aft in batches (AftBatchTxn)
 	NoSync     bool            // in-process stores skip fsync
 	DataDir    string          // where in-process stores live; "" is a temporary directory, removed after
 	RSSAt      string          // comma-separated counts at which a single run prints resident memory

@@ -67,9 +67,14 @@ func TestCrashRestart(t *testing.T) {
 	if rec.KillAtS < 0.99 || rec.KillAtS > 1.2 {
 		t.Errorf("killed at %.2fs, want 1s", rec.KillAtS)
 	}
-	if rec.RecoveryMS <= 0 || rec.RestartMS <= 0 || rec.RecoveryMS < rec.RestartMS || rec.FirstOKAtS < rec.ReadyAtS {
-		t.Errorf("restart %.0f ms, recovery %.0f ms, ready at %.2fs, first commit at %.2fs: want 0 < restart <= recovery, ready before the first commit",
-			rec.RestartMS, rec.RecoveryMS, rec.ReadyAtS, rec.FirstOKAtS)
+	// Ready is when the readiness probe got its answer; the load's clients, hammering the
+	// new process at the same time, may commit a few milliseconds before that answer
+	// reaches the prober (it happened: restart 29 ms, recovery 28 ms). A commit 10 ms or
+	// more before the probe's answer would mean the process served before it was ready.
+	const slack = 10 // ms
+	if rec.RecoveryMS <= 0 || rec.RestartMS <= 0 || rec.RecoveryMS < rec.RestartMS-slack || rec.FirstOKAtS < rec.ReadyAtS-slack/1000.0 {
+		t.Errorf("restart %.0f ms, recovery %.0f ms, ready at %.2fs, first commit at %.2fs: want 0 < restart <= recovery (give or take %d ms), ready before the first commit",
+			rec.RestartMS, rec.RecoveryMS, rec.ReadyAtS, rec.FirstOKAtS, slack)
 	}
 	if len(rec.Series) != 20 || rec.BucketS != 0.25 {
 		t.Fatalf("%d buckets of %vs, want 20 of 0.25s", len(rec.Series), rec.BucketS)

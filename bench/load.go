@@ -189,6 +189,32 @@ func keyPicker(rng *rand.Rand, s Shape) func() string {
 // AftTxn runs the shape as one aft transaction: begin, writes, reads, commit.
 func AftTxn(c *client.Client) TxnFunc { return AftTxnSteps(c, nil) }
 
+// AftBatchTxn is AftTxn in two round trips: a begin carrying the writes and the reads (a
+// batch), then the commit.
+func AftBatchTxn(c *client.Client) TxnFunc {
+	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {
+		ops := make([]client.Op, 0, len(writeKeys)+len(readKeys))
+		for _, k := range writeKeys {
+			ops = append(ops, client.WriteOp(k, value))
+		}
+		for _, k := range readKeys {
+			ops = append(ops, client.ReadOp(k))
+		}
+		t, res, err := c.BeginBatch(ctx, client.BeginOptions{}, ops...)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			if r.Err != nil && !errors.Is(r.Err, client.ErrKeyNotFound) {
+				c.Abort(ctx, t.ID)
+				return r.Err
+			}
+		}
+		_, err = c.Commit(ctx, t.ID, nil)
+		return err
+	}
+}
+
 // AftTxnSteps is AftTxn that also records the latency of each call in steps (nil: not).
 func AftTxnSteps(c *client.Client, steps *Steps) TxnFunc {
 	return func(ctx context.Context, writeKeys, readKeys []string, value []byte) error {

@@ -75,6 +75,10 @@ func writeHeadlines(p printer, r *Results) {
 			parts = append(parts, fmt.Sprintf("aft commits **%.0f txn/s**, **%s** the throughput of plain (%.0f/s), p50 %s ms vs %s ms (closed loop)",
 				a.Throughput, folder.Ratio(a.Throughput, pl.Throughput), pl.Throughput, folder.Millis(a.Latency.P50), folder.Millis(pl.Latency.P50)))
 		}
+		if b := find(r, c, ScenarioAPI, ModeAftBatch, LoopClosed, 0); b != nil && pl != nil {
+			parts = append(parts, fmt.Sprintf("in batches (a begin carrying the ops, then the commit) **%.0f txn/s**, **%s** plain's, p50 %s ms",
+				b.Throughput, folder.Ratio(b.Throughput, pl.Throughput), folder.Millis(b.Latency.P50)))
+		}
 		if d := find(r, c, ScenarioAPI, ModeDynamoDBTxn, LoopClosed, 0); a != nil && d != nil {
 			parts = append(parts, fmt.Sprintf("**%s** the throughput of DynamoDB transactions (%.0f/s)", folder.Ratio(a.Throughput, d.Throughput), d.Throughput))
 		}

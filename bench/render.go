@@ -86,7 +86,7 @@ func fractions(r *Results) []float64 {
 // modes returns the modes of r in a fixed order: aft, plain, dynamodb-txn.
 func modes(r *Results) []string {
 	var out []string
-	for _, m := range []string{ModeAft, ModePlain, ModeDynamoDBTxn} {
+	for _, m := range []string{ModeAft, ModeAftBatch, ModePlain, ModeDynamoDBTxn} {
 		if slices.ContainsFunc(r.Runs, func(x Record) bool { return x.Mode == m }) {
 			out = append(out, m)
 		}
@@ -98,7 +98,7 @@ func modes(r *Results) []string {
 func seriesColor(scenario, mode string) color.Color {
 	i := map[string]int{
 		ScenarioAPI + "/" + ModeAft: 0, ScenarioAPI + "/" + ModePlain: 1, ScenarioAPI + "/" + ModeDynamoDBTxn: 2,
-		ScenarioGateway + "/" + ModeAft: 3, ScenarioGateway + "/" + ModePlain: 4,
+		ScenarioGateway + "/" + ModeAft: 3, ScenarioGateway + "/" + ModePlain: 4, ScenarioAPI + "/" + ModeAftBatch: 5,
 	}[scenario+"/"+mode]
 	return report.Palette[i%len(report.Palette)]
 }
@@ -108,6 +108,8 @@ func seriesName(scenario, mode string) string {
 	switch scenario + "/" + mode {
 	case ScenarioAPI + "/" + ModeAft:
 		return "aft txn via shim API"
+	case ScenarioAPI + "/" + ModeAftBatch:
+		return "aft txn in batches (begin with ops, commit)"
 	case ScenarioAPI + "/" + ModePlain:
 		return "plain: same work on the store"
 	case ScenarioAPI + "/" + ModeDynamoDBTxn:

@@ -41,6 +41,7 @@ const (
 // The modes of a Record (Record.Mode): package mode's names, as in the workload suite.
 const (
 	ModeAft         = string(mode.Aft)         // through aft: the shim (api) or the middleware and the shim (gateway)
+	ModeAftBatch    = string(mode.AftBatch)    // through the shim's API in batches: a begin with the ops, then the commit
 	ModePlain       = string(mode.Plain)       // the same reads and writes straight on the store, no transaction
 	ModeDynamoDBTxn = string(mode.DynamoDBTxn) // DynamoDB's own TransactWriteItems and TransactGetItems
 )

@@ -63,6 +63,14 @@ func single(ctx context.Context, c *Config) error {
 			return err
 		}
 	}
+	var batched Result
+	if c.Batches {
+		opts.Progress = progressLines(c.Stdout, "aft-batch", rss, detail, nil)
+		if batched, err = Run(ctx, opts, AftBatchTxn(client.New(shim))); err != nil {
+			return err
+		}
+		printResult(c.Stdout, "aft in batches (begin with ops, commit)", batched)
+	}
 	if !c.Direct {
 		return nil
 	}
@@ -88,6 +96,10 @@ func single(ctx context.Context, c *Config) error {
 	printResult(c.Stdout, name, res)
 	fmt.Fprintf(c.Stdout, "ratio aft/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
 		aft.TPS/res.TPS, float64(aft.P50)/float64(res.P50), float64(aft.P99)/float64(res.P99))
+	if c.Batches {
+		fmt.Fprintf(c.Stdout, "ratio aft in batches/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
+			batched.TPS/res.TPS, float64(batched.P50)/float64(res.P50), float64(batched.P99)/float64(res.P99))
+	}
 	return nil
 }
 

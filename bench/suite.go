@@ -61,7 +61,7 @@ func RunSuite(ctx context.Context, cfg SuiteConfig) (*Results, error) {
 	}
 	s := &suite{cfg: cfg, res: &Results{Schema: SchemaVersion, Started: time.Now(), Shape: cfg.Shape, Machine: folder.ThisMachine()}}
 	s.res.Machine.LoadBefore = folder.LoadAverage()
-	s.total = len(cfg.Stores) * len(cfg.Latencies) * (4 + 4*len(cfg.RateFractions))
+	s.total = len(cfg.Stores) * len(cfg.Latencies) * (5 + 4*len(cfg.RateFractions)) // api: aft, plain, aft-batch
 	for _, url := range cfg.Stores {
 		if BackendName(url) == "dynamodb" {
 			s.total += len(cfg.Latencies) // a closed-loop run with DynamoDB's transactions
@@ -157,7 +157,7 @@ func (s *suite) configuration(ctx context.Context, sc StoreConfig) error {
 func (s *suite) api(ctx context.Context, sc StoreConfig, base Record, c *client.Client, plain store.Store) error {
 	steps := new(Steps)
 	aftFn := AftTxnSteps(c, steps)
-	modes := []modeFn{{ModeAft, aftFn}, {ModePlain, DirectTxn(plain)}}
+	modes := []modeFn{{ModeAft, aftFn}, {ModePlain, DirectTxn(plain)}, {ModeAftBatch, AftBatchTxn(c)}}
 	if dt, err := DynamoTxn(plain, sc.Latency); err == nil {
 		modes = append(modes, modeFn{ModeDynamoDBTxn, dt})
 	}

@@ -43,7 +43,8 @@ func TestRunSuite(t *testing.T) {
 		}
 	}
 	want := []string{
-		"api/aft/closed/embedded/0ms/c4", "api/plain/closed/embedded/0ms/c4", "api/aft/open/embedded/0ms/25%", "api/plain/open/embedded/0ms/25%",
+		"api/aft/closed/embedded/0ms/c4", "api/plain/closed/embedded/0ms/c4", "api/aft-batch/closed/embedded/0ms/c4",
+		"api/aft/open/embedded/0ms/25%", "api/plain/open/embedded/0ms/25%",
 		"gateway/aft/closed/embedded/0ms/c4", "gateway/plain/closed/embedded/0ms/c4", "gateway/aft/open/embedded/0ms/25%", "gateway/plain/open/embedded/0ms/25%",
 	}
 	if strings.Join(keys, " ") != strings.Join(want, " ") {
@@ -58,7 +59,7 @@ func TestRunSuite(t *testing.T) {
 	if len(res.Metrics) == 0 {
 		t.Error("no metrics scraped")
 	}
-	for _, line := range []string{"[1/8] embedded +0s: api aft closed loop", "[8/8] embedded +0s: gateway plain open loop", "SIGKILL sent", "recovered in"} {
+	for _, line := range []string{"[1/9] embedded +0s: api aft closed loop", "[3/9] embedded +0s: api aft-batch closed loop", "[9/9] embedded +0s: gateway plain open loop", "SIGKILL sent", "recovered in"} {
 		if !strings.Contains(status.String(), line) {
 			t.Errorf("status lacks %q:\n%s", line, status.String())
 		}

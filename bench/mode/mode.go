@@ -13,6 +13,9 @@ const (
 	Plain Name = "plain"
 	// Aft: through aft: the shim's API, or a function behind the middleware using the shim.
 	Aft Name = "aft"
+	// AftBatch: through the shim's API in batches: a begin carrying the writes and the
+	// reads, then the commit (http-api.md, "Batches").
+	AftBatch Name = "aft-batch"
 	// DynamoDBTxn: DynamoDB's own transactions (TransactWriteItems and TransactGetItems),
 	// without idempotency. Only with a dynamodb:// store.
 	DynamoDBTxn Name = "dynamodb-txn"

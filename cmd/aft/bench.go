@@ -44,6 +44,7 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	fs.IntVar(&s.ValueSize, "value-size", s.ValueSize, "bytes per value")
 	fs.Float64Var(&s.Zipf, "zipf", s.Zipf, "Zipf exponent of key popularity (> 1; 0 for uniform)")
 	fs.BoolVar(&c.Direct, "direct", true, "also run the same work straight on the embedded store")
+	fs.BoolVar(&c.Batches, "batches", true, "also run aft in batches: a begin carrying the writes and reads, then the commit (with --out: always)")
 	fs.BoolVar(&c.NoSync, "no-sync", false, "in-process stores skip fsync")
 	fs.StringVar(&c.DataDir, "data-dir", "", "where in-process stores live (default: a temporary directory, removed after)")
 	fs.DurationVar(&c.ProgressEvery, "progress", 2*time.Second, "interval of progress lines")
