@@ -82,6 +82,9 @@ func TestLangSDKs(t *testing.T) {
 				prefix + "empty":                   "",
 				prefix + "weird/ key.\u00e9%~_-?#": "weird",
 				prefix + "bin\xff":                 "\x00\x01\xfe",
+				prefix + "many/a":                  "1",
+				prefix + "many/b":                  "2",
+				prefix + "many/empty":              "",
 			}, prefix+"deleted", prefix+"missing")
 		})
 	}

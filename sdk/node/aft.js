@@ -13,12 +13,16 @@
  *   const v = await txn.get('accounts/alice');     // Buffer, or null when the key does not exist
  *   await txn.put('accounts/alice', '90');         // Buffer, Uint8Array or string (UTF-8)
  *   await txn.delete('carts/alice');
+ *   const got = await txn.getMany(['accounts/alice', 'accounts/bob']);  // one round trip: Map key -> Buffer
+ *   await txn.putMany({ 'accounts/alice': '60', 'accounts/bob': '40' });
  *   const res = await txn.call(process.env.B_URL, { order: 42 });  // B joins this transaction
  */
 
 const TXN_HEADER = 'X-Aft-Txn-Id';
 const SHIM_HEADER = 'X-Aft-Shim';
 const HEX = '0123456789ABCDEF';
+/** The most ops one batch of the shim's API holds; getMany and putMany send more in several. */
+const MAX_BATCH_OPS = 1000;
 
 /**
  * An error of the shim, of a call, or a missing transaction. status is the HTTP status of
@@ -96,7 +100,8 @@ class Txn {
     this.id = id;
     this.shim = shim;
     this.timeoutMs = timeoutMs;
-    this._base = `${shim.replace(/\/+$/, '')}/v1/txns/${escapeKey(id)}/keys/`;
+    this._txnURL = `${shim.replace(/\/+$/, '')}/v1/txns/${escapeKey(id)}`;
+    this._base = `${this._txnURL}/keys/`;
   }
 
   /**
@@ -132,8 +137,47 @@ class Txn {
 
   /** Write value (Buffer, Uint8Array or string, sent as UTF-8) as key; others see it once the transaction commits. */
   async put(key, value) {
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-    await this._shim('PUT', key, bytes);
+    await this._shim('PUT', key, bytesOf(value));
+  }
+
+  /**
+   * The values of keys in this transaction, in one round trip (a batch of the shim's API,
+   * one per MAX_BATCH_OPS keys): a Map of key -> Buffer, without the keys that have no
+   * visible version. Keys are strings; use get for keys that are not text.
+   */
+  async getMany(keys) {
+    const list = Array.from(keys, textKey);
+    const results = await this._batch(list.map((key) => ({ op: 'read', key })));
+    const out = new Map();
+    list.forEach((key, i) => {
+      const r = results[i];
+      if (r.code === 'key_not_found') return;
+      checkResult('read', key, r);
+      out.set(key, Buffer.from(r.value || '', 'base64'));
+    });
+    return out;
+  }
+
+  /**
+   * Write every key -> value of entries (an object, a Map or [key, value] pairs; values as
+   * for put) in one round trip (a batch, one per MAX_BATCH_OPS keys). Keys are strings.
+   */
+  async putMany(entries) {
+    const pairs = entries instanceof Map || Array.isArray(entries) ? Array.from(entries) : Object.entries(entries);
+    const ops = pairs.map(([k, v]) => ({ op: 'write', key: textKey(k), value: bytesOf(v).toString('base64') }));
+    const results = await this._batch(ops);
+    ops.forEach((op, i) => checkResult('write', op.key, results[i]));
+  }
+
+  /** The results of ops, sent in batches of at most MAX_BATCH_OPS. */
+  async _batch(ops) {
+    const results = [];
+    for (let i = 0; i < ops.length; i += MAX_BATCH_OPS) {
+      const raw = await this._request('POST', `${this._txnURL}/batch`, Buffer.from(JSON.stringify({ ops: ops.slice(i, i + MAX_BATCH_OPS) })),
+        'application/json', 'batch');
+      results.push(...JSON.parse(raw.toString('utf8')).results);
+    }
+    return results;
   }
 
   /** Delete key in this transaction. */
@@ -164,13 +208,18 @@ class Txn {
 
   /** One request to the shim about key: the answer's body as a Buffer, or an AftError. */
   async _shim(method, key, bytes) {
+    return this._request(method, this._base + escapeKey(key), bytes, 'application/octet-stream', `${method} ${JSON.stringify(String(key))}`);
+  }
+
+  /** One request to the shim: the answer's body as a Buffer, or an AftError naming what. */
+  async _request(method, url, bytes, contentType, what) {
     let res;
     let raw;
     try {
-      res = await fetch(this._base + escapeKey(key), {
+      res = await fetch(url, {
         method,
         body: bytes,
-        headers: bytes ? { 'Content-Type': 'application/octet-stream' } : {},
+        headers: bytes ? { 'Content-Type': contentType } : {},
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       raw = Buffer.from(await res.arrayBuffer());
@@ -186,8 +235,28 @@ class Txn {
     } catch {
       // not the JSON error shape: keep the raw body
     }
-    throw new AftError(`${method} ${JSON.stringify(String(key))}: ${message}`, { status: res.status, code });
+    throw new AftError(`${what}: ${message}`, { status: res.status, code });
   }
+}
+
+/** The bytes of a value: a Buffer, Uint8Array, or a string sent as UTF-8. */
+function bytesOf(value) {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+}
+
+/** key as a string, as a batch's JSON carries keys; bytes must be UTF-8. */
+function textKey(key) {
+  if (typeof key === 'string') return key;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(key);
+  } catch {
+    throw new AftError(`key ${JSON.stringify(String(key))} is not UTF-8: use get and put for it`, { code: 'bad_key' });
+  }
+}
+
+/** Throw the AftError of one op's result, if it failed. */
+function checkResult(op, key, r) {
+  if (r.code) throw new AftError(`${op} ${JSON.stringify(key)}: ${r.error || r.code}`, { status: r.status, code: r.code });
 }
 
 /** The reason of a fetch failure: undici hides it in cause. */
@@ -195,4 +264,4 @@ function reason(e) {
   return e && e.cause && e.cause.message ? e.cause.message : (e && e.message) || String(e);
 }
 
-module.exports = { Txn, AftError, escapeKey, TXN_HEADER, SHIM_HEADER };
+module.exports = { Txn, AftError, escapeKey, TXN_HEADER, SHIM_HEADER, MAX_BATCH_OPS };

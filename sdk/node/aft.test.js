@@ -153,6 +153,15 @@ describe('against a shim', { skip: !(SHIM && TXN) && 'set AFT_TEST_SHIM and AFT_
     await t.delete(PREFIX + 'deleted');
     assert.equal(await t.get(PREFIX + 'deleted'), null);
   });
+  test('many', async () => {
+    const t = txn();
+    await t.putMany({ [PREFIX + 'many/a']: '1', [PREFIX + 'many/b']: Buffer.from('2'), [PREFIX + 'many/empty']: '' });
+    const got = await t.getMany([PREFIX + 'many/a', PREFIX + 'many/b', PREFIX + 'many/empty', PREFIX + 'missing']);
+    assert.deepEqual(got, new Map([[PREFIX + 'many/a', Buffer.from('1')], [PREFIX + 'many/b', Buffer.from('2')], [PREFIX + 'many/empty', Buffer.alloc(0)]]));
+    await assert.rejects(t.putMany({ '': 'x' }), (e) => e instanceof AftError && e.status === 400 && e.code === 'bad_key');
+    await assert.rejects(t.getMany([Buffer.from([0xff])]), (e) => e instanceof AftError && e.code === 'bad_key');
+    await assert.rejects(new Txn('no-such-txn', SHIM).getMany(['k']), (e) => e instanceof AftError && e.status === 404 && e.code === 'txn_not_found');
+  });
   test('shim errors', async () => {
     await assert.rejects(new Txn('no-such-txn', SHIM).get('k'),
       (e) => e instanceof AftError && e.status === 404 && e.code === 'txn_not_found' && e.message.includes('404 txn_not_found'));

@@ -10,17 +10,23 @@ transaction. The function never commits or aborts: the middleware commits when i
     balance = txn.get("accounts/alice")           # bytes, or None when the key does not exist
     txn.put("accounts/alice", b"90")              # bytes or str (UTF-8)
     txn.delete("carts/alice")
+    got = txn.get_many(["accounts/alice", "accounts/bob"])   # one round trip: {key: bytes}
+    txn.put_many({"accounts/alice": b"60", "accounts/bob": b"40"})
     resp = txn.call(os.environ["B_URL"], data={"order": 42})  # B joins this transaction
 """
 
+import base64
 import json
 import urllib.error
 import urllib.request
 
-__all__ = ["Txn", "AftError", "Response", "escape_key", "TXN_HEADER", "SHIM_HEADER"]
+__all__ = ["Txn", "AftError", "Response", "escape_key", "TXN_HEADER", "SHIM_HEADER", "MAX_BATCH_OPS"]
 
 TXN_HEADER = "X-Aft-Txn-Id"
 SHIM_HEADER = "X-Aft-Shim"
+
+# The most ops one batch of the shim's API holds; get_many and put_many send more in several.
+MAX_BATCH_OPS = 1000
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~-")
 
@@ -105,6 +111,29 @@ def _header(headers, name):
     return value or None
 
 
+def _value(value):
+    """The bytes of a value: bytes, or str sent as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return value if isinstance(value, bytes) else bytes(value)
+
+
+def _text_key(key):
+    """key as a str, as a batch's JSON carries keys."""
+    if isinstance(key, str):
+        return key
+    try:
+        return bytes(key).decode("utf-8")
+    except UnicodeDecodeError:
+        raise AftError("key %r is not UTF-8: use get and put for it" % (key,), code="bad_key") from None
+
+
+def _check_result(op, key, r):
+    """Raise the AftError of one op's result, if it failed."""
+    if "code" in r:
+        raise AftError("%s %r: %s" % (op, key, r.get("error", r["code"])), status=r.get("status"), code=r["code"])
+
+
 def _body(data, headers):
     """Bytes of data (bytes, str, or a JSON-able object), adding a Content-Type for JSON."""
     if data is None or isinstance(data, bytes):
@@ -129,7 +158,8 @@ class Txn:
         self.id = txn_id
         self.shim = shim
         self.timeout = timeout
-        self._base = shim.rstrip("/") + "/v1/txns/" + escape_key(txn_id) + "/keys/"
+        self._txn_url = shim.rstrip("/") + "/v1/txns/" + escape_key(txn_id)
+        self._base = self._txn_url + "/keys/"
 
     @classmethod
     def from_headers(cls, headers, timeout=30.0):
@@ -163,15 +193,44 @@ class Txn:
     def put(self, key, value):
         """Write value (bytes or str, sent as UTF-8) as key; others see it once the
         transaction commits."""
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        elif not isinstance(value, bytes):
-            value = bytes(value)
-        self._shim("PUT", key, value)
+        self._shim("PUT", key, _value(value))
 
     def delete(self, key):
         """Delete key in this transaction."""
         self._shim("DELETE", key)
+
+    def get_many(self, keys):
+        """The values of keys in this transaction, in one round trip (a batch of the shim's
+        API, one per MAX_BATCH_OPS keys): a dict of key -> bytes, without the keys that have
+        no visible version. Keys are str (or UTF-8 bytes); use get for others."""
+        keys = [_text_key(k) for k in keys]
+        results = self._batch([{"op": "read", "key": k} for k in keys])
+        out = {}
+        for k, r in zip(keys, results):
+            if r.get("code") == "key_not_found":
+                continue
+            _check_result("read", k, r)
+            out[k] = base64.b64decode(r.get("value", ""))
+        return out
+
+    def put_many(self, items):
+        """Write every key -> value of items (a dict or pairs; values as for put) in one round
+        trip (a batch, one per MAX_BATCH_OPS keys). Keys are str (or UTF-8 bytes)."""
+        pairs = list(items.items()) if isinstance(items, dict) else list(items)
+        ops = []
+        for k, v in pairs:
+            ops.append({"op": "write", "key": _text_key(k), "value": base64.b64encode(_value(v)).decode("ascii")})
+        for op, r in zip(ops, self._batch(ops)):
+            _check_result("write", op["key"], r)
+
+    def _batch(self, ops):
+        """The results of ops, sent in batches of at most MAX_BATCH_OPS."""
+        results = []
+        for i in range(0, len(ops), MAX_BATCH_OPS):
+            body = json.dumps({"ops": ops[i:i + MAX_BATCH_OPS]}).encode("utf-8")
+            raw = self._request("POST", self._txn_url + "/batch", body, "application/json", "batch")
+            results.extend(json.loads(raw)["results"])
+        return results
 
     def call(self, url, data=None, method="POST", headers=None, timeout=None):
         """Call another function at url, which joins this transaction, and return its
@@ -195,9 +254,13 @@ class Txn:
 
     def _shim(self, method, key, body=None):
         """One request to the shim about key; the answer's body, or AftError."""
-        req = urllib.request.Request(self._base + escape_key(key), data=body, method=method)
+        return self._request(method, self._base + escape_key(key), body, "application/octet-stream", "%s %r" % (method, key))
+
+    def _request(self, method, url, body, content_type, what):
+        """One request to the shim; the answer's body, or AftError naming what."""
+        req = urllib.request.Request(url, data=body, method=method)
         if body is not None:
-            req.add_header("Content-Type", "application/octet-stream")
+            req.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return resp.read()
@@ -209,7 +272,7 @@ class Txn:
                 message, code = j["error"], j["code"]
             except (ValueError, KeyError, TypeError):
                 message, code = raw.decode("utf-8", "replace"), "http_%d" % e.code
-            raise AftError("%s %r: %s" % (method, key, message), status=e.code, code=code) from None
+            raise AftError("%s: %s" % (what, message), status=e.code, code=code) from None
         except (urllib.error.URLError, OSError) as e:
             raise AftError("shim %s unreachable: %s" % (self.shim, getattr(e, "reason", e)), code="shim_unreachable") from e
 

@@ -204,6 +204,20 @@ class TestShim(unittest.TestCase):
         self.txn.delete(PREFIX + "deleted")
         self.assertIsNone(self.txn.get(PREFIX + "deleted"))
 
+    def test_many(self):
+        self.txn.put_many({PREFIX + "many/a": "1", PREFIX + "many/b": b"2", PREFIX + "many/empty": b""})
+        got = self.txn.get_many([PREFIX + "many/a", PREFIX + "many/b", PREFIX + "many/empty", PREFIX + "missing"])
+        self.assertEqual(got, {PREFIX + "many/a": b"1", PREFIX + "many/b": b"2", PREFIX + "many/empty": b""})
+        with self.assertRaises(aft.AftError) as cm:
+            self.txn.put_many({"": b"x"})
+        self.assertEqual((cm.exception.status, cm.exception.code), (400, "bad_key"))
+        with self.assertRaises(aft.AftError) as cm:
+            self.txn.get_many([b"\xff"])
+        self.assertEqual(cm.exception.code, "bad_key")
+        with self.assertRaises(aft.AftError) as cm:
+            aft.Txn("no-such-txn", SHIM).get_many(["k"])
+        self.assertEqual((cm.exception.status, cm.exception.code), (404, "txn_not_found"))
+
     def test_shim_errors(self):
         with self.assertRaises(aft.AftError) as cm:
             aft.Txn("no-such-txn", SHIM).get("k")

@@ -13,12 +13,12 @@ async function transfer(req) {
     return [400, { error: 'want {"from", "to", "amount"}: two accounts and a positive amount' }];
   }
   const txn = Txn.fromHeaders(req.headers);
-  const balance = async (account) => Number((await txn.get(`accounts/${account}`))?.toString() ?? 0);
-  const a = await balance(from);
-  const b = await balance(to);
+  const [ka, kb] = [`accounts/${from}`, `accounts/${to}`];
+  const got = await txn.getMany([ka, kb]); // both reads in one round trip
+  const a = Number(got.get(ka)?.toString() ?? 0);
+  const b = Number(got.get(kb)?.toString() ?? 0);
   if (a < amount) return [409, { error: `insufficient funds: ${from} holds ${a}` }];
-  await txn.put(`accounts/${from}`, String(a - amount));
-  await txn.put(`accounts/${to}`, String(b + amount));
+  await txn.putMany({ [ka]: String(a - amount), [kb]: String(b + amount) }); // both writes in one
   return [200, { [from]: a - amount, [to]: b + amount }];
 }
 

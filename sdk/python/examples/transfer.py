@@ -27,12 +27,12 @@ class Transfer(BaseHTTPRequestHandler):
         except aft.AftError as e:
             return self.answer(400, {"error": str(e)})  # not under the middleware
         try:
-            a = int(txn.get("accounts/" + src) or 0)
-            b = int(txn.get("accounts/" + dst) or 0)
+            ka, kb = "accounts/" + src, "accounts/" + dst
+            got = txn.get_many([ka, kb])  # both reads in one round trip
+            a, b = int(got.get(ka) or 0), int(got.get(kb) or 0)
             if a < amount:
                 return self.answer(409, {"error": "insufficient funds: %s holds %d" % (src, a)})
-            txn.put("accounts/" + src, str(a - amount))
-            txn.put("accounts/" + dst, str(b + amount))
+            txn.put_many({ka: str(a - amount), kb: str(b + amount)})  # both writes in one
         except aft.AftError as e:
             return self.answer(500, {"error": str(e)})  # 5xx: the middleware aborts and retries
         self.answer(200, {src: a - amount, dst: b + amount})
