@@ -17,6 +17,7 @@ func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	d := serve.Defaults()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", d.Listen, "HTTP address of the API")
+	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve Go's profiler (/debug/pprof/) on this host:port, apart from the API (empty: off; keep it on loopback: profiles show data in memory)")
 	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "directory of the embedded store (created if missing)")
 	fs.StringVar(&c.Store, "store", "", "storage backend URL (empty: the embedded store in --data-dir; mem:// for tests)")
 	fs.BoolVar(&c.CreateStore, "create-store", false, "create the DynamoDB table or S3 bucket when missing")

@@ -29,6 +29,7 @@ const (
 // request bodies as `aft serve` does.
 type Config struct {
 	Listen          string        // host:port of the API (Run)
+	PprofListen     string        // host:port of Go's profiler, /debug/pprof/ (Run); "": none
 	DataDir         string        // the embedded store, or the node id file of a shared store (Open)
 	Store           string        // a --store URL; "" is the embedded store in DataDir (Open)
 	CreateStore     bool          // create a missing DynamoDB table or S3 bucket (Open)
@@ -64,6 +65,11 @@ func Defaults() Config {
 func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen %q: want host:port: %v", c.Listen, err)
+	}
+	if c.PprofListen != "" {
+		if _, _, err := net.SplitHostPort(c.PprofListen); err != nil {
+			return fmt.Errorf("--pprof-listen %q: want host:port: %v", c.PprofListen, err)
+		}
 	}
 	if c.Store == "" && c.DataDir == "" {
 		return errors.New("--data-dir is empty: the embedded store needs a directory")

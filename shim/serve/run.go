@@ -46,6 +46,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		s.Close()
 		return fmt.Errorf("listen on %s: %w (is another aft running? pick another address with --listen)", cfg.Listen, err)
 	}
+	if cfg.PprofListen != "" {
+		stop, err := servePprof(cfg.PprofListen, log)
+		if err != nil {
+			ln.Close()
+			s.Close()
+			return err
+		}
+		defer stop()
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	fmt.Fprintf(out, "%s%s (store: %s)\n", ReadyPrefix, ln.Addr(), s.Describe())

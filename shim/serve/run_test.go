@@ -5,12 +5,14 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/launch"
 )
 
 func TestReadyAddr(t *testing.T) {
@@ -116,4 +118,47 @@ func TestRunListenInUse(t *testing.T) {
 		t.Fatalf("open after a failed Run: %v (store not released?)", err)
 	}
 	s.Close()
+}
+
+// --pprof-listen serves the profiler on its own address while Run runs, never on the API's,
+// and stops it with Run.
+func TestRunPprof(t *testing.T) {
+	pprofAddr, err := launch.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.Listen, cfg.DataDir, cfg.PprofListen = "127.0.0.1:0", t.TempDir(), pprofAddr
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, _, done := runShim(t, ctx, cfg)
+	get := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("http://" + pprofAddr + "/debug/pprof/"); code != 200 {
+		t.Errorf("profiler answered %d, want 200", code)
+	}
+	if code := get("http://" + addr + "/debug/pprof/"); code != 404 {
+		t.Errorf("the API's address answered %d for /debug/pprof/, want 404", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if _, err := c.Get("http://" + pprofAddr + "/debug/pprof/"); err == nil {
+		t.Error("the profiler still answers after Run returned")
+	}
+	bad := Defaults()
+	bad.DataDir, bad.PprofListen = t.TempDir(), "nohost"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "--pprof-listen") {
+		t.Errorf("Validate of a bad --pprof-listen = %v", err)
+	}
 }
