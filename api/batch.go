@@ -17,13 +17,6 @@ const (
 // the same.
 const MaxBatchOps = 1000
 
-// CodeBatchTooLarge answers a batch of more than MaxBatchOps ops, or a body over the
-// batch's byte limit (413); CodeBadBatch a body that is not a batch (400). No op runs.
-const (
-	CodeBatchTooLarge = "batch_too_large"
-	CodeBadBatch      = "bad_batch"
-)
-
 // BatchRequest is the body of a batch.
 type BatchRequest struct {
 	Ops []BatchOp `json:"ops"`

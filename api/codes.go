@@ -21,6 +21,8 @@ const (
 	CodeStoreUnavailable  = "store_unavailable"   // 503: a storage call failed; the transaction stays running
 	CodeBadAfter          = "bad_after"           // 400: listing keys: after is not standard base64
 	CodeBadLimit          = "bad_limit"           // 400: listing keys: limit out of range
+	CodeBadBatch          = "bad_batch"           // 400: a batch body that is not {"ops": [...]} (batch.go); no op runs
+	CodeBatchTooLarge     = "batch_too_large"     // 413: more than MaxBatchOps ops, or a body over the batch's limit; no op runs
 	CodeNotFound          = "not_found"           // 404: no such endpoint
 	CodeMethodNotAllowed  = "method_not_allowed"  // 405
 	CodeInternal          = "internal"            // 500: an error with no code of its own
