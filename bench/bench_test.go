@@ -15,12 +15,17 @@ import (
 
 // BenchmarkPaperShape runs the AFT paper's transaction (2 writes then 4 reads of 4 KiB
 // values over 1,000 Zipf keys) from 16 concurrent clients: through aft over HTTP on the
-// embedded store with fsync, and the same work straight on the embedded store.
+// embedded store with fsync, call by call and in batches (a begin carrying the ops, then
+// the commit), and the same work straight on the embedded store.
 // Compare the two as a ratio: go test -bench PaperShape ./bench/
 func BenchmarkPaperShape(b *testing.B) {
 	b.Run("aft-http", func(b *testing.B) {
 		ts, _ := shimtest.StartStore(b, openBolt(b), txn.Config{})
 		runParallel(b, AftTxn(client.New(ts.URL)))
+	})
+	b.Run("aft-http-batch", func(b *testing.B) {
+		ts, _ := shimtest.StartStore(b, openBolt(b), txn.Config{})
+		runParallel(b, AftBatchTxn(client.New(ts.URL)))
 	})
 	b.Run("store-direct", func(b *testing.B) {
 		runParallel(b, DirectTxn(openBolt(b)))
