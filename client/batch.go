@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/aft-shim/aft/api"
@@ -86,7 +87,11 @@ func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, 
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("%s: %w", op, decodeError(resp))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	b, err := readAll(resp)
+	if err != nil {
+		return fmt.Errorf("%s: read answer: %w", op, err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", op, err)
 	}
 	return nil
@@ -117,3 +122,14 @@ func opResults(rs []api.BatchResult, n int) ([]OpResult, error) {
 
 // Value returns the value a write op writes (nil for other ops).
 func (o Op) Value() []byte { return o.value }
+
+// readAll reads the body of resp in one buffer of its declared length, when it declares
+// one (io.ReadAll and json.Decoder would grow theirs from 512 bytes, copying as they go).
+func readAll(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(resp.Body)
+}
