@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/aft-shim/aft/api"
@@ -122,14 +121,3 @@ func opResults(rs []api.BatchResult, n int) ([]OpResult, error) {
 
 // Value returns the value a write op writes (nil for other ops).
 func (o Op) Value() []byte { return o.value }
-
-// readAll reads the body of resp in one buffer of its declared length, when it declares
-// one (io.ReadAll and json.Decoder would grow theirs from 512 bytes, copying as they go).
-func readAll(resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
-		b := make([]byte, n)
-		_, err := io.ReadFull(resp.Body, b)
-		return b, err
-	}
-	return io.ReadAll(resp.Body)
-}

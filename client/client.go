@@ -133,7 +133,7 @@ func (c *Client) Get(ctx context.Context, id, key string) (Value, error) {
 		e.Version = resp.Header.Get(api.HeaderVersion)
 		return Value{}, fmt.Errorf("read %q: %w", key, e)
 	}
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAll(resp)
 	if err != nil {
 		return Value{}, fmt.Errorf("read %q: %w", key, err)
 	}
@@ -275,4 +275,15 @@ func (c *Client) Keys(ctx context.Context, prefix, after string, limit int) (key
 		next = string(b)
 	}
 	return keys, next, nil
+}
+
+// readAll reads the body of resp in one buffer of its declared length, when it declares
+// one (io.ReadAll and json.Decoder would grow theirs from 512 bytes, copying as they go).
+func readAll(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= 64<<20 {
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(resp.Body)
 }

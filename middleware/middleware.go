@@ -287,6 +287,15 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return []byte{}, nil
 	}
+	if n := r.ContentLength; n >= 0 {
+		// A declared length (net/http ends the body there): one buffer of that size, not
+		// io.ReadAll's growing from 512 bytes.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadBody, err)
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadBody, err)
