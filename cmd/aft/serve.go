@@ -4,17 +4,16 @@ import (
 	"context"
 	"flag"
 	"os"
-	"time"
 
-	"github.com/aft-shim/aft/shim/lease"
 	"github.com/aft-shim/aft/shim/serve"
+	"github.com/aft-shim/aft/shim/txn"
 )
 
 // serveCmd is `aft serve`: its flags fill a serve.Config, and package serve runs it.
 type serveCmd struct{}
 
 func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
-	d := serve.Defaults()
+	d, td := serve.Defaults(), txn.Defaults()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", d.Listen, "HTTP address of the API")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve Go's profiler (/debug/pprof/) on this host:port, apart from the API (empty: off; keep it on loopback: profiles show data in memory)")
@@ -31,24 +30,24 @@ func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	fs.Var((*size)(&c.BodyMinRate), "body-min-rate", "and then arrive at this many bytes a second on average, else 408 (0: --body-timeout bounds the whole body)")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 0, "give up start-up after this long when the store keeps failing (0: retry until SIGTERM)")
 	fs.StringVar(&c.Txn.Node, "node-id", "", "this node's identity in the lease of a shared store, the same across restarts (default: kept in --data-dir/node-id)")
-	fs.DurationVar(&c.Txn.LeaseTime, "lease-time", lease.DefaultTime, "shared store: a node that stops renewing its lease keeps others out this long")
+	fs.DurationVar(&c.Txn.LeaseTime, "lease-time", td.LeaseTime, "shared store: a node that stops renewing its lease keeps others out this long")
 	t := &c.Txn
-	fs.DurationVar(&t.IdleTimeout, "txn-timeout", 2*time.Minute, "abort running transactions idle this long")
-	fs.DurationVar(&t.CommitTimeout, "commit-timeout", 30*time.Second, "bound on the storage writes of one commit")
+	fs.DurationVar(&t.IdleTimeout, "txn-timeout", td.IdleTimeout, "abort running transactions idle this long")
+	fs.DurationVar(&t.CommitTimeout, "commit-timeout", td.CommitTimeout, "bound on the storage writes of one commit")
 	fs.Var((*size)(&t.MaxValueSize), "max-value-size", "largest value of one write (default 4MiB)")
 	fs.Var((*size)(&t.MaxTxnBytes), "max-txn-size", "largest write buffer of one transaction (default 64MiB)")
 	fs.Var((*size)(&t.MaxBufferedBytes), "max-buffered", "write buffers of all running transactions together (default 1GiB)")
 	fs.Var((*size)(&t.CacheBytes), "cache-size", "value cache size (default 64MiB)")
-	fs.IntVar(&t.MaxReadSet, "max-read-set", 100_000, "distinct keys one transaction may read from the store (more: 413 read_set_too_large)")
-	fs.IntVar(&t.FinishedStatuses, "finished-statuses", 100_000, "finished transactions whose status is remembered")
-	fs.IntVar(&t.MaxRunning, "max-running", 100_000, "running transactions at once; past it begin answers 503 busy")
+	fs.IntVar(&t.MaxReadSet, "max-read-set", td.MaxReadSet, "distinct keys one transaction may read from the store (more: 413 read_set_too_large)")
+	fs.IntVar(&t.FinishedStatuses, "finished-statuses", td.FinishedStatuses, "finished transactions whose status is remembered")
+	fs.IntVar(&t.MaxRunning, "max-running", td.MaxRunning, "running transactions at once; past it begin answers 503 busy")
 	fs.IntVar(&t.MaxIdemKeys, "max-idem-keys", 0, "idempotency keys with running attempts at once; past it begin answers 503 busy (default --max-running)")
 	fs.DurationVar(&t.MaxLifetime, "txn-max-lifetime", 0, "abort transactions running this long even when active (default 5 times --txn-timeout)")
-	fs.DurationVar(&t.GCInterval, "gc-interval", 200*time.Millisecond, "how often superseded versions are collected")
-	fs.DurationVar(&t.OrphanGrace, "orphan-grace", 5*time.Minute, "age after which data versions without a commit record are removed")
-	fs.DurationVar(&t.ResultRetention, "result-retention", 24*time.Hour, "how long the stored result of a committed idempotency key is kept")
-	fs.DurationVar(&t.SweepInterval, "sweep-interval", 10*time.Minute, "how often orphans and expired results are swept")
-	fs.DurationVar(&t.SettleTime, "settle-time", 5*time.Second, "how long after a failed store write it may still land; an abort after a failed commit waits this long")
+	fs.DurationVar(&t.GCInterval, "gc-interval", td.GCInterval, "how often superseded versions are collected")
+	fs.DurationVar(&t.OrphanGrace, "orphan-grace", td.OrphanGrace, "age after which data versions without a commit record are removed")
+	fs.DurationVar(&t.ResultRetention, "result-retention", td.ResultRetention, "how long the stored result of a committed idempotency key is kept")
+	fs.DurationVar(&t.SweepInterval, "sweep-interval", td.SweepInterval, "how often orphans and expired results are swept")
+	fs.DurationVar(&t.SettleTime, "settle-time", td.SettleTime, "how long after a failed store write it may still land; an abort after a failed commit waits this long")
 	return fs
 }
 

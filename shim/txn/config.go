@@ -64,46 +64,39 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Defaults returns the value each zero field of a Config takes in Validate; MaxIdemKeys
+// (default MaxRunning) and MaxLifetime (default 5 times IdleTimeout) follow other fields.
+// `aft serve` shows these as its flags' defaults.
+func Defaults() Config {
+	return Config{
+		IdleTimeout: 2 * time.Minute, CommitTimeout: 30 * time.Second, GCInterval: 200 * time.Millisecond,
+		OrphanGrace: 5 * time.Minute, ResultRetention: 24 * time.Hour, SweepInterval: 10 * time.Minute,
+		SettleTime: 5 * time.Second, LeaseTime: lease.DefaultTime,
+		MaxValueSize: 4 << 20, MaxTxnBytes: 64 << 20, MaxBufferedBytes: 1 << 30, CacheBytes: 64 << 20,
+		MaxReadSet: 100_000, FinishedStatuses: 100_000, MaxRunning: 100_000,
+	}
+}
+
 // Validate fills in defaults and rejects impossible settings.
 func (c *Config) Validate() error {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	def(&c.IdleTimeout, 2*time.Minute)
-	def(&c.CommitTimeout, 30*time.Second)
-	def(&c.GCInterval, 200*time.Millisecond)
-	def(&c.OrphanGrace, 5*time.Minute)
-	def(&c.ResultRetention, 24*time.Hour)
-	def(&c.SweepInterval, 10*time.Minute)
-	def(&c.SettleTime, 5*time.Second)
-	if c.MaxValueSize == 0 {
-		c.MaxValueSize = 4 << 20
-	}
-	if c.MaxTxnBytes == 0 {
-		c.MaxTxnBytes = 64 << 20
-	}
-	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = 1 << 30
-	}
-	if c.CacheBytes == 0 {
-		c.CacheBytes = 64 << 20
-	}
-	if c.MaxReadSet == 0 {
-		c.MaxReadSet = 100_000
-	}
-	if c.FinishedStatuses == 0 {
-		c.FinishedStatuses = 100_000
-	}
-	if c.MaxRunning == 0 {
-		c.MaxRunning = 100_000
-	}
-	if c.MaxIdemKeys == 0 {
-		c.MaxIdemKeys = c.MaxRunning
-	}
-	def(&c.MaxLifetime, 5*c.IdleTimeout)
-	def(&c.LeaseTime, lease.DefaultTime)
+	d := Defaults()
+	orDefault(&c.IdleTimeout, d.IdleTimeout)
+	orDefault(&c.CommitTimeout, d.CommitTimeout)
+	orDefault(&c.GCInterval, d.GCInterval)
+	orDefault(&c.OrphanGrace, d.OrphanGrace)
+	orDefault(&c.ResultRetention, d.ResultRetention)
+	orDefault(&c.SweepInterval, d.SweepInterval)
+	orDefault(&c.SettleTime, d.SettleTime)
+	orDefault(&c.LeaseTime, d.LeaseTime)
+	orDefault(&c.MaxValueSize, d.MaxValueSize)
+	orDefault(&c.MaxTxnBytes, d.MaxTxnBytes)
+	orDefault(&c.MaxBufferedBytes, d.MaxBufferedBytes)
+	orDefault(&c.CacheBytes, d.CacheBytes)
+	orDefault(&c.MaxReadSet, d.MaxReadSet)
+	orDefault(&c.FinishedStatuses, d.FinishedStatuses)
+	orDefault(&c.MaxRunning, d.MaxRunning)
+	orDefault(&c.MaxIdemKeys, c.MaxRunning)
+	orDefault(&c.MaxLifetime, 5*c.IdleTimeout)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -147,4 +140,12 @@ func (c *Config) Validate() error {
 			c.OrphanGrace, c.CommitTimeout, c.SettleTime))
 	}
 	return errors.Join(errs...)
+}
+
+// orDefault sets *p to v when *p is its zero value.
+func orDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
 }
