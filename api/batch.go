@@ -23,11 +23,12 @@ type BatchRequest struct {
 }
 
 // BatchOp is one op. Key is a JSON string (so a key that is not valid UTF-8 uses the single
-// calls); Value, the base64 of the value, is given for a write only.
+// calls); Value is given for a write only. On the wire it is the standard base64 of the
+// value, which encoding/json writes and reads for a []byte without a string between.
 type BatchOp struct {
 	Op    string  `json:"op"`
 	Key   string  `json:"key"`
-	Value *string `json:"value,omitempty"`
+	Value *[]byte `json:"value,omitempty"`
 }
 
 // BatchResult is the answer to one op: the status the single call would answer (204 for a
@@ -39,7 +40,7 @@ type BatchResult struct {
 	Status   int     `json:"status"`
 	Code     string  `json:"code,omitempty"`
 	Error    string  `json:"error,omitempty"`
-	Value    *string `json:"value,omitempty"`
+	Value    *[]byte `json:"value,omitempty"` // base64 on the wire, as BatchOp.Value
 	Version  string  `json:"version,omitempty"`
 	OwnWrite bool    `json:"own_write,omitempty"`
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -70,7 +69,10 @@ func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, 
 	for i, o := range ops {
 		req.Ops[i] = api.BatchOp{Op: o.kind, Key: o.key}
 		if o.kind == api.OpWrite {
-			v := base64.StdEncoding.EncodeToString(o.value)
+			v := o.value
+			if v == nil {
+				v = []byte{}
+			}
 			req.Ops[i].Value = &v
 		}
 	}
@@ -109,11 +111,7 @@ func opResults(rs []api.BatchResult, n int) ([]OpResult, error) {
 		}
 		out[i].Value = Value{Version: r.Version, OwnWrite: r.OwnWrite}
 		if r.Value != nil {
-			b, err := base64.StdEncoding.DecodeString(*r.Value)
-			if err != nil {
-				return nil, fmt.Errorf("batch: result %d: decode value: %w", i, err)
-			}
-			out[i].Value.Bytes = b
+			out[i].Value.Bytes = *r.Value
 		}
 	}
 	return out, nil

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -123,10 +122,10 @@ func (s *naiveShim) batch(id string, body []byte) []api.BatchResult {
 				out = append(out, api.BatchResult{Status: 404, Code: "key_not_found"})
 				continue
 			}
-			b := base64.StdEncoding.EncodeToString(v.value)
+			b := v.value
 			out = append(out, api.BatchResult{Status: 200, Value: &b, Version: v.version})
 		case api.OpWrite:
-			b, _ := base64.StdEncoding.DecodeString(*o.Value)
+			b := *o.Value
 			s.data[o.Key] = naiveValue{b, s.version(id)}
 			out = append(out, api.BatchResult{Status: 204})
 		case api.OpDelete:

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,11 +83,7 @@ func parseBatch(body []byte) ([]batchOp, error) {
 		}
 		ops[i] = batchOp{op: o.Op, key: o.Key}
 		if o.Value != nil {
-			v, err := base64.StdEncoding.DecodeString(*o.Value)
-			if err != nil {
-				return nil, fmt.Errorf("op %d: value is not standard base64: %v", i, err)
-			}
-			ops[i].value = v
+			ops[i].value = *o.Value
 		}
 	}
 	return ops, nil
@@ -173,7 +168,10 @@ func (s *Server) runOp(ctx context.Context, id string, o batchOp) (api.BatchResu
 		return res, nil
 	}
 	res.OwnWrite = rd.Version.IsZero()
-	v := base64.StdEncoding.EncodeToString(rd.Value)
+	v := rd.Value // shared with the cache: encoded, never changed
+	if v == nil {
+		v = []byte{} // an empty value is "", not null
+	}
 	res.Value = &v
 	return res, nil
 }

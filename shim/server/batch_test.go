@@ -61,8 +61,8 @@ func TestBatchAnswersAsTheSingleCalls(t *testing.T) {
 	for i := range got {
 		got[i].Error = "" // texts for people; the codes are the contract
 	}
-	committedB := b64("committed b")
-	mine := b64("mine")
+	committedB := []byte("committed b")
+	mine := []byte("mine")
 	want := []api.BatchResult{
 		{Status: 204},
 		{Status: 200, Value: &committedB, Version: first.Version},
@@ -174,9 +174,9 @@ func TestBeginWithOps(t *testing.T) {
 		Results    []api.BatchResult
 	}
 	json.Unmarshal(b, &began)
-	one := b64("1")
+	one := "1"
 	if began.Status != "running" || began.Attempt != 1 || len(began.Results) != 2 || began.Results[0].Status != 204 ||
-		began.Results[1].Value == nil || *began.Results[1].Value != one {
+		began.Results[1].Value == nil || string(*began.Results[1].Value) != one {
 		t.Fatalf("begin with ops answered %s", b)
 	}
 	if _, err := c.Commit(ctx, began.ID, []byte("done")); err != nil {
