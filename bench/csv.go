@@ -37,16 +37,5 @@ func (r *Results) tables() []folder.CSV {
 	return []folder.CSV{{Name: "runs.csv", Table: runs}, {Name: "timeline.csv", Table: timeline}}
 }
 
-// WriteCSV writes runs.csv and timeline.csv into dir (WriteFolder writes them with the
-// rest of the folder).
-func (r *Results) WriteCSV(dir string) error {
-	for _, c := range r.tables() {
-		if err := folder.WriteCSV(dir, c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 func itoa(n int64) string  { return strconv.FormatInt(n, 10) }

@@ -55,13 +55,13 @@ func TestLoadRefuses(t *testing.T) {
 	}
 }
 
-func TestWriteCSV(t *testing.T) {
+func TestWriteFolderCSV(t *testing.T) {
 	r, err := Load("testdata/results.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := r.WriteCSV(dir); err != nil {
+	if err := WriteFolder(dir, r); err != nil { // the CSV files as the report folder has them
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

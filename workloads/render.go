@@ -79,11 +79,6 @@ func WriteAll(dir string, results []Result, info RunInfo) error {
 	return folder.Write(dir, raw(results, info), Files(results, info))
 }
 
-// Render writes report.md, results.csv and the charts of dir from results.
-func Render(dir string, results []Result, info RunInfo) error {
-	return folder.Render(dir, Files(results, info))
-}
-
 // raw returns the raw files of a report folder: results.json and run.json.
 func raw(results []Result, info RunInfo) []folder.JSON {
 	return []folder.JSON{{Name: FileResults, Value: results}, {Name: FileRun, Value: info}}

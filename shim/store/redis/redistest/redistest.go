@@ -204,6 +204,3 @@ func (s *Server) kill() {
 		s.proc.Kill()
 	}
 }
-
-// LogTail returns the end of the server's log, for failure messages.
-func (s *Server) LogTail() string { return s.proc.Tail() }
