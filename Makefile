@@ -11,6 +11,7 @@ PKGS  := ./...
 FUZZ_RECORD     ?= 400000x
 FUZZ_HANDLER    ?= 30000x
 FUZZ_MIDDLEWARE ?= 10000x
+FUZZ_CODEC      ?= 100000x
 
 .PHONY: all build run test deps verify unit fuzz-short fuzz bench load clean
 
@@ -53,10 +54,13 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZ_RECORD) ./shim/record/
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZ_HANDLER) ./shim/server/
 	$(GO) test -run='^$$' -fuzz='^FuzzMiddleware$$' -fuzztime=$(FUZZ_MIDDLEWARE) ./middleware/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBatchRequest$$' -fuzztime=$(FUZZ_CODEC) ./api/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAnswers$$' -fuzztime=$(FUZZ_CODEC) ./api/
+	$(GO) test -run='^$$' -fuzz='^FuzzAppend$$' -fuzztime=$(FUZZ_CODEC) ./api/
 
 fuzz: FUZZTIME = 5m
 fuzz:
-	$(MAKE) fuzz-short FUZZ_RECORD=$(FUZZTIME) FUZZ_HANDLER=$(FUZZTIME) FUZZ_MIDDLEWARE=$(FUZZTIME)
+	$(MAKE) fuzz-short FUZZ_RECORD=$(FUZZTIME) FUZZ_HANDLER=$(FUZZTIME) FUZZ_MIDDLEWARE=$(FUZZTIME) FUZZ_CODEC=$(FUZZTIME)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shim/... ./bench/...

@@ -33,6 +33,7 @@ type Config struct {
 	DataDir    string          // where in-process stores live; "" is a temporary directory, removed after
 	RSSAt      string          // comma-separated counts at which a single run prints resident memory
 	MemProfile string          // a single run writes a heap profile of the in-process shim here
+	CPUProfile string          // a single run writes a CPU profile of each of its runs: CPUProfile.MODE
 	Stores     []string        // --store URLs ("" or none: a fresh embedded store); several need Out
 	Baseline   string          // BaselineStore or BaselineDynamoDBTxn (single runs)
 	Latencies  []time.Duration // injected store latencies; several need Out (default with Out: 5ms)
@@ -121,8 +122,8 @@ func (c *Config) validateSuite() error {
 		return configErr("--out runs by time: drop --txns")
 	case c.Baseline != BaselineStore:
 		return configErr("--out compares with DynamoDB transactions on every dynamodb:// store: drop --baseline")
-	case c.RSSAt != "" || c.MemProfile != "":
-		return configErr("--rss-at and --memprofile are for runs without --out")
+	case c.RSSAt != "" || c.MemProfile != "" || c.CPUProfile != "":
+		return configErr("--rss-at, --memprofile and --cpuprofile are for runs without --out")
 	}
 	var err error
 	c.fractions, err = parseList(c.Rates, func(f string) (float64, error) {

@@ -50,3 +50,21 @@ func writeHeapProfile(path string) error {
 	}
 	return nil
 }
+
+// cpuProfiled runs fn under a CPU profile of this process written to path+"."+mode, or just
+// runs it when path is "".
+func cpuProfiled(path, mode string, fn func() (Result, error)) (Result, error) {
+	if path == "" {
+		return fn()
+	}
+	f, err := os.Create(path + "." + mode)
+	if err != nil {
+		return Result{}, fmt.Errorf("cpuprofile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return Result{}, fmt.Errorf("cpuprofile: %w", err)
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
+}

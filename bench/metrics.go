@@ -105,18 +105,27 @@ func (m *overheadMeter) meanMS() float64 {
 // its /metrics (process_resident_memory_bytes), 0 if unknown.
 func shimRSS(shimURL string) func() int64 {
 	return func() int64 {
-		resp, err := http.Get(strings.TrimRight(shimURL, "/") + "/metrics")
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				return int64(f)
+		v := shimMetrics(shimURL, "process_resident_memory_bytes")
+		return int64(v[0])
+	}
+}
+
+// shimMetrics reads the values of the unlabelled metrics names from the /metrics of the shim
+// at shimURL, 0 for those it cannot read.
+func shimMetrics(shimURL string, names ...string) []float64 {
+	out := make([]float64, len(names))
+	resp, err := http.Get(strings.TrimRight(shimURL, "/") + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		for i, name := range names {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				out[i], _ = strconv.ParseFloat(v, 64)
 			}
 		}
-		return 0
 	}
+	return out
 }

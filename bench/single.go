@@ -53,11 +53,10 @@ func single(ctx context.Context, c *Config) error {
 		detail = inProcessMemory(filepath.Join(dir, "aft", backend.DataFile))
 	}
 	opts.Progress = progressLines(c.Stdout, "aft", rss, detail, c.marks)
-	aft, err := Run(ctx, opts, AftTxn(client.New(shim)))
+	aft, err := c.runMode(ctx, "aft over HTTP", "aft", opts, AftTxn(client.New(shim)))
 	if err != nil {
 		return err
 	}
-	printResult(c.Stdout, "aft over HTTP", aft)
 	if c.MemProfile != "" {
 		if err := writeHeapProfile(c.MemProfile); err != nil {
 			return err
@@ -66,10 +65,10 @@ func single(ctx context.Context, c *Config) error {
 	var batched Result
 	if c.Batches {
 		opts.Progress = progressLines(c.Stdout, "aft-batch", rss, detail, nil)
-		if batched, err = Run(ctx, opts, AftBatchTxn(client.New(shim))); err != nil {
+		batched, err = c.runMode(ctx, "aft in batches (begin with ops, commit)", "aft-batch", opts, AftBatchTxn(client.New(shim)))
+		if err != nil {
 			return err
 		}
-		printResult(c.Stdout, "aft in batches (begin with ops, commit)", batched)
 	}
 	if !c.Direct {
 		return nil
@@ -89,11 +88,10 @@ func single(ctx context.Context, c *Config) error {
 	}
 	fmt.Fprintf(c.Stdout, "comparison: %s (%s)\n", name, desc)
 	opts.Progress = progressLines(c.Stdout, "direct", nil, nil, nil)
-	res, err := Run(ctx, opts, fn)
+	res, err := c.runMode(ctx, name, "direct", opts, fn)
 	if err != nil {
 		return err
 	}
-	printResult(c.Stdout, name, res)
 	fmt.Fprintf(c.Stdout, "ratio aft/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
 		aft.TPS/res.TPS, float64(aft.P50)/float64(res.P50), float64(aft.P99)/float64(res.P99))
 	if c.Batches {
@@ -113,6 +111,24 @@ func dataDir(dir string) (string, func(), error) {
 		return "", nil, err
 	}
 	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// runMode runs fn, under a CPU profile with CPUProfile (to CPUProfile.mode), and prints its
+// result and what it cost per transaction: CPU and allocations of this process, and of
+// the shim when it runs apart (Shim).
+func (c *Config) runMode(ctx context.Context, name, mode string, opts Options, fn TxnFunc) (Result, error) {
+	shim := c.Shim
+	if mode == "direct" {
+		shim = ""
+	}
+	meter := newCostMeter(shim)
+	res, err := cpuProfiled(c.CPUProfile, mode, func() (Result, error) { return Run(ctx, opts, fn) })
+	if err != nil {
+		return res, err
+	}
+	printResult(c.Stdout, name, res)
+	fmt.Fprintf(c.Stdout, "%-24s per txn: %s\n", "", meter.perTxn(res.Txns+res.Errors))
+	return res, nil
 }
 
 func printResult(w io.Writer, name string, r Result) {

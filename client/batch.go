@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -38,9 +37,13 @@ type OpResult struct {
 // error, and the ops after the failing one did not run. Keys must be valid UTF-8 (JSON
 // strings); use the single calls for others.
 func (c *Client) Batch(ctx context.Context, id string, ops ...Op) ([]OpResult, error) {
-	var out api.BatchAnswer
-	if err := c.batchCall(ctx, "batch", "/v1/txns/"+escape(id)+"/batch", nil, ops, &out); err != nil {
+	b, err := c.batchCall(ctx, "batch", "/v1/txns/"+escape(id)+"/batch", nil, ops)
+	if err != nil {
 		return nil, err
+	}
+	out, err := api.DecodeBatchAnswer(b)
+	if err != nil {
+		return nil, fmt.Errorf("batch: decode answer: %w", err)
 	}
 	return opResults(out.Results, len(ops))
 }
@@ -49,22 +52,24 @@ func (c *Client) Batch(ctx context.Context, id string, ops ...Op) ([]OpResult, e
 // When the idempotency key already committed, the answer is the winner with its result, as
 // from BeginWith, and no op runs (the results are nil).
 func (c *Client) BeginBatch(ctx context.Context, o BeginOptions, ops ...Op) (Txn, []OpResult, error) {
-	var out struct {
-		txnJSON
-		Results *[]api.BatchResult `json:"results"`
-	}
-	if err := c.batchCall(ctx, "begin", "/v1/txns", o.header(), ops, &out); err != nil {
+	b, err := c.batchCall(ctx, "begin", "/v1/txns", o.header(), ops)
+	if err != nil {
 		return Txn{}, nil, err
 	}
-	t, err := out.txnJSON.txn()
-	if err != nil || out.Results == nil {
+	j, results, err := api.DecodeBeginAnswer(b)
+	if err != nil {
+		return Txn{}, nil, fmt.Errorf("begin: decode answer: %w", err)
+	}
+	t, err := txnOf(j)
+	if err != nil || results == nil {
 		return t, nil, err
 	}
-	res, err := opResults(*out.Results, len(ops))
+	res, err := opResults(*results, len(ops))
 	return t, res, err
 }
 
-func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, ops []Op, out any) error {
+// batchCall posts ops to path and returns the answer's body.
+func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, ops []Op) ([]byte, error) {
 	req := api.BatchRequest{Ops: make([]api.BatchOp, len(ops))}
 	for i, o := range ops {
 		req.Ops[i] = api.BatchOp{Op: o.kind, Key: o.key}
@@ -76,26 +81,19 @@ func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, 
 			req.Ops[i].Value = &v
 		}
 	}
-	body, err := json.Marshal(req)
+	resp, err := c.do(ctx, http.MethodPost, path, h, req.AppendJSON(make([]byte, 0, req.Size())))
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	resp, err := c.do(ctx, http.MethodPost, path, h, body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("%s: %w", op, decodeError(resp))
+		return nil, fmt.Errorf("%s: %w", op, decodeError(resp))
 	}
 	b, err := readAll(resp)
 	if err != nil {
-		return fmt.Errorf("%s: read answer: %w", op, err)
+		return nil, fmt.Errorf("%s: read answer: %w", op, err)
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s: decode answer: %w", op, err)
-	}
-	return nil
+	return b, nil
 }
 
 // opResults turns the answer's results into OpResults, n of them.

@@ -59,14 +59,6 @@ type Txn struct {
 // Committed reports whether the transaction is committed.
 func (t Txn) Committed() bool { return t.Status == "committed" }
 
-type txnJSON struct {
-	ID      string  `json:"id"`
-	Status  string  `json:"status"`
-	Attempt int     `json:"attempt"`
-	Version string  `json:"version"`
-	Result  *string `json:"result"`
-}
-
 // BeginOptions are the options of BeginWith.
 type BeginOptions struct {
 	IdemKey    string // idempotency key of the logical request; "" for none
@@ -175,19 +167,23 @@ func (c *Client) txnCall(ctx context.Context, op, method, path string, h http.He
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		return Txn{}, fmt.Errorf("%s: %w", op, decodeError(resp))
 	}
-	var j txnJSON
-	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+	b, err := readAll(resp)
+	if err != nil {
+		return Txn{}, fmt.Errorf("%s: read answer: %w", op, err)
+	}
+	j, _, err := api.DecodeBeginAnswer(b)
+	if err != nil {
 		return Txn{}, fmt.Errorf("%s: decode answer: %w", op, err)
 	}
-	t, err := j.txn()
+	t, err := txnOf(j)
 	if err != nil {
 		return Txn{}, fmt.Errorf("%s: %w", op, err)
 	}
 	return t, nil
 }
 
-// txn returns the Txn that j describes.
-func (j txnJSON) txn() (Txn, error) {
+// txnOf returns the Txn that j describes.
+func txnOf(j api.TxnAnswer) (Txn, error) {
 	t := Txn{ID: j.ID, Status: j.Status, Attempt: j.Attempt, Version: j.Version}
 	if j.Result != nil {
 		var err error

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,14 +60,12 @@ func (e *tooManyOps) Error() string {
 // parseBatch decodes a batch body: {"ops": [...]}, each op read, write (with a base64
 // value) or delete, nothing else.
 func parseBatch(body []byte) ([]batchOp, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req api.BatchRequest
-	if err := dec.Decode(&req); err != nil {
+	req, err := api.DecodeBatchRequest(body)
+	switch {
+	case errors.Is(err, api.ErrMoreJSON):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf(`a batch is {"ops": [{"op": "read"|"write"|"delete", "key": K, "value": BASE64}, ...]}: %v`, err)
-	}
-	if dec.More() {
-		return nil, errors.New("a batch is one JSON object; more follows it")
 	}
 	if len(req.Ops) > api.MaxBatchOps {
 		return nil, &tooManyOps{len(req.Ops)}
@@ -101,14 +98,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, id string) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.BatchAnswer{Results: results})
-}
-
-// beginBatch is the answer of a begin that carried ops: the begin's fields and the ops'
-// results.
-type beginBatch struct {
-	txnJSON
-	Results []api.BatchResult `json:"results"`
+	writeBody(w, http.StatusOK, api.BatchAnswer{Results: results}.AppendJSON(make([]byte, 0, api.ResultsSize(results))))
 }
 
 // runBegun runs the ops of a begin in the transaction it began, and answers. A transaction
@@ -121,7 +111,8 @@ func (s *Server) runBegun(w http.ResponseWriter, r *http.Request, info txn.Info,
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, beginBatch{txnJSON: infoJSON(info), Results: results})
+	a := api.BeginBatchAnswer{TxnAnswer: infoJSON(info), Results: results}
+	writeBody(w, http.StatusCreated, a.AppendJSON(make([]byte, 0, api.ResultsSize(results))))
 }
 
 // runOps runs ops in order in transaction id, each answered as its single call would be. An

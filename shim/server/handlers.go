@@ -12,17 +12,9 @@ import (
 	"github.com/aft-shim/aft/shim/txn"
 )
 
-// txnJSON is the body of begin, status, commit and abort answers.
-type txnJSON struct {
-	ID      string  `json:"id"`
-	Status  string  `json:"status"`
-	Attempt int     `json:"attempt,omitempty"`
-	Version string  `json:"version,omitempty"` // commit version, once committed (an addition to the spec)
-	Result  *string `json:"result,omitempty"`  // base64 of the stored result
-}
-
-func infoJSON(info txn.Info) txnJSON {
-	j := txnJSON{ID: info.ID, Status: string(info.Status), Attempt: info.Attempt}
+// infoJSON is the body of begin, status, commit and abort answers.
+func infoJSON(info txn.Info) api.TxnAnswer {
+	j := api.TxnAnswer{ID: info.ID, Status: string(info.Status), Attempt: info.Attempt}
 	if !info.Version.IsZero() {
 		j.Version = info.Version.String()
 	}
@@ -35,6 +27,11 @@ func infoJSON(info txn.Info) txnJSON {
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, _ := json.Marshal(v)
+	writeBody(w, code, b)
+}
+
+// writeBody answers code with the JSON body b.
+func writeBody(w http.ResponseWriter, code int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
@@ -74,7 +71,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 	if info.Status == txn.Committed {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, infoJSON(info))
+	writeBody(w, code, infoJSON(info).AppendJSON(nil))
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
@@ -83,7 +80,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, infoJSON(info))
+	writeBody(w, http.StatusOK, infoJSON(info).AppendJSON(nil))
 }
 
 // key decodes the percent-encoded key of a path.
@@ -188,7 +185,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, txnJSON{ID: info.ID, Status: string(txn.Committed), Version: infoJSON(info).Version})
+	writeBody(w, http.StatusOK, api.TxnAnswer{ID: info.ID, Status: string(txn.Committed), Version: infoJSON(info).Version}.AppendJSON(nil))
 }
 
 func (s *Server) abort(w http.ResponseWriter, r *http.Request, id string) {
@@ -197,7 +194,7 @@ func (s *Server) abort(w http.ResponseWriter, r *http.Request, id string) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, txnJSON{ID: info.ID, Status: string(txn.Aborted)})
+	writeBody(w, http.StatusOK, api.TxnAnswer{ID: info.ID, Status: string(txn.Aborted)}.AppendJSON(nil))
 }
 
 // keysJSON is the answer of GET /v1/keys: keys in base64 (they may hold any byte), and the
