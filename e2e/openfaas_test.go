@@ -74,7 +74,8 @@ func freePort(t testing.TB) int {
 // stack is the whole OpenFaaS path on this machine: the real gateway -> aft provider
 // openfaas -> aft provider local -> function processes (this test binary) -> aft serve.
 type stack struct {
-	shimURL string
+	shimURL   string
+	pluginURL string // the aft plugin's own address (its /metrics)
 	logs    func() string
 	call    func(method, path, key string, body any) (*http.Response, string)
 	deploy  func(name, mode string, transactional bool)
@@ -152,7 +153,7 @@ func startStack(tb testing.TB) *stack {
 			tb.Fatalf("deploy %s through the gateway: %d %s%s", name, resp.StatusCode, body, logs())
 		}
 	}
-	return &stack{shimURL: shimURL, logs: logs, call: call, deploy: deploy}
+	return &stack{shimURL: shimURL, pluginURL: fmt.Sprintf("http://127.0.0.1:%d", pluginPort), logs: logs, call: call, deploy: deploy}
 }
 
 // TestOpenFaaSGateway runs the real OpenFaaS gateway -> aft provider openfaas (the plugin)
