@@ -57,6 +57,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBatchRequest$$' -fuzztime=$(FUZZ_CODEC) ./api/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAnswers$$' -fuzztime=$(FUZZ_CODEC) ./api/
 	$(GO) test -run='^$$' -fuzz='^FuzzAppend$$' -fuzztime=$(FUZZ_CODEC) ./api/
+	$(GO) test -run='^$$' -fuzz='^FuzzBase64$$' -fuzztime=$(FUZZ_CODEC) ./api/
 
 fuzz: FUZZTIME = 5m
 fuzz:

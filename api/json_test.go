@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -175,6 +176,19 @@ func FuzzAppend(f *testing.F) {
 	})
 }
 
+func FuzzBase64(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("hello, world"))
+	f.Add(bytes.Repeat([]byte{0xff, 0, 0x80}, 100))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		dst := make([]byte, base64.StdEncoding.EncodedLen(len(src)))
+		encodeBase64(dst, src)
+		if want := base64.StdEncoding.EncodeToString(src); string(dst) != want {
+			t.Fatalf("%x: encodes %s, want %s", src, dst, want)
+		}
+	})
+}
+
 // checkSame fails unless got is json.Marshal's encoding of v, and returns it.
 func checkSame(t *testing.T, what string, got []byte, v any) []byte {
 	t.Helper()
@@ -223,6 +237,22 @@ func TestScannerTakesCommonForms(t *testing.T) {
 	if !scans([]byte(`{"results": [{"status": 200, "value": "aGk=", "version": "v", "own_write": true}, {"status": 404, "code": "key_not_found", "error": "no visible version of the key"}]}`)) {
 		t.Error("the scanner gives up on a plain answer")
 	}
+}
+
+func BenchmarkBase64(b *testing.B) {
+	src := bytes.Repeat([]byte("0123456789abcdef"), 256)
+	dst := make([]byte, base64.StdEncoding.EncodedLen(len(src)))
+	b.SetBytes(int64(len(src)))
+	b.Run("std", func(b *testing.B) {
+		for b.Loop() {
+			base64.StdEncoding.Encode(dst, src)
+		}
+	})
+	b.Run("pairs", func(b *testing.B) {
+		for b.Loop() {
+			encodeBase64(dst, src)
+		}
+	})
 }
 
 func BenchmarkBatchCodec(b *testing.B) {
