@@ -26,9 +26,9 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient makes the client send its requests with hc (default: a client with
-// keep-alive connections sized for many concurrent transactions), through NoResend of its
-// transport: a call in a transaction is never sent twice.
+// WithHTTPClient makes the client send its requests with hc (default: a client over a
+// Transport of its own), through NoResend of its transport: a call in a transaction is
+// never sent twice.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // New returns a client of the shim at baseURL, such as "http://127.0.0.1:7654".
@@ -38,10 +38,7 @@ func New(baseURL string, opts ...Option) *Client {
 		o(c)
 	}
 	if c.hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 256
-		tr.MaxIdleConns = 256
-		c.hc = &http.Client{Transport: tr}
+		c.hc = &http.Client{Transport: &Transport{}}
 	}
 	c.hc = NoResendClient(c.hc)
 	return c

@@ -37,7 +37,8 @@ import (
 // connection when not a byte of it was written: the server cannot have run it. The
 // request given to RoundTrip is not modified.
 func NoResend(base http.RoundTripper) http.RoundTripper {
-	if _, ok := base.(noResend); ok {
+	switch base.(type) {
+	case noResend, *Transport: // Transport sends nothing twice
 		return base
 	}
 	if base == nil {

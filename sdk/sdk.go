@@ -48,14 +48,9 @@ var (
 
 // defaultHTTP sends the requests of every Txn that was not given its own client: one
 // connection pool for all invocations of the function, not one per invocation. Like every
-// client of a Txn it sends through client.NoResend: a call in the transaction is never
-// sent twice.
-var defaultHTTP = &http.Client{Transport: func() http.RoundTripper {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 64
-	return client.NoResend(tr)
-}(), Timeout: 60 * time.Second}
+// client of a Txn it never sends a call twice: client.Transport (plain HTTP) sends each
+// request once, and its fallback (https, proxies) is http.Transport through client.NoResend.
+var defaultHTTP = &http.Client{Transport: &client.Transport{MaxIdlePerHost: 64}, Timeout: 60 * time.Second}
 
 // Txn is the transaction of one function invocation. It is safe for concurrent use.
 type Txn struct {
