@@ -29,6 +29,7 @@ type Config struct {
 	Shim       string          // base URL of a running shim; "" starts one in process
 	Direct     bool            // a single run also runs the comparison
 	Batches    bool            // a single run also runs aft in batches (AftBatchTxn)
+	Rounds     int             // a single run runs its modes this many times, interleaved, and gives median ratios
 	NoSync     bool            // in-process stores skip fsync
 	DataDir    string          // where in-process stores live; "" is a temporary directory, removed after
 	RSSAt      string          // comma-separated counts at which a single run prints resident memory
@@ -85,6 +86,9 @@ func (c *Config) Validate() error {
 	if c.Duration <= 0 && c.Txns <= 0 {
 		return configErr("set --duration or --txns")
 	}
+	if c.Rounds < 0 {
+		return configErr("--rounds %d: want 1 or more", c.Rounds)
+	}
 	if s := c.Shape.Zipf; s != 0 && s <= 1 {
 		return configErr("--zipf %v must be above 1 (or 0 for uniform)", s)
 	}
@@ -122,6 +126,8 @@ func (c *Config) validateSuite() error {
 		return configErr("--out runs by time: drop --txns")
 	case c.Baseline != BaselineStore:
 		return configErr("--out compares with DynamoDB transactions on every dynamodb:// store: drop --baseline")
+	case c.Rounds > 1:
+		return configErr("--rounds is for runs without --out")
 	case c.RSSAt != "" || c.MemProfile != "" || c.CPUProfile != "":
 		return configErr("--rss-at, --memprofile and --cpuprofile are for runs without --out")
 	}

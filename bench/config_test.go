@@ -29,6 +29,8 @@ func TestValidateRejects(t *testing.T) {
 		{"rss-at", func(c *Config) { c.RSSAt = "5,x" }, `--rss-at: bad count "x"`},
 		{"out with shim", func(c *Config) { c.Out, c.Shim = "r", "http://x" }, "--out starts its own shims: drop --shim"},
 		{"out with txns", func(c *Config) { c.Out, c.Txns = "r", 5 }, "--out runs by time: drop --txns"},
+		{"out with rounds", func(c *Config) { c.Out, c.Rounds = "r", 3 }, "--rounds is for runs without --out"},
+		{"negative rounds", func(c *Config) { c.Rounds = -1 }, "--rounds -1: want 1 or more"},
 		{"out with rss-at", func(c *Config) { c.Out, c.RSSAt = "r", "5" }, "--rss-at, --memprofile and --cpuprofile are for runs without --out"},
 		{"rates", func(c *Config) { c.Out, c.Rates = "r", "0" }, `--rates: bad fraction "0": want a number above 0, such as 0.5`},
 		{"kill-at", func(c *Config) { c.Out, c.Quick, c.KillAt = "r", true, 20*time.Second; c.Given["kill-at"] = true },

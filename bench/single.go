@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/aft-shim/aft/client"
@@ -52,53 +53,98 @@ func single(ctx context.Context, c *Config) error {
 	if c.Shim == "" {
 		detail = inProcessMemory(filepath.Join(dir, "aft", backend.DataFile))
 	}
-	opts.Progress = progressLines(c.Stdout, "aft", rss, detail, c.marks)
-	aft, err := c.runMode(ctx, "aft over HTTP", "aft", opts, AftTxn(client.New(shim)))
-	if err != nil {
-		return err
-	}
-	if c.MemProfile != "" {
-		if err := writeHeapProfile(c.MemProfile); err != nil {
-			return err
-		}
-	}
-	var batched Result
+	modes := []singleMode{{name: "aft over HTTP", mode: "aft", fn: AftTxn(client.New(shim)), rss: rss, marks: c.marks}}
 	if c.Batches {
-		opts.Progress = progressLines(c.Stdout, "aft-batch", rss, detail, nil)
-		batched, err = c.runMode(ctx, "aft in batches (begin with ops, commit)", "aft-batch", opts, AftBatchTxn(client.New(shim)))
+		modes = append(modes, singleMode{name: "aft in batches (begin with ops, commit)", mode: "aft-batch", fn: AftBatchTxn(client.New(shim)), rss: rss})
+	}
+	if c.Direct {
+		st, desc, err := sc.Open(ctx, "direct")
 		if err != nil {
 			return err
 		}
+		defer st.Close()
+		m := singleMode{name: "same work on the store", mode: "direct", fn: DirectTxn(st)}
+		if c.Baseline == BaselineDynamoDBTxn {
+			if m.fn, err = DynamoTxn(st, c.latency()); err != nil {
+				return configErr("--baseline dynamodb-txn needs --store dynamodb://...")
+			}
+			m.name = "DynamoDB transactions"
+		}
+		fmt.Fprintf(c.Stdout, "comparison: %s (%s)\n", m.name, desc)
+		modes = append(modes, m)
+	}
+	rounds := max(c.Rounds, 1)
+	results := make([][]Result, len(modes)) // by mode, by round
+	for round := range rounds {
+		if rounds > 1 {
+			fmt.Fprintf(c.Stdout, "round %d of %d\n", round+1, rounds)
+		}
+		for i, m := range modes {
+			opts.Progress = progressLines(c.Stdout, m.mode, m.rss, detail, m.marks)
+			if m.mode == "direct" {
+				opts.Progress = progressLines(c.Stdout, m.mode, nil, nil, nil)
+			}
+			profile := c.CPUProfile
+			if round > 0 {
+				profile = "" // the first round's
+			}
+			res, err := c.runMode(ctx, m.name, m.mode, profile, opts, m.fn)
+			if err != nil {
+				return err
+			}
+			results[i] = append(results[i], res)
+			if m.mode == "aft" && round == 0 && c.MemProfile != "" {
+				if err := writeHeapProfile(c.MemProfile); err != nil {
+					return err
+				}
+			}
+		}
+		modes[0].marks = nil
 	}
 	if !c.Direct {
 		return nil
 	}
-	st, desc, err := sc.Open(ctx, "direct")
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	fn := DirectTxn(st)
-	name := "same work on the store"
-	if c.Baseline == BaselineDynamoDBTxn {
-		if fn, err = DynamoTxn(st, c.latency()); err != nil {
-			return configErr("--baseline dynamodb-txn needs --store dynamodb://...")
-		}
-		name = "DynamoDB transactions"
-	}
-	fmt.Fprintf(c.Stdout, "comparison: %s (%s)\n", name, desc)
-	opts.Progress = progressLines(c.Stdout, "direct", nil, nil, nil)
-	res, err := c.runMode(ctx, name, "direct", opts, fn)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "ratio aft/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
-		aft.TPS/res.TPS, float64(aft.P50)/float64(res.P50), float64(aft.P99)/float64(res.P99))
-	if c.Batches {
-		fmt.Fprintf(c.Stdout, "ratio aft in batches/store: throughput %.2fx, p50 latency %.2fx, p99 latency %.2fx\n",
-			batched.TPS/res.TPS, float64(batched.P50)/float64(res.P50), float64(batched.P99)/float64(res.P99))
+	base := results[len(modes)-1]
+	for i, label := range []string{"aft/store", "aft in batches/store"}[:len(modes)-1] {
+		fmt.Fprintf(c.Stdout, "%sratio %s: %s\n", medianOf(rounds), label, ratios(results[i], base))
 	}
 	return nil
+}
+
+// singleMode is one kind of run of a single run.
+type singleMode struct {
+	name, mode string
+	fn         TxnFunc
+	rss        func() int64 // resident memory of the shim, for the progress lines
+	marks      []int64      // RSSAt
+}
+
+// medianOf prefixes the ratios of several rounds.
+func medianOf(rounds int) string {
+	if rounds == 1 {
+		return ""
+	}
+	return fmt.Sprintf("median of %d rounds, ", rounds)
+}
+
+// ratios describes the ratios of runs to base runs, round by round: throughput, p50 and
+// p99 latency, as medians over the rounds (with their range when there are several).
+func ratios(runs, base []Result) string {
+	var tps, p50, p99 []float64
+	for i := range runs {
+		tps = append(tps, runs[i].TPS/base[i].TPS)
+		p50 = append(p50, float64(runs[i].P50)/float64(base[i].P50))
+		p99 = append(p99, float64(runs[i].P99)/float64(base[i].P99))
+	}
+	f := func(v []float64) string {
+		slices.Sort(v)
+		s := fmt.Sprintf("%.2fx", v[len(v)/2])
+		if len(v) > 1 {
+			s += fmt.Sprintf(" (%.2f-%.2f)", v[0], v[len(v)-1])
+		}
+		return s
+	}
+	return fmt.Sprintf("throughput %s, p50 latency %s, p99 latency %s", f(tps), f(p50), f(p99))
 }
 
 // dataDir returns dir, or a fresh temporary directory that cleanup removes.
@@ -113,16 +159,16 @@ func dataDir(dir string) (string, func(), error) {
 	return dir, func() { os.RemoveAll(dir) }, nil
 }
 
-// runMode runs fn, under a CPU profile with CPUProfile (to CPUProfile.mode), and prints its
+// runMode runs fn, under a CPU profile with profile (to profile.mode), and prints its
 // result and what it cost per transaction: CPU and allocations of this process, and of
 // the shim when it runs apart (Shim).
-func (c *Config) runMode(ctx context.Context, name, mode string, opts Options, fn TxnFunc) (Result, error) {
+func (c *Config) runMode(ctx context.Context, name, mode, profile string, opts Options, fn TxnFunc) (Result, error) {
 	shim := c.Shim
 	if mode == "direct" {
 		shim = ""
 	}
 	meter := newCostMeter(shim)
-	res, err := cpuProfiled(c.CPUProfile, mode, func() (Result, error) { return Run(ctx, opts, fn) })
+	res, err := cpuProfiled(profile, mode, func() (Result, error) { return Run(ctx, opts, fn) })
 	if err != nil {
 		return res, err
 	}

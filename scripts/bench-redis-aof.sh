@@ -3,13 +3,16 @@
 # it: redis-server with AOF and appendfsync always (the durability of aft's commits), `aft
 # serve` on it, and `aft bench` from a third process: aft call by call, aft in batches (a
 # begin carrying the ops, then the commit), and the same work straight on Redis (the bench's
-# comparison, through the redis store, in another database), with their ratios.
-# Usage: scripts/bench-redis-aof.sh [DURATION] [STORE-LATENCY]
-#   e.g. scripts/bench-redis-aof.sh 10s        (loopback)
-#        scripts/bench-redis-aof.sh 10s 5ms    (5 ms added to every store call, both sides)
+# comparison, through the redis store, in another database), with their ratios: ROUNDS rounds
+# of the three, interleaved, and the median of each ratio (this machine's speed drifts), with
+# the CPU time and allocations per transaction of the bench process and of aft serve.
+# Usage: scripts/bench-redis-aof.sh [DURATION] [STORE-LATENCY] [ROUNDS]
+#   e.g. scripts/bench-redis-aof.sh 10s          (loopback, 3 rounds)
+#        scripts/bench-redis-aof.sh 10s 5ms 5    (5 ms added to every store call, both sides)
 set -euo pipefail
 dur=${1:-10s}
 lat=${2:-0s}
+rounds=${3:-3}
 cd "$(dirname "$0")/.."
 make -s build
 bin=$PWD/bin/aft
@@ -32,4 +35,4 @@ pids+=($!)
 wait_port "$sp"
 echo "redis-server :$rp (AOF, appendfsync always); aft serve :$sp; store latency $lat"
 "$bin" bench --shim "http://127.0.0.1:$sp" --store "redis://127.0.0.1:$rp/1" --store-latency "$lat" \
-  --clients 16 --duration "$dur" --progress 1h | grep -E 'shape|txn/s|ratio'
+  --clients 16 --duration "$dur" --rounds "$rounds" --progress 1h | grep -E 'shape|round|txn/s|per txn|ratio'

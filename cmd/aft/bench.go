@@ -54,6 +54,7 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	fs.Var(&latencies, "store-latency", "in-process stores: add this latency to every storage call; with --out a comma-separated list, each run besides the runs without (default with --out: 5ms)")
 	fs.DurationVar(&c.Jitter, "store-jitter", 0, "in-process stores: plus a uniform random extra up to this")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a heap profile of the in-process shim to this file after the aft run")
+	fs.IntVar(&c.Rounds, "rounds", 1, "run aft, aft in batches and the comparison this many times, interleaved, and give the median of each ratio (a noisy machine)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the clients, and the in-process shim if any) during each run to this path plus .aft, .aft-batch, .direct")
 	fs.StringVar(&c.Out, "out", "", "run the whole suite and write a report folder here: report.md, charts (PNG, SVG), results.json, CSV")
 	fs.BoolVar(&c.Quick, "quick", false, "with --out: short runs, a minute or two in all on the embedded store")
