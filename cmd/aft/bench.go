@@ -37,7 +37,7 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.Shim, "shim", "", "base URL of a running shim (empty: start one in-process on a fresh embedded store)")
 	fs.IntVar(&c.Clients, "clients", 16, "concurrent clients (closed loop)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each run (with --out: of each closed-loop run)")
-	fs.Int64Var(&c.Txns, "txns", 0, "stop each run after this many transactions (0: duration only; not with --out)")
+	fs.Int64Var(&c.Txns, "txns", 0, "stop each run after this many transactions (0: duration only; without --duration, no time bound; not with --out)")
 	fs.IntVar(&s.Writes, "writes", s.Writes, "writes per transaction")
 	fs.IntVar(&s.Reads, "reads", s.Reads, "reads per transaction")
 	fs.IntVar(&s.Keys, "keys", s.Keys, "key space")
@@ -69,6 +69,9 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	c.Stores, c.Latencies = stores, latencies
 	c.Given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.Given[f.Name] = true })
+	if c.Given["txns"] && !c.Given["duration"] {
+		c.Duration = 0 // --txns alone: the run goes on until that many
+	}
 	err := bench.Execute(ctx, c)
 	if ce := (*bench.ConfigError)(nil); errors.As(err, &ce) {
 		return usage("%v", err)
