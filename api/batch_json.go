@@ -35,6 +35,11 @@ func DecodeBatchRequest(body []byte) (BatchRequest, error) {
 	if r, ok := scanBatchRequest(body); ok {
 		return r, nil
 	}
+	return strictBatchRequest(body)
+}
+
+// strictBatchRequest is DecodeBatchRequest by encoding/json alone.
+func strictBatchRequest(body []byte) (BatchRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var r BatchRequest

@@ -12,20 +12,6 @@ import (
 // accepts an input must decode exactly what encoding/json decodes from it, and the hand
 // encoders must write encoding/json's bytes.
 
-// strictBatchRequest is the reference decoding of a batch body.
-func strictBatchRequest(body []byte) (BatchRequest, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var r BatchRequest
-	if err := dec.Decode(&r); err != nil {
-		return BatchRequest{}, err
-	}
-	if dec.More() {
-		return BatchRequest{}, ErrMoreJSON
-	}
-	return r, nil
-}
-
 var requestSeeds = []string{
 	`{"ops":[]}`,
 	`{"ops":null}`,
