@@ -2,49 +2,31 @@ package openfaas
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/aft-shim/aft/middleware"
 )
 
-// The annotations a function sets to opt in to aft and tune it.
+// The annotations a function sets to opt in to aft and tune it: these, or the same names
+// under aft.dev/ (middleware.PrefixAft), as the Knative webhook reads them.
 const (
-	AnnotationTransactional  = "com.openfaas.aft/transactional"   // "true": invocations run as aft transactions
-	AnnotationAttempts       = "com.openfaas.aft/attempts"        // attempts of one request, e.g. "3"
-	AnnotationAttemptTimeout = "com.openfaas.aft/attempt-timeout" // e.g. "10s"
-	AnnotationDeadline       = "com.openfaas.aft/deadline"        // all attempts together, e.g. "30s"
-	AnnotationOnRunning      = "com.openfaas.aft/on-running"      // run, wait or refuse
+	AnnotationTransactional  = middleware.PrefixOpenFaaS + middleware.AnnotationTransactional  // "true": invocations run as aft transactions
+	AnnotationAttempts       = middleware.PrefixOpenFaaS + middleware.AnnotationAttempts       // attempts of one request, e.g. "3"
+	AnnotationAttemptTimeout = middleware.PrefixOpenFaaS + middleware.AnnotationAttemptTimeout // e.g. "10s"
+	AnnotationDeadline       = middleware.PrefixOpenFaaS + middleware.AnnotationDeadline       // all attempts together, e.g. "30s"
+	AnnotationOnRunning      = middleware.PrefixOpenFaaS + middleware.AnnotationOnRunning      // run, wait or refuse
 )
 
-// parseAnnotations reads a function's aft settings.
+// parseAnnotations reads a function's aft settings from its aft.dev/ and com.openfaas.aft/
+// annotations.
 func parseAnnotations(name string, ann map[string]string) settings {
-	s := settings{transactional: ann[AnnotationTransactional] == "true", opts: middleware.Options{Function: name}}
-	if !s.transactional {
-		return s
+	tx, opts, err := middleware.FromAnnotations(ann, middleware.PrefixAft, middleware.PrefixOpenFaaS)
+	if err != nil {
+		return settings{err: err}
 	}
-	var err error
-	if v, ok := ann[AnnotationAttempts]; ok {
-		if s.opts.Attempts, err = strconv.Atoi(v); err != nil || s.opts.Attempts < 1 {
-			return settings{err: fmt.Errorf("annotation %s=%q: want a positive number", AnnotationAttempts, v)}
-		}
-	}
-	for key, d := range map[string]*time.Duration{AnnotationAttemptTimeout: &s.opts.AttemptTimeout, AnnotationDeadline: &s.opts.Deadline} {
-		if v, ok := ann[key]; ok {
-			if *d, err = time.ParseDuration(v); err != nil || *d <= 0 {
-				return settings{err: fmt.Errorf("annotation %s=%q: want a duration such as 10s", key, v)}
-			}
-		}
-	}
-	if v, ok := ann[AnnotationOnRunning]; ok {
-		if err := s.opts.OnRunning.Set(v); err != nil {
-			return settings{err: fmt.Errorf("annotation %s: %v", AnnotationOnRunning, err)}
-		}
-	}
-	return s
+	opts.Function = name
+	return settings{transactional: tx, opts: opts}
 }
 
 func decodeJSON(resp *http.Response, v any) error {

@@ -236,6 +236,9 @@ func TestParseAnnotations(t *testing.T) {
 		{"bad attempts", map[string]string{AnnotationTransactional: "true", AnnotationAttempts: "0"}, false, true},
 		{"bad timeout", map[string]string{AnnotationTransactional: "true", AnnotationAttemptTimeout: "soon"}, false, true},
 		{"bad policy", map[string]string{AnnotationTransactional: "true", AnnotationOnRunning: "sometimes"}, false, true},
+		{"aft.dev", map[string]string{"aft.dev/transactional": "true", "aft.dev/attempts": "2"}, true, false},
+		{"both agree", map[string]string{"aft.dev/transactional": "true", AnnotationTransactional: "true", "aft.dev/deadline": "5s", AnnotationDeadline: "5s"}, true, false},
+		{"both disagree", map[string]string{"aft.dev/transactional": "true", "aft.dev/attempts": "2", AnnotationAttempts: "3"}, false, true},
 	}
 	for _, tt := range tests {
 		s := parseAnnotations("f", tt.ann)
