@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aft-shim/aft/api"
@@ -33,6 +34,19 @@ type Server struct {
 	metrics  http.Handler
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	series   sync.Map // routeCode -> *routeSeries: the metrics of a route and code, looked up once
+}
+
+// routeCode names the metric series of a request.
+type routeCode struct {
+	route string
+	code  int
+}
+
+// routeSeries are the series of one route and code.
+type routeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // New returns the API over m. Its metrics (and m's, and the process's) are registered in
@@ -63,8 +77,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	route := s.route(rw, r)
-	s.requests.WithLabelValues(route, strconv.Itoa(rw.code)).Inc()
-	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	rs := s.seriesOf(routeCode{route, rw.code})
+	rs.requests.Inc()
+	rs.latency.Observe(time.Since(start).Seconds())
+}
+
+// seriesOf returns the metric series of rc. Looking them up by label values hashes the
+// values every time; the routes and codes are few, so each is looked up once.
+func (s *Server) seriesOf(rc routeCode) *routeSeries {
+	if v, ok := s.series.Load(rc); ok {
+		return v.(*routeSeries)
+	}
+	rs := &routeSeries{requests: s.requests.WithLabelValues(rc.route, strconv.Itoa(rc.code)), latency: s.latency.WithLabelValues(rc.route)}
+	v, _ := s.series.LoadOrStore(rc, rs)
+	return v.(*routeSeries)
 }
 
 // route serves r and returns the name of its route, for metrics.
