@@ -76,9 +76,9 @@ func freePort(t testing.TB) int {
 type stack struct {
 	shimURL   string
 	pluginURL string // the aft plugin's own address (its /metrics)
-	logs    func() string
-	call    func(method, path, key string, body any) (*http.Response, string)
-	deploy  func(name, mode string, transactional bool)
+	logs      func() string
+	call      func(method, path, key string, body any) (*http.Response, string)
+	deploy    func(name, mode string, transactional bool)
 }
 
 // startStack starts the stack; everything stops at cleanup.
