@@ -16,6 +16,8 @@
 //
 // # One request
 //
+// A health probe of the platform (User-Agent kube-probe/..., K-Kubelet-Probe or
+// K-Network-Probe) goes to the function as it is, in no transaction. Every other request:
 // The idempotency key of a request is its Idempotency-Key header, else X-Call-Id, else
 // Ce-Source and Ce-Id, else a fresh random key (see IdempotencyKey); a bad one is answered
 // 400. The body is buffered (up to Options.MaxRequestBytes, else 413) so that it can be

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			append([]string{"function"}, labels...))
 	}
 	m := &metrics{
-		invocations: counter("invocations_total", "Requests, by outcome: committed, replayed (a stored result, nothing ran), passed (a 4xx of the function, aborted), dead, nested, rejected (4xx of the middleware), unavailable (the shim), failed (other 5xx of the middleware), gone (the caller left).", "outcome"),
+		invocations: counter("invocations_total", "Requests, by outcome: committed, replayed (a stored result, nothing ran), passed (a 4xx of the function, aborted), dead, nested, probe (a health probe, passed through), rejected (4xx of the middleware), unavailable (the shim), failed (other 5xx of the middleware), gone (the caller left).", "outcome"),
 		attempts:    counter("attempts_total", "Attempts begun (each a shim transaction running the function)."),
 		retries:     counter("retries_total", "Attempts that failed and were retried, by reason: status (408, 429, 5xx), broken, timeout, aborted.", "reason"),
 		replayed:    counter("replayed_total", "Duplicates answered from the stored result of a committed attempt, without running the function."),

@@ -99,6 +99,11 @@ func (g *Group) Wait(ctx context.Context) error {
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	opt := m.opt
+	if probe(r) {
+		m.metrics.invocations.WithLabelValues(opt.Function, "probe").Inc()
+		m.next.ServeHTTP(w, r)
+		return
+	}
 	if _, ok := r.Header[api.HeaderTxnID]; ok {
 		m.nested(w, r, opt)
 		return
@@ -115,6 +120,17 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ans.write(w, r)
 	m.metrics.overhead.WithLabelValues(opt.Function).Observe(max(0, time.Since(start)-c.fnTime-c.slept).Seconds())
+}
+
+// probe reports whether r is a health probe of the platform: the kubelet's, and Knative's
+// queue-proxy's on its behalf (User-Agent kube-probe/..., or a K-Kubelet-Probe header), or
+// Knative's own (K-Network-Probe). A probe goes to the function as it is, in no
+// transaction: it must not begin, commit or store a result, and the function answers for
+// its own health. (A caller that poses as a probe gets no transaction, so its call can
+// change nothing through aft.)
+func probe(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("User-Agent"), "kube-probe/") ||
+		r.Header.Get("K-Kubelet-Probe") != "" || r.Header.Get("K-Network-Probe") != ""
 }
 
 // nested serves a call that joins the transaction of its caller: no begin, no commit, no

@@ -741,3 +741,35 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestProbesPassThrough: the platform's health probes reach the function as they are, with
+// no transaction begun; an ordinary request to the same path runs in one.
+func TestProbesPassThrough(t *testing.T) {
+	var saw []string
+	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		saw = append(saw, r.Header.Get(api.HeaderTxnID))
+		w.Write([]byte("ok"))
+	})
+	shimURL, shim := newShim(t)
+	mw, err := New(Config{ShimURL: shimURL, Client: shim, Options: Options{Function: "f"}}, nil, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []http.Header{
+		{"User-Agent": {"kube-probe/1.35"}},
+		{"K-Kubelet-Probe": {"queue"}},
+		{"K-Network-Probe": {"queue"}},
+		{"User-Agent": {"curl/8"}},
+	} {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.Header = h
+		rec := httptest.NewRecorder()
+		mw.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.String() != "ok" {
+			t.Errorf("%v: %d %q", h, rec.Code, rec.Body)
+		}
+	}
+	if len(saw) != 4 || saw[0] != "" || saw[1] != "" || saw[2] != "" || saw[3] == "" {
+		t.Errorf("transaction ids the function saw: %q, want none for the three probes and one for the last", saw)
+	}
+}
