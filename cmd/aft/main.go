@@ -26,6 +26,7 @@ var commands = []struct {
 }{
 	{"serve", "run the shim: the HTTP API over a store (spec/http-api.md)", func() command { return &serveCmd{} }},
 	{"proxy", "put the middleware in front of one function (spec/middleware.md)", func() command { return &proxyCmd{} }},
+	{"webhook", "the Knative webhook: aft proxy into annotated Services (cli.md)", func() command { return webhookCmd{} }},
 	{"provider", "an OpenFaaS provider: openfaas (the aft plugin) or local (functions as processes)", func() command { return providerCmd{} }},
 	{"dlq", "list or replay the requests the middleware gave up on", func() command { return &dlqCmd{} }},
 	{"demo", "show atomic visibility and exactly-once on a running shim", func() command { return &demoCmd{} }},

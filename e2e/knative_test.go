@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/aft-shim/aft/plugin/knative"
+)
+
+// testCA is a certificate authority made for one test, and the server certificates it signs.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aft test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// issue writes a certificate for 127.0.0.1 with serial to certPath and its key to keyPath.
+func (ca *testCA) issue(t *testing.T, serial int64, certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "aft-webhook"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The key first, then the certificate, each replaced whole (as a Secret's files are).
+	for _, f := range []struct {
+		path string
+		pem  *pem.Block
+	}{{keyPath, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}}, {certPath, &pem.Block{Type: "CERTIFICATE", Bytes: der}}} {
+		tmp := f.path + ".tmp"
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(f.pem), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWebhookProcess runs a real `aft webhook` process over TLS: an annotated Service comes
+// back with the proxy patched in (and Knative Serving accepts the result), a malformed
+// annotation is refused with its name, a body that is no AdmissionReview gets the spec's
+// JSON error, a rotated certificate is served without a restart, and SIGTERM stops it.
+func TestWebhookProcess(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ca := newTestCA(t)
+	ca.issue(t, 100, certPath, keyPath)
+	p := startAftCmd(t, func(line string) (string, bool) {
+		rest, ok := strings.CutPrefix(line, "aft webhook: listening on ")
+		addr, _, _ := strings.Cut(rest, " ")
+		return addr, ok && addr != ""
+	}, 30*time.Second, aftBinary(t), "webhook", "--listen", "127.0.0.1:0", "--tls-cert", certPath, "--tls-key", keyPath,
+		"--shim", "http://aft-shim.aft.svc:7654", "--proxy-image", "registry.local/aft:e2e")
+	base := "https://" + p.addr
+
+	// post sends body to /mutate on a new connection and returns the answer and the serial
+	// of the certificate the webhook showed.
+	post := func(body []byte) (*http.Response, []byte, int64) {
+		t.Helper()
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, DisableKeepAlives: true}}
+		resp, err := hc.Post(base+"/mutate", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST /mutate: %v\n%s", err, p.Tail())
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b, resp.TLS.PeerCertificates[0].SerialNumber.Int64()
+	}
+	reviewOf := func(ann map[string]string) ([]byte, []byte) {
+		svc := servingv1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
+			ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: "shop"}}
+		svc.Spec.Template.Annotations = ann
+		svc.Spec.Template.Spec.Containers = []corev1.Container{{Image: "registry.local/orders:v1"}}
+		raw, _ := json.Marshal(svc)
+		b, _ := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: "uid-7", Operation: admissionv1.Create, Namespace: "shop", Name: "orders",
+				Resource: metav1.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"},
+				Object:   runtime.RawExtension{Raw: raw}}})
+		return b, raw
+	}
+	answer := func(b []byte) *admissionv1.AdmissionResponse {
+		t.Helper()
+		var out admissionv1.AdmissionReview
+		if err := json.Unmarshal(b, &out); err != nil || out.Response == nil || out.Kind != "AdmissionReview" {
+			t.Fatalf("answer %s: %v", b, err)
+		}
+		return out.Response
+	}
+
+	body, raw := reviewOf(map[string]string{"aft.dev/transactional": "true", "aft.dev/attempts": "4"})
+	resp, b, serial := post(body)
+	if resp.StatusCode != 200 || serial != 100 {
+		t.Fatalf("%d %s (certificate %d)", resp.StatusCode, b, serial)
+	}
+	r := answer(b)
+	if !r.Allowed || r.UID != "uid-7" || r.Patch == nil {
+		t.Fatalf("annotated Service: %+v", r)
+	}
+	patch, err := jsonpatch.DecodePatch(r.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched, err := patch.Apply(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svc servingv1.Service
+	json.Unmarshal(patched, &svc)
+	cs := svc.Spec.Template.Spec.Containers
+	if len(cs) != 2 || cs[1].Name != knative.ProxyName || !slices.Contains(cs[1].Args, "--attempts") || cs[1].Image != "registry.local/aft:e2e" {
+		t.Errorf("containers after the patch: %+v", cs)
+	}
+
+	body, _ = reviewOf(map[string]string{"aft.dev/transactional": "true", "aft.dev/on-running": "later"})
+	_, b, _ = post(body)
+	if r := answer(b); r.Allowed || r.Result == nil || !strings.Contains(r.Result.Message, "aft.dev/on-running") {
+		t.Errorf("malformed annotation: %+v", r)
+	}
+	resp, b, _ = post([]byte("not json"))
+	var e struct{ Error, Code string }
+	if resp.StatusCode != 400 || json.Unmarshal(b, &e) != nil || e.Code == "" || e.Error == "" {
+		t.Errorf("a body that is no AdmissionReview: %d %s", resp.StatusCode, b)
+	}
+
+	// A rotated certificate is served within seconds, without a restart.
+	ca.issue(t, 200, certPath, keyPath)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body, _ = reviewOf(nil)
+		if _, _, serial = post(body); serial == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still certificate %d 10s after the rotation", serial)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	p.Stop(10 * time.Second)
+	if err := p.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v\n%s", err, p.Tail())
+	}
+}
