@@ -10,14 +10,18 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +32,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/plugin/knative"
+	"github.com/aft-shim/aft/shim/store/mem"
 )
 
 // testCA is a certificate authority made for one test, and the server certificates it signs.
@@ -195,5 +201,83 @@ func TestWebhookProcess(t *testing.T) {
 	p.Stop(10 * time.Second)
 	if err := p.Wait(); err != nil {
 		t.Errorf("after SIGTERM: %v\n%s", err, p.Tail())
+	}
+}
+
+// TestCloudEventsRedelivery: Knative Eventing redelivers an event with the same CloudEvents
+// id (binary mode: ce-source and ce-id headers) when a delivery fails or times out. Through a
+// real `aft proxy` the event's effects happen once: the first delivery fails (the function
+// answers 500 and the proxy, with one attempt, passes the failure on), the second commits,
+// the third is answered from the stored result with nothing run. A kubelet probe reaches the
+// function in no transaction.
+func TestCloudEventsRedelivery(t *testing.T) {
+	bin := aftBinary(t)
+	shimSrv, _ := newShim(t, mem.New())
+	shim := client.New(shimSrv.URL)
+	var runs, probes atomic.Int32
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Aft-Txn-Id")
+		if id == "" {
+			probes.Add(1)
+			io.WriteString(w, "healthy")
+			return
+		}
+		n := runs.Add(1)
+		ctx := r.Context()
+		count := 0
+		if v, err := shim.Get(ctx, id, "events/count"); err == nil {
+			count, _ = strconv.Atoi(string(v.Bytes))
+		}
+		if err := shim.Put(ctx, id, "events/count", []byte(strconv.Itoa(count+1))); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if n == 1 {
+			http.Error(w, "the first delivery fails after its write", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "count=%d", count+1)
+	}))
+	defer fn.Close()
+	addr, proxy := startProxy(t, bin, "--upstream", fn.URL, "--shim", shimSrv.URL, "--function", "events", "--attempts", "1", "--admin-listen", "127.0.0.1:0") // as in a Knative pod: /healthz is the function's
+
+	deliver := func() (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+addr+"/", strings.NewReader(`{"order": 42}`))
+		for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Type": "shop.order.placed", "Ce-Source": "/shop/orders", "Ce-Id": "evt-42", "Content-Type": "application/json"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := deliver(); resp.StatusCode != 500 {
+		t.Fatalf("first delivery: %d %q, want the function's 500\n%s", resp.StatusCode, body, proxy.Tail())
+	}
+	if resp, body := deliver(); resp.StatusCode != 200 || body != "count=1" {
+		t.Fatalf("redelivery: %d %q, want 200 count=1 (the failed delivery's write aborted)", resp.StatusCode, body)
+	}
+	resp, body := deliver()
+	if resp.StatusCode != 200 || body != "count=1" || resp.Header.Get("X-Aft-Replayed") != "true" {
+		t.Errorf("third delivery: %d %q replayed %q, want the stored count=1", resp.StatusCode, body, resp.Header.Get("X-Aft-Replayed"))
+	}
+	if n := runs.Load(); n != 2 {
+		t.Errorf("the function ran %d times, want 2 (the failed delivery and its redelivery)", n)
+	}
+
+	req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+	req.Header.Set("User-Agent", "kube-probe/1.35")
+	presp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(presp.Body)
+	presp.Body.Close()
+	if presp.StatusCode != 200 || string(b) != "healthy" || probes.Load() != 1 {
+		t.Errorf("probe: %d %q (%d probes reached the function), want the function's own answer, in no transaction", presp.StatusCode, b, probes.Load())
 	}
 }
