@@ -1,0 +1,269 @@
+package charts
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// helmVersion is the one scripts/deps/helm.sh builds.
+const helmVersion = "v3.21.4"
+
+// helm returns the path of the helm binary: $AFT_HELM, else the deps script's cache.
+func helm(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("AFT_HELM"); p != "" {
+		return p
+	}
+	cache := os.Getenv("AFT_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "aft")
+	}
+	p := filepath.Join(cache, "helm", helmVersion, "helm")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("no helm at %s: run scripts/deps/helm.sh (make test does), or set AFT_HELM", p)
+	}
+	return p
+}
+
+// run runs helm with args and returns its output; it fails the test on an error.
+func run(t *testing.T, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(helm(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// object is one rendered manifest.
+type object struct {
+	Kind string
+	Name string
+	YAML []byte
+}
+
+// render renders chart with the values files and returns its objects.
+func render(t *testing.T, chart string, args ...string) []object {
+	t.Helper()
+	out := run(t, append([]string{"template", "rel", chart, "--namespace", "aft"}, args...)...)
+	var objs []object
+	for _, doc := range bytes.Split(out, []byte("\n---")) {
+		var meta struct {
+			Kind     string
+			Metadata struct{ Name string }
+		}
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatalf("%s: a rendered document is no YAML: %v\n%s", chart, err, doc)
+		}
+		if meta.Kind != "" {
+			objs = append(objs, object{meta.Kind, meta.Metadata.Name, doc})
+		}
+	}
+	return objs
+}
+
+// typed decodes every object whose kind has a Go type in k8s.io/api, strictly (a field that
+// the type does not have fails, as kubectl apply --validate=strict would), and returns them
+// by kind. Other kinds (ServiceMonitor, cert-manager's) are returned undecoded.
+func typed(t *testing.T, objs []object) map[string][]any {
+	t.Helper()
+	out := map[string][]any{}
+	for _, o := range objs {
+		var v any
+		switch o.Kind {
+		case "Deployment":
+			v = &appsv1.Deployment{}
+		case "Service":
+			v = &corev1.Service{}
+		case "PersistentVolumeClaim":
+			v = &corev1.PersistentVolumeClaim{}
+		case "ConfigMap":
+			v = &corev1.ConfigMap{}
+		case "Secret":
+			v = &corev1.Secret{}
+		case "PodDisruptionBudget":
+			v = &policyv1.PodDisruptionBudget{}
+		case "MutatingWebhookConfiguration":
+			v = &admissionregv1.MutatingWebhookConfiguration{}
+		default:
+			out[o.Kind] = append(out[o.Kind], o.YAML)
+			continue
+		}
+		if err := yaml.UnmarshalStrict(o.YAML, v); err != nil {
+			t.Errorf("%s %s: %v\n%s", o.Kind, o.Name, err, o.YAML)
+			continue
+		}
+		out[o.Kind] = append(out[o.Kind], v)
+	}
+	return out
+}
+
+var charts = []string{"aft-shim", "aft-openfaas", "aft-knative-webhook"}
+
+// TestChartsLintAndRender: every chart passes helm lint --strict with each of its ci/
+// values files, renders objects of the Kubernetes API's types with no unknown field, and
+// runs its pods as the secure defaults say.
+func TestChartsLintAndRender(t *testing.T) {
+	for _, chart := range charts {
+		files, _ := filepath.Glob(filepath.Join(chart, "ci", "*-values.yaml"))
+		if len(files) < 2 {
+			t.Fatalf("%s: %d ci values files, want default and full", chart, len(files))
+		}
+		for _, f := range files {
+			t.Run(chart+"/"+filepath.Base(f), func(t *testing.T) {
+				run(t, "lint", "--strict", chart, "-f", f)
+				objs := typed(t, render(t, chart, "-f", f))
+				deps := objs["Deployment"]
+				if len(deps) != 1 {
+					t.Fatalf("%d Deployments, want 1", len(deps))
+				}
+				checkSecure(t, deps[0].(*appsv1.Deployment))
+			})
+		}
+	}
+}
+
+// checkSecure fails unless d's pod runs non-root, and every container with a read-only
+// root filesystem, no privilege escalation and no capabilities.
+func checkSecure(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	ps := d.Spec.Template.Spec
+	if sc := ps.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.SeccompProfile == nil {
+		t.Errorf("%s: pod security context %+v, want runAsNonRoot and a seccomp profile", d.Name, sc)
+	}
+	for _, c := range ps.Containers {
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil ||
+			*sc.AllowPrivilegeEscalation || sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+			t.Errorf("%s/%s: security context %+v, want a read-only root, no escalation, all capabilities dropped", d.Name, c.Name, sc)
+		}
+		if c.ReadinessProbe == nil || c.LivenessProbe == nil {
+			t.Errorf("%s/%s: no readiness or liveness probe", d.Name, c.Name)
+		}
+	}
+}
+
+func container(t *testing.T, objs map[string][]any) corev1.Container {
+	t.Helper()
+	return objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+}
+
+func TestShimChart(t *testing.T) {
+	objs := typed(t, render(t, "aft-shim"))
+	c := container(t, objs)
+	if !slices.Contains(c.Args, "serve") || slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--store") }) {
+		t.Errorf("default args %q: want serve on the embedded store", c.Args)
+	}
+	if len(objs["PersistentVolumeClaim"]) != 1 || len(objs["PodDisruptionBudget"]) != 1 || len(objs["Service"]) != 2 {
+		t.Errorf("defaults render %d PVCs, %d PDBs, %d Services; want 1, 1, 2 (the API, the peers)",
+			len(objs["PersistentVolumeClaim"]), len(objs["PodDisruptionBudget"]), len(objs["Service"]))
+	}
+	if d := objs["Deployment"][0].(*appsv1.Deployment); *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("replicas %d, strategy %s: want 1, Recreate", *d.Spec.Replicas, d.Spec.Strategy.Type)
+	}
+
+	// A store URL from a Secret appears in no manifest.
+	objs = typed(t, render(t, "aft-shim", "-f", "aft-shim/ci/full-values.yaml"))
+	c = container(t, objs)
+	if !slices.Contains(c.Args, "--store=$(AFT_STORE_URL)") || len(c.Env) != 1 || c.Env[0].ValueFrom.SecretKeyRef.Name != "aft-store" {
+		t.Errorf("args %q env %+v: want the store URL from the Secret aft-store", c.Args, c.Env)
+	}
+	if len(objs["ServiceMonitor"]) != 1 || len(objs["ConfigMap"]) != 1 {
+		t.Errorf("%d ServiceMonitors, %d dashboards, want 1 and 1", len(objs["ServiceMonitor"]), len(objs["ConfigMap"]))
+	} else if dash := objs["ConfigMap"][0].(*corev1.ConfigMap).Data["aft-shim.json"]; !strings.Contains(dash, "aft_http_requests_total") {
+		t.Errorf("dashboard %.200s: want panels over aft's metrics", dash)
+	}
+
+	// The schema refuses what would not work.
+	for _, bad := range [][]string{{"--set", "replicas=2"}, {"--set", "store.url=mysql://x"}, {"--set", "logLevel=loud"}, {"--set", "unknown=1"}} {
+		args := append([]string{"template", "rel", "aft-shim"}, bad...)
+		if out, err := exec.Command(helm(t), args...).CombinedOutput(); err == nil {
+			t.Errorf("helm template %q succeeded, want the schema to refuse it:\n%.300s", bad, out)
+		}
+	}
+}
+
+func TestOpenFaaSChart(t *testing.T) {
+	c := container(t, typed(t, render(t, "aft-openfaas", "-f", "aft-openfaas/ci/full-values.yaml")))
+	want := []string{"provider", "openfaas", "--port=9081", "--upstream=http://faasd-provider:8081", "--shim=http://aft-shim.aft.svc:7654",
+		"--attempts=5", "--attempt-timeout=2s", "--deadline=1m", "--on-running=wait"}
+	if !slices.Equal(c.Args, want) {
+		t.Errorf("args\n%q\nwant\n%q", c.Args, want)
+	}
+	out, err := exec.Command(helm(t), "template", "rel", "aft-openfaas", "--set", "shim.url=http://s:1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "upstream") {
+		t.Errorf("no upstream: %v %s, want an error that names it", err, out)
+	}
+}
+
+func TestKnativeWebhookChart(t *testing.T) {
+	objs := typed(t, render(t, "aft-knative-webhook", "-f", "aft-knative-webhook/ci/default-values.yaml"))
+	mwcs := objs["MutatingWebhookConfiguration"]
+	if len(mwcs) != 1 {
+		t.Fatalf("%d MutatingWebhookConfigurations", len(mwcs))
+	}
+	wh := mwcs[0].(*admissionregv1.MutatingWebhookConfiguration).Webhooks[0]
+	rule := wh.Rules[0]
+	if !slices.Equal(rule.APIGroups, []string{"serving.knative.dev"}) || !slices.Equal(rule.Resources, []string{"services"}) ||
+		*wh.FailurePolicy != admissionregv1.Fail || *wh.SideEffects != admissionregv1.SideEffectClassNone ||
+		wh.ClientConfig.Service.Path == nil || *wh.ClientConfig.Service.Path != "/mutate" {
+		t.Errorf("webhook %+v: want Knative Services only, Fail, no side effects, /mutate", wh)
+	}
+
+	// The certificate in the Secret verifies against the CA bundle the API server is given,
+	// for the name the API server calls.
+	var secret *corev1.Secret
+	for _, s := range objs["Secret"] {
+		secret = s.(*corev1.Secret)
+	}
+	if secret == nil {
+		t.Fatal("no TLS Secret")
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(wh.ClientConfig.CABundle) {
+		t.Fatalf("caBundle %q holds no certificate", wh.ClientConfig.CABundle)
+	}
+	block, _ := pem.Decode(secret.Data["tls.crt"])
+	if block == nil {
+		t.Fatalf("tls.crt: no PEM (%s)", base64.StdEncoding.EncodeToString(secret.Data["tls.crt"])[:20])
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := wh.ClientConfig.Service.Name + "." + wh.ClientConfig.Service.Namespace + ".svc"
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: name}); err != nil {
+		t.Errorf("the webhook's certificate does not verify for %s: %v", name, err)
+	}
+	c := container(t, objs)
+	if !slices.Contains(c.Args, "--proxy-image=ko.local/aft:0.1.0") || !slices.Contains(c.Args, "--tls-cert=/tls/tls.crt") {
+		t.Errorf("args %q", c.Args)
+	}
+
+	// cert-manager: a Certificate from the named issuer, its CA injected by cert-manager.
+	objs = typed(t, render(t, "aft-knative-webhook", "-f", "aft-knative-webhook/ci/full-values.yaml"))
+	mwc := objs["MutatingWebhookConfiguration"][0].(*admissionregv1.MutatingWebhookConfiguration)
+	if mwc.Annotations["cert-manager.io/inject-ca-from"] != "aft/rel-aft-knative-webhook" || len(objs["Certificate"]) != 1 ||
+		len(objs["Issuer"]) != 0 || len(objs["Secret"]) != 0 || *mwc.Webhooks[0].FailurePolicy != admissionregv1.Ignore {
+		t.Errorf("certManager mode: annotations %v, %d Certificates, %d Issuers, %d Secrets, policy %s",
+			mwc.Annotations, len(objs["Certificate"]), len(objs["Issuer"]), len(objs["Secret"]), *mwc.Webhooks[0].FailurePolicy)
+	}
+	if sel := mwc.Webhooks[0].NamespaceSelector; sel.MatchLabels["aft.dev/webhook"] != "enabled" || len(sel.MatchExpressions) != 1 {
+		t.Errorf("namespace selector %+v: want the given labels, and kube-system and the release's namespace left out", sel)
+	}
+}
