@@ -19,7 +19,9 @@ func TestRunSuite(t *testing.T) {
 		Shape:   Shape{Writes: 2, Reads: 4, Keys: 100, ValueSize: 128, Zipf: 1.1},
 		Clients: 4, Closed: 300 * time.Millisecond, Open: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
 		RateFractions: []float64{0.25},
-		Crash:         1500 * time.Millisecond, KillAt: 500 * time.Millisecond,
+		// The restart (a process start and recovery) takes about 0.5 s, and over 1.5 s when
+		// make test runs beside builds: 4 s of load leaves room to see it recover.
+		Crash: 4 * time.Second, KillAt: 500 * time.Millisecond,
 		ServeCommand: func(addr, dataDir, storeURL string) *exec.Cmd {
 			if storeURL != "" {
 				t.Errorf("serve command for store %q, want the embedded store", storeURL)
