@@ -13,7 +13,7 @@ FUZZ_HANDLER    ?= 30000x
 FUZZ_MIDDLEWARE ?= 10000x
 FUZZ_CODEC      ?= 100000x
 
-.PHONY: all build run test deps verify unit fuzz-short fuzz bench load clean
+.PHONY: all build run test deps verify unit fuzz-short fuzz bench load images clean
 
 all: build
 
@@ -71,5 +71,10 @@ bench:
 load: build
 	$(BIN) bench
 
+# The image of aft, built offline with ko (scripts/images.sh): images/aft-VERSION.tar,
+# tagged aft.local/aft:VERSION as the charts name it.
+images:
+	bash scripts/images.sh images
+
 clean:
-	rm -rf bin aft-data
+	rm -rf bin aft-data images

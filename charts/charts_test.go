@@ -251,7 +251,7 @@ func TestKnativeWebhookChart(t *testing.T) {
 		t.Errorf("the webhook's certificate does not verify for %s: %v", name, err)
 	}
 	c := container(t, objs)
-	if !slices.Contains(c.Args, "--proxy-image=ko.local/aft:0.1.0") || !slices.Contains(c.Args, "--tls-cert=/tls/tls.crt") {
+	if !slices.Contains(c.Args, "--proxy-image=aft.local/aft:0.1.0") || !slices.Contains(c.Args, "--tls-cert=/tls/tls.crt") {
 		t.Errorf("args %q", c.Args)
 	}
 
@@ -265,5 +265,76 @@ func TestKnativeWebhookChart(t *testing.T) {
 	}
 	if sel := mwc.Webhooks[0].NamespaceSelector; sel.MatchLabels["aft.dev/webhook"] != "enabled" || len(sel.MatchExpressions) != 1 {
 		t.Errorf("namespace selector %+v: want the given labels, and kube-system and the release's namespace left out", sel)
+	}
+}
+
+// TestImage builds the image with scripts/images.sh (ko, offline) and checks that it is the
+// one every chart names by default, that it runs as the charts' user, and that the aft in
+// it runs.
+func TestImage(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command("bash", "../scripts/images.sh", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/images.sh: %v\n%s", err, b)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "aft-*.tar"))
+	if len(files) != 1 {
+		t.Fatalf("images made: %v, want one", files)
+	}
+	dir := t.TempDir()
+	if b, err := exec.Command("tar", "-xf", files[0], "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("untar: %v %s", err, b)
+	}
+	var manifest []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := yaml.Unmarshal(b, &manifest); err != nil || len(manifest) != 1 {
+		t.Fatalf("manifest.json %s: %v", b, err)
+	}
+	m := manifest[0]
+	for _, chart := range charts {
+		var v struct{ Image struct{ Repository string } }
+		vb, _ := os.ReadFile(filepath.Join(chart, "values.yaml"))
+		cb, _ := os.ReadFile(filepath.Join(chart, "Chart.yaml"))
+		var c struct{ AppVersion string }
+		yaml.Unmarshal(vb, &v)
+		yaml.Unmarshal(cb, &c)
+		if want := v.Image.Repository + ":" + c.AppVersion; !slices.Equal(m.RepoTags, []string{want}) {
+			t.Errorf("%s names %s; the image is %v", chart, want, m.RepoTags)
+		}
+	}
+	var cfg struct {
+		Config struct {
+			User       string
+			Entrypoint []string
+		}
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, strings.TrimPrefix(m.Config, "sha256:")))
+	if len(b) == 0 {
+		b, _ = os.ReadFile(filepath.Join(dir, m.Config))
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil || cfg.Config.User != "65532" || !slices.Equal(cfg.Config.Entrypoint, []string{"/ko-app/aft"}) {
+		t.Fatalf("image config %s: user %q entrypoint %q, want 65532 and /ko-app/aft (%v)", b, cfg.Config.User, cfg.Config.Entrypoint, err)
+	}
+	// The binary from the image's layers runs here (linux/amd64, static) and knows every command.
+	root := t.TempDir()
+	for _, l := range m.Layers {
+		if b, err := exec.Command("tar", "-xzf", filepath.Join(dir, l), "-C", root).CombinedOutput(); err != nil {
+			t.Fatalf("layer %s: %v %s", l, err, b)
+		}
+	}
+	for _, f := range []string{"etc/ssl/certs/ca-certificates.crt", "etc/passwd", "tmp"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			t.Errorf("the image has no /%s: %v", f, err)
+		}
+	}
+	b, _ = exec.Command(filepath.Join(root, "ko-app", "aft")).CombinedOutput()
+	for _, c := range []string{"serve", "proxy", "webhook", "provider"} {
+		if !strings.Contains(string(b), "\n  "+c+" ") {
+			t.Errorf("aft in the image does not list %s:\n%s", c, b)
+		}
 	}
 }
