@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -23,7 +22,8 @@ import (
 // it takes as replayable, which a call of a transaction must never be (see NoResend).
 //
 // Requests that are not plain HTTP to the host itself (https://, or a proxy from the
-// environment) go to Fallback. A connection is reused only after its answer was read to the
+// environment) go to Fallback, as every request does where the socket cannot be peeked at
+// (not unix). A connection is reused only after its answer was read to the
 // end and neither side asked to close it; before a reuse, a look at the socket without
 // blocking (MSG_PEEK) drops a connection that the server closed while it was idle, so that a
 // request is not written to a dead connection.
@@ -137,7 +137,7 @@ var defaultFallback = NoResend(http.DefaultTransport)
 // plain returns the host:port of req when Transport serves it: plain HTTP, not through a
 // proxy.
 func (t *Transport) plain(req *http.Request) (string, bool) {
-	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
+	if !canPeek || req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
 		return "", false
 	}
 	addr := req.URL.Host
@@ -213,29 +213,6 @@ func (t *Transport) put(addr string, pc *pconn) {
 	if pc != nil {
 		pc.c.Close()
 	}
-}
-
-// open reports whether c, an idle connection, is still open: nothing to read and no end of
-// stream, without blocking. A connection it cannot look into counts as closed.
-func open(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	alive := false
-	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// Nothing to read (EAGAIN) is an open, idle connection; an end of stream (0) or data
-		// the server sent unasked both end it.
-		alive = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
-		return true // done: do not wait for readiness
-	})
-	return err == nil && alive
 }
 
 // respBody is the body of an answer: read to its end, it gives the connection back.
