@@ -17,25 +17,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
-)
 
-// helmVersion is the one scripts/deps/helm.sh builds.
-const helmVersion = "v3.21.4"
+	"github.com/aft-shim/aft/internal/toolcache"
+)
 
 // helm returns the path of the helm binary: $AFT_HELM, else the deps script's cache.
 func helm(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("AFT_HELM"); p != "" {
-		return p
-	}
-	cache := os.Getenv("AFT_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "aft")
-	}
-	p := filepath.Join(cache, "helm", helmVersion, "helm")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no helm at %s: run scripts/deps/helm.sh (make test does), or set AFT_HELM", p)
+	p, err := toolcache.Helm.Path()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

@@ -3,6 +3,9 @@
 # go_install_cached NAME DIR HOW-LONG PKG@VERSION...
 #   builds each PKG@VERSION with go install into DIR (the caller keys DIR by version),
 #   unless DIR already holds every binary (named as the last element of its package path).
+#   With GOTOOL_MODULE set to a folder of this repository holding a go.mod (a tools module
+#   that pins the versions and replaces what it must), each PKG (no @VERSION) is built there
+#   with go build instead.
 #   It prints a line every 30s while it builds, so that a CI log shows it is alive, and
 #   builds into a temporary directory first: an interrupted build never leaves a binary that
 #   a later run would trust.
@@ -31,7 +34,11 @@ go_install_cached() {
 	# GOFLAGS is replaced, not extended: flags meant for this module (-mod=vendor) break
 	# `go install pkg@version`.
 	for pkg in "$@"; do
-		if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$go" install "$pkg"; then
+		local build=(install "$pkg")
+		if [ -n "${GOTOOL_MODULE:-}" ]; then
+			build=(-C "$GOTOOL_MODULE" build -o "$tmp/${pkg##*/}" "$pkg")
+		fi
+		if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$go" "${build[@]}"; then
 			kill "$ticker" 2>/dev/null || true
 			rm -rf "$tmp"
 			echo "$name: building $pkg failed" >&2
