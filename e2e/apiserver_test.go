@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -80,12 +79,7 @@ func TestWebhookAPIServer(t *testing.T) {
 	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	ca := newTestCA(t)
 	ca.issue(t, 1, certPath, keyPath)
-	p := startAftCmd(t, func(line string) (string, bool) {
-		rest, ok := strings.CutPrefix(line, "aft webhook: listening on ")
-		addr, _, _ := strings.Cut(rest, " ")
-		return addr, ok && addr != ""
-	}, 30*time.Second, aftBinary(t), "webhook", "--listen", "127.0.0.1:0", "--tls-cert", certPath, "--tls-key", keyPath,
-		"--shim", "http://aft-shim.aft.svc:7654", "--proxy-image", "registry.local/aft:e2e")
+	p := startWebhook(t, certPath, keyPath)
 	url := "https://" + p.addr + "/mutate"
 	fail, none := admissionregv1.Fail, admissionregv1.SideEffectClassNone
 	mwc := &admissionregv1.MutatingWebhookConfiguration{
@@ -169,7 +163,9 @@ func TestWebhookAPIServer(t *testing.T) {
 	case px.SecurityContext == nil || !*px.SecurityContext.ReadOnlyRootFilesystem || !*px.SecurityContext.RunAsNonRoot:
 		t.Errorf("stored proxy security context %+v", px.SecurityContext)
 	}
-	knativeValid(t, "the stored annotated Service", got)
+	if err := knative.Validate(got); err != nil {
+		t.Errorf("the stored annotated Service: Knative Serving refuses it: %v", err)
+	}
 
 	// Unannotated: stored as it was sent.
 	got, err = create("plain", nil, user)
@@ -251,16 +247,4 @@ func chartsDryRun(t *testing.T, c client.Client) {
 // caPEM is ca's certificate, as a caBundle holds it.
 func caPEM(ca *testCA) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
-}
-
-// knativeValid fails unless Knative Serving's own defaulting and validation accept s (its
-// warnings, such as the user container's default security context, aside).
-func knativeValid(t *testing.T, what string, s *servingv1.Service) {
-	t.Helper()
-	s = s.DeepCopy()
-	ctx := context.Background()
-	s.SetDefaults(ctx)
-	if err := s.Validate(ctx).Filter(apis.ErrorLevel); err != nil {
-		t.Errorf("%s: Knative Serving refuses it: %v", what, err)
-	}
 }

@@ -97,6 +97,19 @@ func (ca *testCA) issue(t *testing.T, serial int64, certPath, keyPath string) {
 	}
 }
 
+// startWebhook starts `aft webhook` on a free loopback port with the certificate files, the
+// shim http://aft-shim.aft.svc:7654 and the proxy image registry.local/aft:e2e, and waits for
+// its ready line; it is killed at cleanup.
+func startWebhook(t *testing.T, certPath, keyPath string) *aftProc {
+	t.Helper()
+	return startAftCmd(t, func(line string) (string, bool) {
+		rest, ok := strings.CutPrefix(line, "aft webhook: listening on ")
+		addr, _, _ := strings.Cut(rest, " ")
+		return addr, ok && addr != ""
+	}, 30*time.Second, aftBinary(t), "webhook", "--listen", "127.0.0.1:0", "--tls-cert", certPath, "--tls-key", keyPath,
+		"--shim", "http://aft-shim.aft.svc:7654", "--proxy-image", "registry.local/aft:e2e")
+}
+
 // TestWebhookProcess runs a real `aft webhook` process over TLS: an annotated Service comes
 // back with the proxy patched in (and Knative Serving accepts the result), a malformed
 // annotation is refused with its name, a body that is no AdmissionReview gets the spec's
@@ -106,12 +119,7 @@ func TestWebhookProcess(t *testing.T) {
 	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	ca := newTestCA(t)
 	ca.issue(t, 100, certPath, keyPath)
-	p := startAftCmd(t, func(line string) (string, bool) {
-		rest, ok := strings.CutPrefix(line, "aft webhook: listening on ")
-		addr, _, _ := strings.Cut(rest, " ")
-		return addr, ok && addr != ""
-	}, 30*time.Second, aftBinary(t), "webhook", "--listen", "127.0.0.1:0", "--tls-cert", certPath, "--tls-key", keyPath,
-		"--shim", "http://aft-shim.aft.svc:7654", "--proxy-image", "registry.local/aft:e2e")
+	p := startWebhook(t, certPath, keyPath)
 	base := "https://" + p.addr
 
 	// post sends body to /mutate on a new connection and returns the answer and the serial

@@ -13,6 +13,7 @@
 package knative
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"knative.dev/pkg/apis"
 	"knative.dev/pkg/ptr"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -106,6 +108,18 @@ func (c Config) Inject(svc *servingv1.Service) (bool, error) {
 	u.Env = append(u.Env, corev1.EnvVar{Name: "PORT", Value: strconv.Itoa(int(inner))})
 	ps.Containers = append(ps.Containers, proxy)
 	return true, nil
+}
+
+// Validate is Knative Serving's own defaulting and validation of svc, as its webhook would
+// run them, warnings aside: nil when a cluster would accept svc.
+func Validate(svc *servingv1.Service) error {
+	svc = svc.DeepCopy()
+	ctx := context.Background()
+	svc.SetDefaults(ctx)
+	if err := svc.Validate(ctx).Filter(apis.ErrorLevel); err != nil {
+		return err
+	}
+	return nil
 }
 
 // servingContainer returns the index of the container that serves requests: the only one,

@@ -1,7 +1,6 @@
 package knative
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 )
 
@@ -75,11 +73,7 @@ func review(t *testing.T, s *servingv1.Service) (*servingv1.Service, *admissionv
 // a user's cluster would.
 func knativeAccepts(t *testing.T, what string, s *servingv1.Service) {
 	t.Helper()
-	s = s.DeepCopy()
-	ctx := context.Background()
-	s.SetDefaults(ctx)
-	// Warnings (the user container's default security context) do not refuse a Service.
-	if err := s.Validate(ctx).Filter(apis.ErrorLevel); err != nil {
+	if err := Validate(s); err != nil {
 		t.Errorf("%s: Knative Serving refuses it: %v", what, err)
 	}
 }

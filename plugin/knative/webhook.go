@@ -80,6 +80,11 @@ func (c Config) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admission
 	if !changed {
 		return resp
 	}
+	// Never answer with a Service Knative would refuse because of the proxy: a Service that
+	// was valid must stay valid (one that was not is Knative's validation's to refuse).
+	if err := Validate(after); err != nil && Validate(&before) == nil {
+		return refuse(resp, fmt.Sprintf("aft: with aft proxy in front, the Service would not be valid for Knative (%v): please report it", err))
+	}
 	after.Namespace = before.Namespace // only the containers change
 	patch, err := duck.CreateBytePatch(&before, after)
 	if err != nil {
