@@ -29,6 +29,14 @@ func serveFunction(mode string) {
 	var mu sync.Mutex
 	attempts := map[string]int{} // per idempotency key (this process sees every attempt)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" { // a health probe: healthy only outside any transaction
+			if r.Header.Get("X-Aft-Txn-Id") != "" {
+				http.Error(w, "a probe ran in a transaction", http.StatusInternalServerError)
+				return
+			}
+			io.WriteString(w, "ok")
+			return
+		}
 		switch mode {
 		case "plain":
 			fmt.Fprintf(w, "txn=%q", r.Header.Get("X-Aft-Txn-Id"))
