@@ -1,5 +1,5 @@
-// Package toolcache finds the tools that the scripts/deps scripts build into the cache
-// (${AFT_CACHE:-$HOME/.cache/aft}/NAME/VERSION/BINARY), for the tests that run them.
+// Package toolcache finds the tools that the scripts/deps scripts put into the cache
+// (${AFT_CACHE:-$HOME/.cache/aft}/NAME/VERSION/...), for the tests that run them.
 package toolcache
 
 import (
@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 )
 
-// Dir returns the cache's root: $AFT_CACHE, else ~/.cache/aft.
+// Dir returns the cache's root: $AFT_CACHE, else ~/.cache/aft (the temporary directory
+// standing in for a home that cannot be found).
 func Dir() string {
 	if d := os.Getenv("AFT_CACHE"); d != "" {
 		return d
 	}
-	home, _ := os.UserHomeDir()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = os.TempDir()
+	}
 	return filepath.Join(home, ".cache", "aft")
 }
 

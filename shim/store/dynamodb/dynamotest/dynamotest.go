@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/internal/toolcache"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -43,15 +44,7 @@ const readyTimeout = 60 * time.Second
 // CacheDir is where scripts/deps/dynamodb.sh installs the npm package:
 // ${AFT_CACHE:-$HOME/.cache/aft}/dynamodb-local/VERSION.
 func CacheDir() (string, error) {
-	base := os.Getenv("AFT_CACHE")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find the cache: %w", err)
-		}
-		base = filepath.Join(home, ".cache", "aft")
-	}
-	return filepath.Join(base, "dynamodb-local", Version), nil
+	return filepath.Join(toolcache.Dir(), "dynamodb-local", Version), nil
 }
 
 // Jar returns the path of DynamoDBLocal.jar: $AFT_DYNAMODB_LOCAL_JAR, else the one in

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/internal/toolcache"
 )
 
 // Version is the MinIO module version scripts/deps/minio.sh builds; keep the two equal.
@@ -37,15 +38,7 @@ func Binary() string {
 	if p := os.Getenv("AFT_MINIO"); p != "" {
 		return p
 	}
-	cache := os.Getenv("AFT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = os.TempDir()
-		}
-		cache = filepath.Join(home, ".cache", "aft")
-	}
-	return filepath.Join(cache, "minio", Version, "minio")
+	return filepath.Join(toolcache.Dir(), "minio", Version, "minio")
 }
 
 // Server is a MinIO server on a free loopback port, with its data in a temporary directory
