@@ -97,3 +97,24 @@ type Committer interface {
 	// key behave as concurrent Creates: exactly one succeeds.
 	PutCreate(ctx context.Context, items []Item, key string, value []byte) error
 }
+
+// OrderedPrefix starts the keys that a store implementing Ordered lists in key order. The
+// shim keeps its commit log there (package record): one key per commit, empty value.
+const OrderedPrefix = "l/"
+
+// Ordered is implemented by stores that several shim nodes may share. It answers "what
+// landed since": the keys of one directory under OrderedPrefix, in key order, after a given
+// key. A node finds the commits of the other nodes with it.
+//
+// Keys under OrderedPrefix are ordinary keys in every other respect (Get, Put, PutCreate,
+// Delete and List treat them as any other key); the shim writes them with empty values
+// only, and their last path segment holds no "/".
+type Ordered interface {
+	// ListAfter calls fn, in ascending byte order of keys, for the keys that start with dir
+	// and sort after after (every key of dir when after is ""), at most limit of them (limit
+	// > 0). dir starts with OrderedPrefix and ends with "/". It is strongly consistent: a
+	// key whose Put, Create or PutCreate returned nil before ListAfter started is seen when
+	// it is in range, and a key whose Delete returned nil is not. An error from fn stops it
+	// and is returned.
+	ListAfter(ctx context.Context, dir, after string, limit int, fn func(key string) error) error
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -42,6 +43,7 @@ var (
 	_ store.Store     = (*Store)(nil)
 	_ store.Limiter   = (*Store)(nil)
 	_ store.Committer = (*Store)(nil)
+	_ store.Ordered   = (*Store)(nil)
 )
 
 // New returns an empty Store with the default options.
@@ -175,6 +177,34 @@ func (s *Store) List(ctx context.Context, prefix string, withValues bool, fn fun
 			v = clone(it.Value)
 		}
 		if err := fn(it.Key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListAfter calls fn in key order for up to limit keys that start with dir and sort after
+// after. It sorts a snapshot of the matching keys, taken when it starts, and calls fn
+// without holding the lock.
+func (s *Store) ListAfter(ctx context.Context, dir, after string, limit int, fn func(key string) error) error {
+	s.mu.RLock()
+	if err := s.check(ctx); err != nil {
+		s.mu.RUnlock()
+		return fmt.Errorf("mem list-after %s: %w", dir, err)
+	}
+	var keys []string
+	for k := range s.m {
+		if strings.HasPrefix(k, dir) && k > after {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	for _, k := range keys[:min(len(keys), limit)] {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("mem list-after %s: %w", dir, err)
+		}
+		if err := fn(k); err != nil {
 			return err
 		}
 	}

@@ -53,6 +53,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentMixed", testConcurrentMixed},
 		{"PutCreate", testPutCreate},
 		{"PutCreateConcurrent", testPutCreateConcurrent},
+		{"Ordered", testOrdered},
+		{"OrderedPutCreate", testOrderedPutCreate},
+		{"OrderedConcurrent", testOrderedConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
