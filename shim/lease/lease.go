@@ -51,10 +51,16 @@ var ErrLost = errors.New("lease lost to another node")
 type Holder struct {
 	Node     string    `json:"node"`           // identity that survives a restart
 	Instance string    `json:"instance"`       // random per Acquire: one process of Node
-	Addr     string    `json:"addr,omitempty"` // where it serves, for the operator
+	Addr     string    `json:"addr,omitempty"` // where it serves: for the operator, and other nodes' base URL of it
+	// On a store several nodes share (package txn): how far this node has read the commit
+	// log, and the oldest point in it that one of its transactions may still read at. Stamps
+	// of the commit log (package record); 0 for none.
+	Settled uint64 `json:"settled,omitempty"`
+	Horizon uint64 `json:"horizon,omitempty"`
 	Host     string    `json:"host,omitempty"`
 	PID      int       `json:"pid,omitempty"`
 	Expires  time.Time `json:"expires"`
+	Written  time.Time `json:"written,omitzero"` // when it was written, by the writer's clock
 }
 
 func (h Holder) String() string {
@@ -96,27 +102,38 @@ func (e *HeldError) Unwrap() error {
 // Options configure a lease.
 type Options struct {
 	Node string // identity of this node, stable across restarts (required)
+	Key  string // storage key of the record (default record.LeaseKey: one node per store)
 	Addr string // where it serves, shown to a node that is refused
 
 	Time   time.Duration    // lifetime without renewal (default DefaultTime)
 	Settle time.Duration    // wait after taking over an expired lease (default min(Time/10, 500ms))
 	Now    func() time.Time // default time.Now
 	Retry  retry.Policy     // for the store calls of Acquire and Release
+
+	Progress [2]uint64 // the Settled and Horizon of the first record (see SetProgress)
 }
 
 // Lease is a lease held by this node.
 type Lease struct {
-	st      store.Store
-	o       Options
-	holder  Holder
-	expires atomic.Int64 // unix nanoseconds: expiry of the last record written, by this node's clock
+	st       store.Store
+	o        Options
+	holder   Holder
+	expires  atomic.Int64 // unix nanoseconds: expiry of the last record written, by this node's clock
+	progress atomic.Pointer[[2]uint64]
 }
+
+// SetProgress sets the Settled and Horizon the next renewal writes. It is safe for
+// concurrent use.
+func (l *Lease) SetProgress(settled, horizon uint64) { l.progress.Store(&[2]uint64{settled, horizon}) }
 
 // Acquire takes the lease on st, or returns a *HeldError naming the live node that holds
 // it. Transient store errors are retried with o.Retry until ctx ends.
 func Acquire(ctx context.Context, st store.Store, o Options) (*Lease, error) {
 	if o.Node == "" {
 		return nil, errors.New("lease: empty node identity")
+	}
+	if o.Key == "" {
+		o.Key = record.LeaseKey
 	}
 	if o.Time <= 0 {
 		o.Time = DefaultTime
@@ -129,9 +146,10 @@ func Acquire(ctx context.Context, st store.Store, o Options) (*Lease, error) {
 	}
 	host, _ := os.Hostname()
 	l := &Lease{st: st, o: o, holder: Holder{Node: o.Node, Instance: instanceID(), Addr: o.Addr, Host: host, PID: os.Getpid()}}
+	l.SetProgress(o.Progress[0], o.Progress[1])
 	for range 3 { // a record deleted between Create and Get: create it again
-		err := o.Retry.Do(ctx, "create lease "+record.LeaseKey, func(ctx context.Context) error {
-			return st.Create(ctx, record.LeaseKey, l.next())
+		err := o.Retry.Do(ctx, "create lease "+o.Key, func(ctx context.Context) error {
+			return st.Create(ctx, o.Key, l.next())
 		})
 		if err == nil {
 			l.written()
@@ -172,13 +190,17 @@ func Acquire(ctx context.Context, st store.Store, o Options) (*Lease, error) {
 		}
 		return l, nil
 	}
-	return nil, fmt.Errorf("lease: %s keeps vanishing between create and read", record.LeaseKey)
+	return nil, fmt.Errorf("lease: %s keeps vanishing between create and read", o.Key)
 }
 
 // next returns the record to write, expiring Time from now. Once it is written, l.written
 // notes its expiry.
 func (l *Lease) next() []byte {
-	l.holder.Expires = l.o.Now().Add(l.o.Time)
+	l.holder.Written = l.o.Now()
+	l.holder.Expires = l.holder.Written.Add(l.o.Time)
+	if p := l.progress.Load(); p != nil {
+		l.holder.Settled, l.holder.Horizon = p[0], p[1]
+	}
 	b, _ := json.Marshal(l.holder)
 	return b
 }
@@ -186,8 +208,8 @@ func (l *Lease) next() []byte {
 func (l *Lease) written() { l.expires.Store(l.holder.Expires.UnixNano()) }
 
 func (l *Lease) put(ctx context.Context) error {
-	err := l.o.Retry.Do(ctx, "put lease "+record.LeaseKey, func(ctx context.Context) error {
-		return l.st.Put(ctx, []store.Item{{Key: record.LeaseKey, Value: l.next()}})
+	err := l.o.Retry.Do(ctx, "put lease "+l.o.Key, func(ctx context.Context) error {
+		return l.st.Put(ctx, []store.Item{{Key: l.o.Key, Value: l.next()}})
 	})
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
@@ -199,9 +221,9 @@ func (l *Lease) put(ctx context.Context) error {
 // read returns the holder the record names.
 func (l *Lease) read(ctx context.Context) (Holder, error) {
 	var b []byte
-	err := l.o.Retry.Do(ctx, "read lease "+record.LeaseKey, func(ctx context.Context) error {
+	err := l.o.Retry.Do(ctx, "read lease "+l.o.Key, func(ctx context.Context) error {
 		var err error
-		b, err = l.st.Get(ctx, record.LeaseKey)
+		b, err = l.st.Get(ctx, l.o.Key)
 		if errors.Is(err, store.ErrNotFound) {
 			return retry.Permanent(err)
 		}
@@ -212,10 +234,14 @@ func (l *Lease) read(ctx context.Context) (Holder, error) {
 	}
 	var h Holder
 	if err := json.Unmarshal(b, &h); err != nil || h.Node == "" {
-		return Holder{}, fmt.Errorf("lease: record %s is damaged (%q); if no other node runs on this store, delete it", record.LeaseKey, b)
+		return Holder{}, fmt.Errorf("lease: record %s is damaged (%q); if no other node runs on this store, delete it", l.o.Key, b)
 	}
 	return h, nil
 }
+
+// Expires returns when the lease, as last renewed, expires, by this node's clock. It is
+// safe to call during Renew.
+func (l *Lease) Expires() time.Time { return time.Unix(0, l.expires.Load()) }
 
 // Holder returns this node's lease record as last written.
 func (l *Lease) Holder() Holder { return l.holder }
@@ -228,11 +254,11 @@ func (l *Lease) Valid(now time.Time) bool { return now.UnixNano() < l.expires.Lo
 // *HeldError wrapping ErrLost when another node holds the lease now, and a store error
 // (to retry at the next renewal) when the store fails. It is not safe for concurrent use.
 func (l *Lease) Renew(ctx context.Context) error {
-	b, err := l.st.Get(ctx, record.LeaseKey)
+	b, err := l.st.Get(ctx, l.o.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted by hand: create it again. Should another node have created it first, the
 		// next renewal finds its record.
-		if err := l.st.Create(ctx, record.LeaseKey, l.next()); err != nil {
+		if err := l.st.Create(ctx, l.o.Key, l.next()); err != nil {
 			return fmt.Errorf("renew lease: %w", err)
 		}
 		l.written()
@@ -245,7 +271,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 	if err := json.Unmarshal(b, &h); err == nil && h.Instance != l.holder.Instance {
 		return &HeldError{Holder: h, Now: l.o.Now(), lost: true}
 	}
-	if err := l.st.Put(ctx, []store.Item{{Key: record.LeaseKey, Value: l.next()}}); err != nil {
+	if err := l.st.Put(ctx, []store.Item{{Key: l.o.Key, Value: l.next()}}); err != nil {
 		return fmt.Errorf("renew lease: %w", err)
 	}
 	l.written()
@@ -254,7 +280,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 
 // Release deletes the lease record if it still names this node's instance.
 func (l *Lease) Release(ctx context.Context) error {
-	b, err := l.st.Get(ctx, record.LeaseKey)
+	b, err := l.st.Get(ctx, l.o.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -265,7 +291,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	if json.Unmarshal(b, &h) != nil || h.Instance != l.holder.Instance {
 		return nil // another node's now
 	}
-	if err := l.st.Delete(ctx, []string{record.LeaseKey}); err != nil {
+	if err := l.st.Delete(ctx, []string{l.o.Key}); err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}
 	return nil

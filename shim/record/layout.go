@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aft-shim/aft/shim/ra"
+	"github.com/aft-shim/aft/shim/store"
 )
 
 // Storage keys. Every key is built from [A-Za-z0-9._~/-] and is at most 512 bytes, whatever
@@ -58,4 +59,30 @@ func RecordKey(idemKey, txnID string) string {
 		return RecordPrefix + "k/" + base64.RawURLEncoding.EncodeToString([]byte(idemKey))
 	}
 	return RecordPrefix + "t/" + txnID
+}
+
+// Keys of the nodes on a store several nodes share (package txn). Each node keeps its
+// lease, with how far it has read the commit log, at NodeKey, and an empty ordered key at
+// NodeListKey, so that a node finds the others with one ordered listing of NodesDir.
+const (
+	NodesDir = store.OrderedPrefix + "nodes/"
+	// TrimKey holds the second below which the commit log was removed.
+	TrimKey = "n/trim"
+)
+
+// NodeKey is the storage key of the lease record of the node with identity node.
+func NodeKey(node string) string { return "n/node/" + base64.RawURLEncoding.EncodeToString([]byte(node)) }
+
+// NodeListKey is the key that lists node in NodesDir.
+func NodeListKey(node string) string {
+	return NodesDir + base64.RawURLEncoding.EncodeToString([]byte(node))
+}
+
+// NodeOfListKey returns the identity NodeListKey encoded in key.
+func NodeOfListKey(key string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(key, NodesDir))
+	if err != nil || !strings.HasPrefix(key, NodesDir) || len(b) == 0 {
+		return "", fmt.Errorf("node list key %q: not one NodeListKey made", key)
+	}
+	return string(b), nil
 }

@@ -108,7 +108,7 @@ const OrderedPrefix = "l/"
 //
 // Keys under OrderedPrefix are ordinary keys in every other respect (Get, Put, PutCreate,
 // Delete and List treat them as any other key); the shim writes them with empty values
-// only, and their last path segment holds no "/".
+// only, and the part of a key after the directory ListAfter lists holds no "/".
 type Ordered interface {
 	// ListAfter calls fn, in ascending byte order of keys, for the keys that start with dir
 	// and sort after after (every key of dir when after is ""), at most limit of them (limit

@@ -64,6 +64,13 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 	}
 	t.version = v // from here on the write set is frozen
 
+	var stamp uint64
+	if m.shared != nil {
+		// The commit log's key, stamped now, just before the record's write: see shared.go.
+		stamp = m.clock.next()
+		items = append(items, store.Item{Key: record.LogKey(stamp, id, t.idemKey)})
+		m.shared.tried(id, stamp)
+	}
 	landed, err := m.writeCommit(ctx, t, b, items)
 	if err != nil {
 		t.settleBy = time.Now().Add(m.cfg.SettleTime)
@@ -71,10 +78,15 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 	}
 	if landed == nil {
 		landed = rec
+	} else if landed.Version.Txn == id {
+		b = landed.Marshal() // an earlier try's record: what the store holds
 	}
 	info, err := m.conclude(ctx, t, landed, items)
 	if err == nil {
 		m.metrics.commitLatency.Observe(time.Since(start).Seconds())
+		if push := m.push.Load(); push != nil && landed.Version.Txn == id {
+			(*push)(b, stamp)
+		}
 	}
 	return info, err
 }

@@ -32,6 +32,9 @@ type Config struct {
 	OrphanGrace      time.Duration // data versions without a commit record this old are removed (default 5m)
 	ResultRetention  time.Duration // results of committed idempotency keys are kept this long (default 24h)
 	SweepInterval    time.Duration // how often orphans and expired results are swept (default 10m)
+	// SyncInterval is how often a node on a shared store reads the commit log for the
+	// other nodes' commits (default 100ms): see shared.go.
+	SyncInterval time.Duration
 	// SettleTime bounds how long after a store write returned an error it may still take
 	// effect (default 5s): a request the store received goes on there after its caller gave
 	// up. An abort or a late commit retry after a failed commit try waits this long before
@@ -71,7 +74,7 @@ func Defaults() Config {
 	return Config{
 		IdleTimeout: 2 * time.Minute, CommitTimeout: 30 * time.Second, GCInterval: 200 * time.Millisecond,
 		OrphanGrace: 5 * time.Minute, ResultRetention: 24 * time.Hour, SweepInterval: 10 * time.Minute,
-		SettleTime: 5 * time.Second, LeaseTime: lease.DefaultTime,
+		SettleTime: 5 * time.Second, SyncInterval: 100 * time.Millisecond, LeaseTime: lease.DefaultTime,
 		MaxValueSize: 4 << 20, MaxTxnBytes: 64 << 20, MaxBufferedBytes: 1 << 30, CacheBytes: 64 << 20,
 		MaxReadSet: 100_000, FinishedStatuses: 100_000, MaxRunning: 100_000,
 	}
@@ -87,6 +90,7 @@ func (c *Config) Validate() error {
 	orDefault(&c.ResultRetention, d.ResultRetention)
 	orDefault(&c.SweepInterval, d.SweepInterval)
 	orDefault(&c.SettleTime, d.SettleTime)
+	orDefault(&c.SyncInterval, d.SyncInterval)
 	orDefault(&c.LeaseTime, d.LeaseTime)
 	orDefault(&c.MaxValueSize, d.MaxValueSize)
 	orDefault(&c.MaxTxnBytes, d.MaxTxnBytes)
@@ -105,7 +109,7 @@ func (c *Config) Validate() error {
 	}
 	var errs []error
 	for name, d := range map[string]time.Duration{"idle timeout": c.IdleTimeout, "commit timeout": c.CommitTimeout,
-		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval, "settle time": c.SettleTime,
+		"gc interval": c.GCInterval, "orphan grace": c.OrphanGrace, "result retention": c.ResultRetention, "sweep interval": c.SweepInterval, "settle time": c.SettleTime, "sync interval": c.SyncInterval,
 		"lease time": c.LeaseTime} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is negative", name, d))
@@ -135,9 +139,9 @@ func (c *Config) Validate() error {
 	if c.FinishedStatuses < 0 {
 		errs = append(errs, fmt.Errorf("finished statuses %d is negative", c.FinishedStatuses))
 	}
-	if c.OrphanGrace <= 2*(c.CommitTimeout+c.SettleTime) {
-		errs = append(errs, fmt.Errorf("orphan grace %v must exceed twice the commit timeout %v plus the settle time %v",
-			c.OrphanGrace, c.CommitTimeout, c.SettleTime))
+	if c.OrphanGrace <= 2*(c.CommitTimeout+c.SettleTime+MaxClockSkew) {
+		errs = append(errs, fmt.Errorf("orphan grace %v must exceed twice the commit timeout %v plus the settle time %v plus %v of clock skew",
+			c.OrphanGrace, c.CommitTimeout, c.SettleTime, MaxClockSkew))
 	}
 	return errors.Join(errs...)
 }

@@ -21,6 +21,8 @@ var (
 	ErrBusy            = errors.New("shim busy")
 	ErrStore           = errors.New("storage failed")
 	ErrClosed          = errors.New("shim shutting down")
+	// ErrNotCaughtUp: a begin After a version this node did not learn of in time.
+	ErrNotCaughtUp = errors.New("not caught up")
 )
 
 // LimitError reports input over a configured limit. errors.Is(err, ErrTooLarge) holds.

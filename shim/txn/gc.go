@@ -33,6 +33,10 @@ func (m *Manager) collect() {
 	// writer of the store, and keeps a delete, with its version, answering reads for that
 	// long.
 	settled := uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())
+	if m.shared != nil {
+		// Another node's commit is applied here up to Late after it landed.
+		settled -= min(settled, m.shared.late)
+	}
 	m.mu.Lock()
 	horizon := m.idx.Seq() + 1
 	for _, t := range m.running {
@@ -42,7 +46,56 @@ func (m *Manager) collect() {
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.CommitTimeout)
 	defer cancel()
-	m.dropGarbage(ctx, m.idx.Collect(horizon, settled))
+	m.discard(ctx, m.idx.Collect(horizon, settled))
+}
+
+// discard removes garbage from the store: at once on a store only this node uses; on a
+// shared one, batch by batch once every live node's horizon has passed the newest stamp
+// applied here when the batch was collected (see shared.go). gcMu is held.
+func (m *Manager) discard(ctx context.Context, g index.Garbage) {
+	sh := m.shared
+	if sh == nil {
+		m.dropGarbage(ctx, g)
+		return
+	}
+	_, own := m.progress()
+	sh.mu.Lock()
+	if len(g.Versions) > 0 || len(g.Txns) > 0 {
+		sh.gcQueue = append(sh.gcQueue, gcBatch{until: sh.maxStamp, g: g})
+		for _, t := range g.Txns {
+			sh.gcTxns[t.Version.Txn]++
+		}
+	}
+	global := min(sh.global, own)
+	var due []gcBatch
+	for len(sh.gcQueue) > 0 && sh.gcQueue[0].until <= global {
+		due = append(due, sh.gcQueue[0])
+		sh.gcQueue[0] = gcBatch{}
+		sh.gcQueue = sh.gcQueue[1:]
+	}
+	sh.mu.Unlock()
+	for _, b := range due {
+		m.dropGarbage(ctx, b.g)
+	}
+	sh.mu.Lock()
+	for _, b := range due {
+		for _, t := range b.g.Txns {
+			if sh.gcTxns[t.Version.Txn]--; sh.gcTxns[t.Version.Txn] <= 0 {
+				delete(sh.gcTxns, t.Version.Txn)
+			}
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// gcBacklog returns the batches of garbage waiting for the other nodes.
+func (m *Manager) gcBacklog() int {
+	if m.shared == nil {
+		return 0
+	}
+	m.shared.mu.Lock()
+	defer m.shared.mu.Unlock()
+	return len(m.shared.gcQueue)
 }
 
 // dropGarbage deletes what the index dropped. A keyed transaction's record is kept,
@@ -136,8 +189,17 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	if !m.holdsLease() {
 		return errors.New("sweep skipped: the node's lease is not renewed or lost, so another node may run on the store")
 	}
+	if !m.leads() {
+		return nil // another node sweeps the shared store
+	}
 	now := m.cfg.Now()
 	orphanCutoff := uint64(now.Add(-m.cfg.OrphanGrace).UnixNano())
+	if m.shared != nil {
+		// A commit lands at most half the grace after its version (later retries write
+		// nothing) plus Late: applied here by the time settled passed that.
+		settled, _ := m.progress()
+		orphanCutoff = min(orphanCutoff, settled-min(settled, uint64(m.cfg.OrphanGrace)))
+	}
 	var orphans []string
 	err := m.store.List(ctx, record.VersionPrefix, false, func(k string, _ []byte) error {
 		v, err := record.ParseVersionKey(k)
@@ -223,7 +285,18 @@ func (m *Manager) live(id string) bool {
 	m.mu.Lock()
 	running := m.running[id] != nil
 	m.mu.Unlock()
-	return running || m.idx.Has(id)
+	return running || m.idx.Has(id) || m.waitsForGC(id)
+}
+
+// waitsForGC reports whether transaction id left the index in garbage that waits for the
+// other nodes: its data is still theirs to read.
+func (m *Manager) waitsForGC(id string) bool {
+	if m.shared == nil {
+		return false
+	}
+	m.shared.mu.Lock()
+	defer m.shared.mu.Unlock()
+	return m.shared.gcTxns[id] > 0
 }
 
 // recover rebuilds the index from the commit records in the store: every commit that was
@@ -231,14 +304,16 @@ func (m *Manager) live(id string) bool {
 // what the index needs: not its result.
 func (m *Manager) recover(ctx context.Context) error {
 	var recs []*record.Record
+	var ids []string // of every record, compacted ones too: see shared.recovered
 	err := m.retry.Do(ctx, "list commit records (recovery)", func(ctx context.Context) error {
-		recs = recs[:0]
+		recs, ids = recs[:0], ids[:0]
 		return m.store.List(ctx, record.RecordPrefix, true, func(k string, b []byte) error {
 			rec, err := record.Unmarshal(b)
 			if err != nil {
 				return retry.Permanent(fmt.Errorf("commit record %s: %w (the store holds damaged data; restore it from a backup or remove the record by hand)", k, err))
 			}
 			m.clock.observe(rec.Version.TS)
+			ids = append(ids, rec.Version.Txn)
 			if !rec.Compacted && len(rec.Writes) > 0 {
 				rec.Result = nil
 				recs = append(recs, rec)
@@ -266,9 +341,18 @@ func (m *Manager) recover(ctx context.Context) error {
 		m.idx.Apply(rec)
 		m.finished.add(rec.Version.Txn, finishedTxn{status: Committed, version: rec.Version})
 	}
+	if m.shared != nil {
+		m.shared.recovered(ids, m.clock.next())
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	m.deleteKeys(ctx, stale)
-	m.dropGarbage(ctx, m.idx.Collect(m.idx.Seq()+1, uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())))
+	settled := uint64(m.cfg.Now().Add(-m.cfg.OrphanGrace).UnixNano())
+	if m.shared != nil {
+		settled -= min(settled, m.shared.late)
+	}
+	m.gcMu.Lock()
+	m.discard(ctx, m.idx.Collect(m.idx.Seq()+1, settled))
+	m.gcMu.Unlock()
 	return nil
 }

@@ -13,6 +13,16 @@ import (
 
 // renewLease renews the lease; when another node took it over, the manager stops: see Lost.
 func (m *Manager) renewLease() {
+	if m.shared != nil && !m.lease.Valid(m.cfg.Now()) && !isClosed(m.lost) {
+		// The other nodes took this one for dead and no longer keep what its transactions
+		// may read: it must recover from the store before it serves again.
+		m.lostOnce.Do(func() {
+			m.cfg.Log.Error("lease expired before it was renewed (the node was paused or cut off from the store): this node stops taking transactions and must be restarted",
+				"expired", m.lease.Expires())
+			close(m.lost)
+		})
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTime/3)
 	defer cancel()
 	err := m.lease.Renew(ctx)
@@ -46,6 +56,14 @@ func isClosed(c chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// leaseAge returns the time since the lease record was last written; 0 without a lease.
+func (m *Manager) leaseAge() time.Duration {
+	if m.lease == nil {
+		return 0
+	}
+	return m.cfg.LeaseTime - m.lease.Expires().Sub(m.cfg.Now())
 }
 
 // releaseLease deletes the lease record, when the manager holds one.

@@ -42,6 +42,9 @@ type Manager struct {
 	metrics     *metrics
 	retry       retry.Policy // of the store calls of start-up
 	lease       *lease.Lease // nil without Config.Node
+	shared      *shared      // nil unless other nodes may share the store: see shared.go
+	kick        chan struct{}
+	push        atomic.Pointer[func(rec []byte, stamp uint64)]
 	lost        chan struct{}
 	lostOnce    sync.Once
 
@@ -63,6 +66,8 @@ type txn struct {
 	idemKey  string
 	attempt  int
 	beginSeq uint64       // index.Seq()+1 at begin: the garbage collection horizon it holds
+	// On a shared store: the settled stamp at begin, the horizon it holds for every node.
+	beginSettled uint64
 	beginTS  uint64       // a clock timestamp taken at begin: its commit version will be newer
 	begun    int64        // unix nanoseconds of the begin
 	lastUsed atomic.Int64 // unix nanoseconds of the last call
@@ -117,13 +122,20 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		stop:        make(chan struct{}),
 		retry:       retry.Policy{Log: cfg.Log},
 		lost:        make(chan struct{}),
+		kick:        make(chan struct{}, 1),
 	}
 	m.clock.now = cfg.Now
 	m.store = timedStore{s: st, m: m.metrics}
 	if c, ok := st.(store.Committer); ok {
 		m.committer = timedCommitter{c: c, m: m.metrics}
 	}
-	if cfg.Node != "" {
+	m.shared = newShared(st, cfg)
+	switch {
+	case m.shared != nil:
+		if _, err := m.join(ctx); err != nil {
+			return nil, err
+		}
+	case cfg.Node != "":
 		l, err := lease.Acquire(ctx, st, lease.Options{Node: cfg.Node, Addr: cfg.NodeAddr, Time: cfg.LeaseTime, Now: cfg.Now, Retry: m.retry})
 		if err != nil {
 			return nil, err
@@ -134,14 +146,18 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		m.releaseLease()
 		return nil, err
 	}
+	if m.shared != nil {
+		m.wg.Add(2)
+		go m.followLoop(m.kick)
+		go m.loop(min(cfg.LeaseTime/3, time.Second), m.publish)
+	} else if m.lease != nil {
+		m.wg.Add(1)
+		go m.loop(cfg.LeaseTime/3, m.renewLease)
+	}
 	m.wg.Add(3)
 	go m.loop(cfg.GCInterval, m.collect)
 	go m.loop(max(cfg.IdleTimeout/10, 10*time.Millisecond), m.expire) // MaxLifetime >= IdleTimeout
 	go m.loop(cfg.SweepInterval, func() { _ = m.Sweep(context.Background()) })
-	if m.lease != nil {
-		m.wg.Add(1)
-		go m.loop(cfg.LeaseTime/3, m.renewLease)
-	}
 	return m, nil
 }
 
@@ -174,6 +190,14 @@ func (m *Manager) forgetKeys(cutoff time.Time) {
 		}
 	}
 }
+
+// SetPush makes every commit of this node's call push(rec, stamp) once its record is
+// durable, with the encoded record and its log stamp; push must not block. Only a
+// manager on a shared store calls it.
+func (m *Manager) SetPush(push func(rec []byte, stamp uint64)) { m.push.Store(&push) }
+
+// Shared reports whether other nodes may share the store.
+func (m *Manager) Shared() bool { return m.shared != nil }
 
 // Config returns the validated configuration in force.
 func (m *Manager) Config() Config { return m.cfg }

@@ -31,6 +31,10 @@ func ValidIdemKey(k string) error {
 type BeginOptions struct {
 	IdemKey    string // idempotency key of the logical request; "" for none
 	FenceOlder bool   // fence the running attempts of IdemKey on this node at once
+	// After is a version an earlier commit answered, on any node: the transaction sees
+	// that commit or newer versions of its keys. Begin waits for this node to learn of it
+	// (see waitFor) and fails with ErrNotCaughtUp when it does not in time.
+	After ra.Version
 }
 
 // Info describes a transaction.
@@ -48,6 +52,11 @@ type Info struct {
 func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 	if m.closed.Load() {
 		return Info{}, ErrClosed
+	}
+	if !opts.After.IsZero() {
+		if err := m.waitFor(ctx, opts.After); err != nil {
+			return Info{}, err
+		}
 	}
 	if opts.IdemKey != "" {
 		if err := ValidIdemKey(opts.IdemKey); err != nil {
@@ -71,6 +80,9 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 		return Info{}, err
 	}
 	t.beginSeq = m.idx.Seq() + 1 // under m.mu: see collect
+	if m.shared != nil {
+		t.beginSettled, _ = m.shared.cursor()
+	}
 	t.beginTS = m.clock.next()
 	if opts.IdemKey != "" {
 		ks := m.keys[opts.IdemKey]

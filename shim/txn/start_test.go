@@ -135,7 +135,7 @@ func TestNewGivesUpWhenContextEnds(t *testing.T) {
 // crash, gets in at once; another node gets in once the lease expired, or at once after
 // the holder's Close.
 func TestLeaseOneNodePerStore(t *testing.T) {
-	st := mem.New()
+	st := solo{mem.New()} // a store no other node can share: see shared_test.go for those
 	clk := newFakeClock()
 	m1, err := New(ctx, st, Config{Node: "node-1", NodeAddr: "10.0.0.1:7654", Now: clk.Now})
 	if err != nil {
@@ -185,7 +185,7 @@ func TestLeaseOneNodePerStore(t *testing.T) {
 
 // A node whose lease another node took over stops: no begin, no deletion.
 func TestLeaseLost(t *testing.T) {
-	st := mem.New()
+	st := solo{mem.New()} // a store no other node can share: see shared_test.go for those
 	m := newManager(t, st, Config{Node: "node-1"})
 	// node-2 took the lease over while node-1 was cut off from the store.
 	if _, err := lease.Acquire(ctx, st, lease.Options{Node: "node-2", Now: func() time.Time { return time.Now().Add(time.Hour) }}); err != nil {
@@ -212,7 +212,7 @@ func TestLeaseLost(t *testing.T) {
 
 // The sweep and recovery leave the lease record alone.
 func TestSweepKeepsLease(t *testing.T) {
-	st := mem.New()
+	st := solo{mem.New()} // a store no other node can share: see shared_test.go for those
 	clk := newFakeClock()
 	m := newManager(t, st, Config{Node: "node-1", Now: clk.Now, OrphanGrace: time.Minute, CommitTimeout: time.Second})
 	commitAll(t, m, "k", "v")
@@ -307,3 +307,7 @@ func TestMaxLifetime(t *testing.T) {
 		t.Errorf("after its call ended: %v, want aborted", s.Status)
 	}
 }
+
+// solo hides every optional interface of a store, store.Ordered included: a store only
+// one node may use.
+type solo struct{ store.Store }

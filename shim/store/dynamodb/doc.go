@@ -5,7 +5,8 @@
 //
 // The table has a composite primary key of two strings and one binary attribute:
 //
-//	pk  (partition key, S)  GROUP#SS: the key's first path segment and a shard
+//	pk  (partition key, S)  GROUP#SS: the key's first path segment and a shard;
+//	                        for a key under l/, the key's directory
 //	sk  (sort key, S)       the storage key itself
 //	v   (B)                 the value (possibly empty)
 //
@@ -21,8 +22,11 @@
 // strongly consistent Queries on the partitions of its group, with begins_with on the sort
 // key, so it reads only the items of that group: listing the commit records does not read
 // the data versions, nor the other way round. (A prefix without a "/" falls back to a
-// consistent Scan of the table; the shim never lists one.) The shards spread each group's
-// writes over 32 partition key values, so that neither group is a hot partition.
+// consistent Scan of the table; the shim never lists one. So does a prefix under l/: its
+// directories are partitions of their own, which only a Scan finds, so such a List costs a
+// read of the whole table; the shim never lists l/ on the request path.) The shards spread
+// each group's writes over 32 partition key values, so that neither group is a hot
+// partition.
 //
 // The alternative, partition key = storage key plus a sparse global secondary index on the
 // first segment, would make a keys-only listing of "v/" cheaper still (a KEYS_ONLY index
@@ -32,12 +36,37 @@
 // start-up must see every one of them. Correctness comes first; the price is that a sweep
 // of "v/" reads the data versions' bytes.
 //
+// # The commit log: one partition per directory
+//
+// Keys under store.OrderedPrefix, "l/", are the exception to GROUP#SS: their partition
+// key is the key's directory (the key up to and including its last "/"), unsharded. So
+// "l/1700000000/00ab.x" lives at pk "l/1700000000/", sk "l/1700000000/00ab.x". Such a
+// value contains no "#" (keys cannot hold one), whereas every GROUP#SS value does, so the
+// two kinds never collide. Every other key keeps its place: tables made before this rule
+// stay valid, as the shim wrote no key under l/ before it.
+//
+// Why: l/ holds the shim's commit log, one key per commit in a directory per second of
+// commits, and a node reads from it "what landed since" its last look: the keys of one
+// directory in key order after a cursor (store.Ordered). With the directory as partition
+// key, that is ListAfter, strongly consistent Queries of one partition in sort key order,
+// keys only, reading nothing else. Only the keys directly in the directory are in its
+// partition; those of a subdirectory are in the subdirectory's.
+//
+// The price is a limit on the commit rate: a directory is one partition, and DynamoDB
+// takes at most about 1,000 write units a second on one partition. So one second's
+// directory takes at most about 1,000 writes a second, from all the nodes sharing the
+// table together, and about 500 commits a second when each is one PutCreate transaction
+// (a transactional write of an item costs two write units). Past that, writes are
+// throttled and retried, and commits slow down; more throughput needs another log
+// layout, not more nodes.
+//
 // # Operations
 //
-// Get is a consistent GetItem. Put and Delete are BatchWriteItem calls of 25 requests, a
-// few in parallel, retrying UnprocessedItems (and throttled calls) with backoff. Create is
-// a PutItem with the condition attribute_not_exists(pk). PutCreate is one
-// TransactWriteItems (the items and the conditional put of the record) when it fits a
+// Get is a consistent GetItem. ListAfter is consistent Queries of the directory's
+// partition, a page at a time up to its limit. Put and Delete are BatchWriteItem calls of
+// 25 requests, a few in parallel, retrying UnprocessedItems (and throttled calls) with
+// backoff. Create is a PutItem with the condition attribute_not_exists(pk). PutCreate is
+// one TransactWriteItems (the items and the conditional put of the record) when it fits a
 // transaction (100 actions, 4 MB); larger commits fall back to the shim's two-step order,
 // see PutCreate. Values are limited to MaxValueSize, DynamoDB's 400 KiB item limit less
 // room for the key and attribute names.

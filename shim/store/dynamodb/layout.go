@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aft-shim/aft/shim/store"
 )
 
 // Attribute names of the layout (see the package documentation).
@@ -26,7 +28,8 @@ const maxItemSize = 400 << 10
 
 // MaxValueSize is the largest value Put, Create and PutCreate accept: the item limit less
 // 2 KiB for the key attributes and the attribute names, which take at most
-// len("pk")+515 + len("sk")+512 + len("v") = 1,032 bytes.
+// len("pk")+515 + len("sk")+512 + len("v") = 1,032 bytes (a pk is GROUP#SS, at most
+// 512+3 bytes, or the directory of a key under store.OrderedPrefix, at most 512).
 const MaxValueSize = maxItemSize - 2<<10
 
 // maxTransactBytes bounds the items of one TransactWriteItems (DynamoDB allows 4 MB).
@@ -58,8 +61,18 @@ func partition(g string, shard int) string {
 	return fmt.Sprintf("%s#%02x", g, shard)
 }
 
-// pkOf returns the partition key value of key.
+// directory returns key up to and including its last "/", or "" without one.
+func directory(key string) string {
+	return key[:strings.LastIndexByte(key, '/')+1]
+}
+
+// pkOf returns the partition key value of key: its directory, unsharded, for a key under
+// store.OrderedPrefix (one partition per directory of the commit log, which ListAfter
+// queries); GROUP#SS for any other key. Every item's pk comes from here.
 func pkOf(key string) string {
+	if strings.HasPrefix(key, store.OrderedPrefix) {
+		return directory(key)
+	}
 	return partition(group(key), shardOf(key))
 }
 

@@ -51,6 +51,36 @@ func TestLayout(t *testing.T) {
 	}
 }
 
+// TestLayoutOrdered: a key under store.OrderedPrefix lives in the partition of its
+// directory, unsharded, which no GROUP#SS value can equal; other keys keep GROUP#SS.
+func TestLayoutOrdered(t *testing.T) {
+	longDir := "l/" + strings.Repeat("d", maxKeyLen-4) + "/"
+	tests := []struct {
+		key, pk string
+	}{
+		{"l/1700000000/00ab.x", "l/1700000000/"},
+		{"l/1700000000/", "l/1700000000/"},
+		{"l/x", "l/"},
+		{"l/", "l/"},
+		{"l/a/b/c", "l/a/b/"},
+		{longDir + "k", longDir},
+		{"lx/1700000000/00ab.x", "lx/#16"}, // not under l/: GROUP#SS
+		{"v/l/1700000000/00ab.x", "v/#05"},
+	}
+	for _, tt := range tests {
+		pk := pkOf(tt.key)
+		if pk != tt.pk {
+			t.Errorf("pkOf(%q) = %q, want %q", tt.key, pk, tt.pk)
+		}
+		if strings.HasPrefix(tt.key, "l/") && strings.Contains(pk, "#") {
+			t.Errorf("pkOf(%q) = %q holds a \"#\": it could collide with a GROUP#SS", tt.key, pk)
+		}
+		if size := itemSize(tt.key, MaxValueSize); size > maxItemSize {
+			t.Errorf("item of %q at the value limit: %d bytes, over %d", tt.key, size, maxItemSize)
+		}
+	}
+}
+
 func TestIsLocal(t *testing.T) {
 	tests := []struct {
 		endpoint string

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aft-shim/aft/shim/store"
 )
 
 // listParallel is the most partitions one List reads at once.
@@ -27,9 +29,10 @@ type source func(ctx context.Context, start map[string]types.AttributeValue) ([]
 // List calls fn for every key that starts with prefix, with its value when withValues is
 // true (else with a nil value). All reads are strongly consistent, so every key written
 // before List starts is seen. A prefix that contains a "/" is read with Queries on the
-// shards of its group (a few at a time, pages read ahead while fn runs); any other prefix
-// with a Scan of the table. fn is called from one goroutine at a time, outside any read,
-// so it may call the store; keys are visited in no particular order.
+// shards of its group (a few at a time, pages read ahead while fn runs); a prefix under
+// store.OrderedPrefix, or without a "/", with a Scan of the whole table. fn is called from
+// one goroutine at a time, outside any read, so it may call the store; keys are visited
+// in no particular order.
 func (s *Store) List(ctx context.Context, prefix string, withValues bool, fn func(key string, value []byte) error) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("dynamodb list %s: %w", prefix, err)
@@ -123,7 +126,9 @@ func (s *Store) sources(prefix string, withValues bool) []source {
 		names["#v"] = attrValue
 		projection = "#k, #v"
 	}
-	if !strings.Contains(prefix, "/") {
+	if !strings.Contains(prefix, "/") || strings.HasPrefix(prefix, store.OrderedPrefix) {
+		// The keys under l/ live in one partition per directory (see pkOf), and nothing
+		// but a Scan finds every directory, nor the subdirectories of a prefix "l/x/".
 		return []source{s.scan(prefix, projection, names)}
 	}
 	g := group(prefix)

@@ -43,6 +43,7 @@ var (
 	_ store.Store     = (*Store)(nil)
 	_ store.Limiter   = (*Store)(nil)
 	_ store.Committer = (*Store)(nil)
+	_ store.Ordered   = (*Store)(nil)
 )
 
 // Open opens the table o names, with the SDK's default configuration and credentials

@@ -44,12 +44,19 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Wrap returns s with faults, to use in its place (a store.Committer when s is one), and
-// the *Store that controls the faults.
+// Wrap returns s with faults, to use in its place (a store.Committer and a store.Ordered
+// when s is one), and the *Store that controls the faults.
 func Wrap(s store.Store, o Options) (store.Store, *Store) {
 	f := New(s, o)
-	if c, ok := s.(store.Committer); ok {
+	c, isC := s.(store.Committer)
+	l, isL := s.(store.Ordered)
+	switch {
+	case isC && isL:
+		return &committerOrderedStore{committerStore{Store: f, c: c}, l}, f
+	case isC:
 		return &committerStore{Store: f, c: c}, f
+	case isL:
+		return &orderedStore{Store: f, l: l}, f
 	}
 	return f, f
 }
@@ -184,6 +191,36 @@ func (f *committerStore) PutCreate(ctx context.Context, items []store.Item, key 
 		return err
 	}
 	return f.after("put-create", amb, f.c.PutCreate(ctx, items, key, value))
+}
+
+// orderedStore is a Store over a store.Ordered.
+type orderedStore struct {
+	*Store
+	l store.Ordered
+}
+
+// ListAfter implements store.Ordered.
+func (f *orderedStore) ListAfter(ctx context.Context, dir, after string, limit int, fn func(string) error) error {
+	return f.listAfter(ctx, f.l, dir, after, limit, fn)
+}
+
+// committerOrderedStore is a Store over a store that is both a store.Committer and a
+// store.Ordered.
+type committerOrderedStore struct {
+	committerStore
+	l store.Ordered
+}
+
+// ListAfter implements store.Ordered.
+func (f *committerOrderedStore) ListAfter(ctx context.Context, dir, after string, limit int, fn func(string) error) error {
+	return f.listAfter(ctx, f.l, dir, after, limit, fn)
+}
+
+func (f *Store) listAfter(ctx context.Context, l store.Ordered, dir, after string, limit int, fn func(string) error) error {
+	if _, err := f.before(ctx, "list-after", false); err != nil {
+		return err
+	}
+	return l.ListAfter(ctx, dir, after, limit, fn)
 }
 
 // Unwrap returns the store under the faults.

@@ -24,7 +24,8 @@ type scanner interface {
 // every master of a cluster in turn, and calls fn between pages without holding anything,
 // so fn may call the store. SCAN may return a key twice; List remembers the keys it passed
 // to fn (the memory of one key each) and passes each once. A key deleted between SCAN and
-// the GET of its value is left out.
+// the GET of its value is left out, and so are the sorted sets of ordered keys, which are
+// no store keys (a List of "" or "o" matches them).
 //
 // On a cluster, a key that migrates between masters (resharding) while List runs may be
 // missed: do not reshard while a shim starts.
@@ -101,7 +102,7 @@ type lister struct {
 func (l *lister) page(ctx context.Context, keys []string) error {
 	fresh := keys[:0]
 	for _, k := range keys {
-		if _, dup := l.seen[k]; !dup && strings.HasPrefix(k, l.s.opts.Prefix) {
+		if _, dup := l.seen[k]; !dup && strings.HasPrefix(k, l.s.opts.Prefix) && !l.s.isSet(k) {
 			fresh = append(fresh, k)
 		}
 	}

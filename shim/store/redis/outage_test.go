@@ -41,6 +41,12 @@ var calls = []call{
 	{"List", func(ctx context.Context, s store.Store, tag string) error {
 		return s.List(ctx, "v/", true, func(string, []byte) error { return nil })
 	}},
+	{"PutOrdered", func(ctx context.Context, s store.Store, tag string) error {
+		return s.Put(ctx, []store.Item{{Key: "l/" + tag + "/a", Value: []byte{}}})
+	}},
+	{"ListAfter", func(ctx context.Context, s store.Store, tag string) error {
+		return s.(store.Ordered).ListAfter(ctx, "l/"+tag+"/", "", 10, func(string) error { return nil })
+	}},
 }
 
 // wantFailFast runs every call with a context of timeout and requires each to fail, with a

@@ -8,12 +8,29 @@
 // turn), with the values fetched by pipelined GETs. A prefix lets several shims, or other
 // applications, share one database; without one the shim expects the database to itself.
 //
+// Ordered keys (store.Ordered): a key under store.OrderedPrefix is a string key as any
+// other and, besides, a member of a sorted set, all scores 0, named Options.Prefix + "o:" +
+// its directory (the key up to and including its last "/"); the member is the key as the
+// shim gives it. ListAfter is ZRANGEBYLEX on that set, which orders members bytewise.
+// Put queues a ZADD after the SET of each ordered key, Delete a ZREM before its UNLINK, in
+// the same pipeline; Create pipelines SET NX with a ZADD; PutCreate's script adds them
+// with the rest. On a single server a pipeline runs in order, so a key enters its set
+// after it is written and leaves it before it is deleted. On a cluster the set and the
+// key lie in different slots, most likely on different masters, and the two commands are
+// neither atomic nor ordered. That is enough for the contract: a Put, Create or Delete
+// that returns nil has done both, so ListAfter, which reads the set from its master, sees
+// what returned before it started; one that fails may have done either or neither, as
+// the store contract allows for any failed write, and a retry does both again. (The shim
+// reads the record an ordered key names before it trusts the key.) Each ordered key
+// takes its bytes twice, as a key and as a member; the shim's are short and empty.
+//
 // Atomic commits: on a single server Open returns a *CommitStore, whose PutCreate (the
 // optional store.Committer) runs one Lua script that checks the record key with EXISTS and
-// then SETs every key, atomically, since Redis runs a script to its end before any other
-// command. On a Redis Cluster the keys of one commit hash to different slots, and a script
-// may only touch keys of one slot, so in cluster mode Open returns a plain *Store and the
-// shim writes a commit as Put then Create, as it does on every store without PutCreate.
+// then SETs every key and ZADDs the ordered ones, atomically, since Redis runs a script to
+// its end before any other command. On a Redis Cluster the keys of one commit hash to
+// different slots, and a script may only touch keys of one slot, so in cluster mode Open
+// returns a plain *Store and the shim writes a commit as Put then Create, as it does on
+// every store without PutCreate.
 //
 // Cluster mode is chosen by the URL: several addresses (redis://h1:7000,h2:7000/ or addr=
 // options) or cluster=true with one seed address. It is not detected, because a cluster
@@ -89,6 +106,8 @@ var (
 	_ store.Store     = (*CommitStore)(nil)
 	_ store.Limiter   = (*CommitStore)(nil)
 	_ store.Committer = (*CommitStore)(nil)
+	_ store.Ordered   = (*Store)(nil)
+	_ store.Ordered   = (*CommitStore)(nil)
 )
 
 // Open connects to the Redis that o names and checks that it answers (PING). It returns a
@@ -228,9 +247,10 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return []byte(v), nil // a copy: the caller owns it
 }
 
-// Put writes every item with pipelined SETs, overwriting existing values. When any value is
-// over the limit it writes none of them and returns a *store.TooLargeError. Otherwise it is
-// not atomic: after an error any subset of the items may be written.
+// Put writes every item with pipelined SETs, overwriting existing values, each ordered key
+// followed by the ZADD to its set. When any value is over the limit it writes none of them
+// and returns a *store.TooLargeError. Otherwise it is not atomic: after an error any subset
+// of the SETs and ZADDs may be applied.
 func (s *Store) Put(ctx context.Context, items []store.Item) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("redis put: %w", err)
@@ -241,9 +261,10 @@ func (s *Store) Put(ctx context.Context, items []store.Item) error {
 		}
 	}
 	for len(items) > 0 {
-		n, size := 0, 0
-		for n < len(items) && n < pipeCommands && (n == 0 || size+len(items[n].Value) <= pipeBytes) {
+		n, cmds, size := 0, 0, 0
+		for n < len(items) && cmds < pipeCommands && (n == 0 || size+len(items[n].Value) <= pipeBytes) {
 			size += len(items[n].Value)
+			cmds += commands(items[n].Key)
 			n++
 		}
 		chunk := items[:n]
@@ -251,6 +272,9 @@ func (s *Store) Put(ctx context.Context, items []store.Item) error {
 		key, err := s.pipeline(ctx, func(p goredis.Pipeliner) {
 			for _, it := range chunk {
 				p.Set(ctx, s.opts.Prefix+it.Key, it.Value, 0)
+				if set, ok := s.orderedSet(it.Key); ok {
+					p.ZAdd(ctx, set, goredis.Z{Member: it.Key})
+				}
 			}
 		})
 		if err != nil {
@@ -258,6 +282,15 @@ func (s *Store) Put(ctx context.Context, items []store.Item) error {
 		}
 	}
 	return nil
+}
+
+// commands is the number of commands Put or Delete queue for key: two for an ordered key,
+// whose set is written as well, else one.
+func commands(key string) int {
+	if strings.HasPrefix(key, store.OrderedPrefix) {
+		return 2
+	}
+	return 1
 }
 
 // pipeline runs the commands fill queues in one pipeline. After an error it also returns
@@ -278,25 +311,33 @@ func (s *Store) pipeline(ctx context.Context, fill func(p goredis.Pipeliner)) (s
 	return "", fail(err)
 }
 
-// unprefixed returns the store key of a command's first argument after its name.
+// unprefixed returns the store key of a command's first argument after its name or, for a
+// ZADD or ZREM of the set of an ordered key, that key and its set.
 func (s *Store) unprefixed(c goredis.Cmder) string {
 	args := c.Args()
 	if len(args) < 2 {
 		return ""
 	}
 	k, _ := args[1].(string)
+	if member, ok := args[len(args)-1].(string); ok && s.isSet(k) {
+		return " " + member + " (" + c.Name() + " " + strings.TrimPrefix(k, s.opts.Prefix) + ")"
+	}
 	return " " + strings.TrimPrefix(k, s.opts.Prefix)
 }
 
 // Create writes key with SET NX, and returns an error wrapping store.ErrExists when the key
 // holds a value. Of concurrent Creates of one key, across every client of the Redis,
-// exactly one succeeds (but see the package comment on retries).
+// exactly one succeeds (but see the package comment on retries). An ordered key is also
+// added to its set, in the same pipeline (see createOrdered).
 func (s *Store) Create(ctx context.Context, key string, value []byte) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("redis create %s: %w", key, err)
 	}
 	if err := s.tooLarge(key, value); err != nil {
 		return fmt.Errorf("redis create: %w", err)
+	}
+	if set, ok := s.orderedSet(key); ok {
+		return s.createOrdered(ctx, set, key, value)
 	}
 	err := s.c.SetArgs(ctx, s.opts.Prefix+key, value, goredis.SetArgs{Mode: "NX"}).Err()
 	switch {
@@ -309,16 +350,25 @@ func (s *Store) Create(ctx context.Context, key string, value []byte) error {
 }
 
 // Delete removes the keys with pipelined UNLINKs (the memory of large values is freed in
-// the background). Keys that hold no value are not an error.
+// the background), each ordered key preceded by the ZREM from its set. Keys that hold no
+// value are not an error.
 func (s *Store) Delete(ctx context.Context, keys []string) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("redis delete: %w", err)
 	}
 	for len(keys) > 0 {
-		chunk := keys[:min(len(keys), pipeCommands)]
-		keys = keys[len(chunk):]
+		n, cmds := 0, 0
+		for n < len(keys) && cmds < pipeCommands {
+			cmds += commands(keys[n])
+			n++
+		}
+		chunk := keys[:n]
+		keys = keys[n:]
 		key, err := s.pipeline(ctx, func(p goredis.Pipeliner) {
 			for _, k := range chunk {
+				if set, ok := s.orderedSet(k); ok {
+					p.ZRem(ctx, set, k)
+				}
 				p.Unlink(ctx, s.opts.Prefix+k)
 			}
 		})

@@ -1,0 +1,63 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aft-shim/aft/shim/ra"
+)
+
+// AfterWait bounds how long a begin with BeginOptions.After waits for this node to learn
+// of that commit: the larger of 1 second and 20 sync intervals.
+func (c Config) AfterWait() time.Duration { return max(time.Second, 20*c.SyncInterval) }
+
+// waitFor returns once this node knows of the commit at version v, reading the commit log
+// at once and then as commits arrive, for at most Config.AfterWait. A version stamped
+// further in the future than MaxClockSkew is not waited for: no node made it.
+func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
+	if v.TS > uint64(m.cfg.Now().Add(MaxClockSkew).UnixNano()) {
+		return fmt.Errorf("begin after version %v: %w: it is from the future by this node's clock", v, ErrNotCaughtUp)
+	}
+	m.clock.observe(v.TS) // the new transaction's commit will be newer
+	sh := m.shared
+	if sh == nil {
+		return nil // every commit on the store was made here
+	}
+	// Known when applied here or ruled out, still in the index, or remembered as committed;
+	// or when the log has been settled past the latest stamp its key can have.
+	lastStamp := v.TS + uint64(m.cfg.OrphanGrace/2) + sh.late
+	deadline := time.NewTimer(m.cfg.AfterWait())
+	defer deadline.Stop()
+	for {
+		sh.mu.Lock()
+		_, known := sh.applied[v.Txn]
+		learned, settled := sh.learned, sh.settled
+		sh.mu.Unlock()
+		if known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn) {
+			return nil
+		}
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-learned:
+		case <-time.After(m.cfg.SyncInterval):
+		case <-deadline.C:
+			return fmt.Errorf("begin after version %v: %w: this node did not learn of that commit within %v; retry, or begin on the node that made it",
+				v, ErrNotCaughtUp, m.cfg.AfterWait())
+		case <-ctx.Done():
+			return fmt.Errorf("begin after version %v: %w", v, ctx.Err())
+		}
+	}
+}
+
+// knownCommitted reports whether the finished transactions remembered here hold id as
+// committed.
+func (m *Manager) knownCommitted(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.finished.get(id)
+	return ok && f.status == Committed
+}

@@ -1,0 +1,323 @@
+package txn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aft-shim/aft/shim/index"
+	"github.com/aft-shim/aft/shim/lease"
+	"github.com/aft-shim/aft/shim/record"
+	"github.com/aft-shim/aft/shim/store"
+)
+
+// Several nodes on one store.
+//
+// A manager with a node identity on a store that implements store.Ordered shares the store
+// with any number of other nodes. Each transaction lives on the node that began it; what
+// the nodes share is the committed history, and they learn it from the store:
+//
+//   - The commit log. Every commit try writes, with its data versions (before the record,
+//     or atomically with it), a log key naming the transaction, its record and a stamp of
+//     this node's clock taken just before the record's write (record.LogKey). A log key
+//     lands at most Late after its stamp: the commit's writes end within CommitTimeout of
+//     its start, a failed write lands within SettleTime after that, and MaxClockSkew covers
+//     the clocks of the writer and the reader.
+//   - Following it (follow.go). Every SyncInterval a node lists the log keys it has not
+//     read and fetches the records they name; a record that holds the same transaction is
+//     a commit, applied with all its keys at once. A log key whose record is missing may
+//     still be landing; Late after its stamp, a missing record is final. So the settled
+//     stamp, below which every log key has been read and every commit applied, trails the
+//     clock by Late, and nothing that landed is ever missed: a lost push or a slow write
+//     only delays it. Peers (package peer) push commits as they happen, which makes them
+//     visible sooner; the log makes them certain.
+//   - Clocks. Commit versions and stamps come from one hybrid logical clock per node,
+//     which moves past every version and stamp the node learns of.
+//   - Garbage collection. A node collects its own index as a single node does, but removes
+//     from the store only what no live node can still read: each node publishes, in its
+//     lease record (record.NodeKey), its settled stamp and its horizon, the settled stamp
+//     noted at the begin of its oldest running transaction. A batch of garbage is removed
+//     once every live node's horizon has passed the newest stamp this node had applied when
+//     it collected the batch: by then each live node had applied whatever superseded it
+//     before any transaction it runs began. A node whose lease expired (dead, or cut off)
+//     no longer holds collection back; should it come back, it finds its lease expired and
+//     stops, to be restarted, recovering from the store before it serves again.
+//   - The node with the smallest identity among the live ones sweeps orphans and expired
+//     results, and trims the commit log below every live node's settled stamp.
+
+// MaxClockSkew is the most the clocks of two nodes on one store may differ by. Nodes read
+// each other's clocks in their lease records and log a warning past half of it.
+const MaxClockSkew = time.Second
+
+// shared is the state of a manager on a store that several nodes share; nil otherwise.
+type shared struct {
+	log     store.Ordered
+	late    uint64 // nanoseconds: how long after its stamp a log key may still land
+	overlap uint64 // nanoseconds: how far behind the newest stamp read each poll reads again
+	lease   *lease.Lease
+
+	mu       sync.Mutex
+	applied  map[string]uint64          // ids of commits applied or ruled out here -> stamp after which they are forgotten
+	pending  map[string]record.LogEntry // log keys newer than settled whose record was not found yet
+	settled  uint64                     // every log key with a stamp <= settled was read and its commit applied
+	seen     uint64                     // the newest stamp read from the log
+	maxStamp uint64                     // the newest stamp of a commit applied here, or tried here
+	learned  chan struct{}              // closed and replaced whenever a commit is applied: see waitFor
+	nodes    []lease.Holder             // the live nodes, as last read
+	global   uint64                     // smallest horizon of the live nodes, as last read
+	leader   bool                       // this node has the smallest identity among the live ones
+	gcQueue  []gcBatch
+	gcTxns   map[string]int // ids of transactions in gcQueue that left the index
+}
+
+// gcBatch is garbage collected here, to remove from the store once every live node's
+// horizon is at least until.
+type gcBatch struct {
+	until uint64
+	g     index.Garbage
+}
+
+// newShared returns the shared state of a manager over st, or nil when st is not shared.
+func newShared(st store.Store, cfg Config) *shared {
+	o, ok := st.(store.Ordered)
+	if !ok || cfg.Node == "" {
+		return nil
+	}
+	late := cfg.CommitTimeout + cfg.SettleTime + MaxClockSkew
+	return &shared{
+		log:     o,
+		late:    uint64(late),
+		overlap: uint64(max(5*cfg.SyncInterval, 500*time.Millisecond)),
+		applied: map[string]uint64{},
+		pending: map[string]record.LogEntry{},
+		learned: make(chan struct{}),
+		gcTxns:  map[string]int{},
+	}
+}
+
+// join takes this node's lease on a shared store and lists the node in record.NodesDir,
+// publishing as its horizon a stamp that everything recovery is about to read is newer
+// than: from now on no node removes what this one may read. It returns the stamp recovery
+// starts at.
+func (m *Manager) join(ctx context.Context) (uint64, error) {
+	sh := m.shared
+	start := m.clock.next()
+	floor := start - min(start, sh.late)
+	l, err := lease.Acquire(ctx, m.store, lease.Options{Node: m.cfg.Node, Key: record.NodeKey(m.cfg.Node), Addr: m.cfg.NodeAddr,
+		Time: m.cfg.LeaseTime, Now: m.cfg.Now, Retry: m.retry, Progress: [2]uint64{floor, floor}})
+	if err != nil {
+		return 0, err
+	}
+	m.lease, sh.lease = l, l
+	err = m.retry.Do(ctx, "list the node in "+record.NodesDir, func(ctx context.Context) error {
+		return m.store.Put(ctx, []store.Item{{Key: record.NodeListKey(m.cfg.Node)}})
+	})
+	if err != nil {
+		m.releaseLease()
+		return 0, fmt.Errorf("join: %w", err)
+	}
+	sh.settled, sh.seen, sh.global = floor, start, floor
+	return start, nil
+}
+
+// recovered notes the commits recovery applied, so that reading their log keys again does
+// not apply them again after collection dropped them. end is a stamp taken after the
+// listing: their log keys are older, and forgotten once settled passes it.
+func (sh *shared) recovered(ids []string, end uint64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, id := range ids {
+		sh.applied[id] = end + uint64(MaxClockSkew)
+	}
+	sh.maxStamp = max(sh.maxStamp, end)
+}
+
+// tried notes a commit try of this node's at stamp (its log key's): the commit, should it
+// land, is known here, and collection waits for the other nodes to pass its stamp.
+func (sh *shared) tried(id string, stamp uint64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.applied[id] = max(sh.applied[id], stamp)
+	sh.maxStamp = max(sh.maxStamp, stamp)
+}
+
+// take reports whether the commit id is new here, noting it as applied (until stamp).
+func (sh *shared) take(id string, stamp uint64) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.applied[id]; ok {
+		return false
+	}
+	sh.applied[id] = stamp
+	delete(sh.pending, id)
+	sh.maxStamp = max(sh.maxStamp, stamp)
+	return true
+}
+
+// signal wakes the waits for a commit (waitFor).
+func (sh *shared) signal() {
+	sh.mu.Lock()
+	close(sh.learned)
+	sh.learned = make(chan struct{})
+	sh.mu.Unlock()
+}
+
+// Learn applies a commit that another node made (or a try of this node's own that landed
+// unknown to it), given its encoded record and its log stamp, as a peer pushes it. A
+// commit known here already changes nothing. It returns an error only for bytes that are
+// not a record.
+func (m *Manager) Learn(b []byte, stamp uint64) error {
+	rec, err := record.Unmarshal(b)
+	if err != nil {
+		return err
+	}
+	if m.shared == nil {
+		return errors.New("learn: this node's store is not shared")
+	}
+	m.learn(rec, stamp, "peer")
+	return nil
+}
+
+// learn applies rec, a commit read from the log (or pushed) with its log stamp.
+func (m *Manager) learn(rec *record.Record, stamp uint64, from string) {
+	m.clock.observe(max(rec.Version.TS, stamp))
+	id := rec.Version.Txn
+	if !m.shared.take(id, stamp) {
+		return
+	}
+	m.mu.Lock()
+	running := m.running[id] != nil
+	m.mu.Unlock()
+	if running {
+		m.adopt(rec) // a commit try of this node's landed, unknown to it until now
+	} else {
+		if !rec.Compacted && len(rec.Writes) > 0 {
+			m.idx.Apply(rec)
+		}
+		m.mu.Lock()
+		m.finished.add(id, finishedTxn{status: Committed, version: rec.Version})
+		m.mu.Unlock()
+	}
+	m.metrics.learned.WithLabelValues(from).Inc()
+	if wall := m.cfg.Now().UnixNano(); uint64(wall) > stamp {
+		m.metrics.propagation.Observe(time.Duration(uint64(wall) - stamp).Seconds())
+	}
+	m.shared.signal()
+}
+
+// progress returns this node's settled stamp and horizon.
+func (m *Manager) progress() (settled, horizon uint64) {
+	m.shared.mu.Lock()
+	settled = m.shared.settled
+	m.shared.mu.Unlock()
+	horizon = settled
+	m.mu.Lock()
+	for _, t := range m.running {
+		horizon = min(horizon, t.beginSettled)
+	}
+	m.mu.Unlock()
+	return settled, horizon
+}
+
+// publish renews this node's lease with its progress and reads the other nodes' leases:
+// the live nodes, the smallest horizon, and whether this node leads.
+func (m *Manager) publish() {
+	sh := m.shared
+	settled, horizon := m.progress()
+	sh.lease.SetProgress(settled, horizon)
+	m.renewLease()
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTime/3)
+	defer cancel()
+	nodes, err := m.readNodes(ctx)
+	if err != nil {
+		m.cfg.Log.Warn("could not read the other nodes' leases; garbage collection waits", "err", err)
+		return
+	}
+	global, leader := horizon, true
+	now := m.cfg.Now()
+	for _, h := range nodes {
+		if h.Node == m.cfg.Node {
+			continue
+		}
+		global = min(global, h.Horizon)
+		leader = leader && m.cfg.Node < h.Node
+		if skew := now.Sub(h.Written); h.Written.After(now.Add(MaxClockSkew/2)) || skew > m.cfg.LeaseTime/3+MaxClockSkew/2 {
+			m.cfg.Log.Warn("another node's clock seems off", "node", h.Node, "its clock ahead by", -skew)
+		}
+	}
+	sh.mu.Lock()
+	sh.nodes, sh.global, sh.leader = nodes, global, leader
+	sh.mu.Unlock()
+}
+
+// readNodes returns the leases of the live nodes on the store, this one's included.
+func (m *Manager) readNodes(ctx context.Context) ([]lease.Holder, error) {
+	var keys []string
+	for after := ""; ; {
+		n := 0
+		err := m.shared.log.ListAfter(ctx, record.NodesDir, after, 1000, func(k string) error {
+			keys, after = append(keys, k), k
+			n++
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		if n < 1000 {
+			break
+		}
+	}
+	now := m.cfg.Now()
+	var live []lease.Holder
+	for _, k := range keys {
+		node, err := record.NodeOfListKey(k)
+		if err != nil {
+			continue
+		}
+		b, err := m.store.Get(ctx, record.NodeKey(node))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the lease of node %q: %w", node, err)
+		}
+		var h lease.Holder
+		if json.Unmarshal(b, &h) != nil || h.Node != node || !now.Before(h.Expires) {
+			continue // gone: its lease ran out
+		}
+		live = append(live, h)
+	}
+	return live, nil
+}
+
+// Nodes returns the live nodes on the store as last read (nil on a store no other node
+// shares).
+func (m *Manager) Nodes() []lease.Holder {
+	if m.shared == nil {
+		return nil
+	}
+	m.shared.mu.Lock()
+	defer m.shared.mu.Unlock()
+	return append([]lease.Holder(nil), m.shared.nodes...)
+}
+
+// leads reports whether this node does the store-wide chores: on a store only it uses,
+// always.
+func (m *Manager) leads() bool {
+	if m.shared == nil {
+		return true
+	}
+	m.shared.mu.Lock()
+	defer m.shared.mu.Unlock()
+	return m.shared.leader
+}
+
+// cursor returns the settled stamp and the newest stamp read.
+func (sh *shared) cursor() (settled, seen uint64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.settled, sh.seen
+}
