@@ -49,18 +49,18 @@ var ErrLost = errors.New("lease lost to another node")
 
 // Holder is the content of the lease record.
 type Holder struct {
-	Node     string    `json:"node"`           // identity that survives a restart
-	Instance string    `json:"instance"`       // random per Acquire: one process of Node
-	Addr     string    `json:"addr,omitempty"` // where it serves: for the operator, and other nodes' base URL of it
+	Node     string `json:"node"`           // identity that survives a restart
+	Instance string `json:"instance"`       // random per Acquire: one process of Node
+	Addr     string `json:"addr,omitempty"` // where it serves: for the operator, and other nodes' base URL of it
 	// On a store several nodes share (package txn): how far this node has read the commit
 	// log, and the oldest point in it that one of its transactions may still read at. Stamps
 	// of the commit log (package record); 0 for none.
-	Settled uint64 `json:"settled,omitempty"`
-	Horizon uint64 `json:"horizon,omitempty"`
-	Host     string    `json:"host,omitempty"`
-	PID      int       `json:"pid,omitempty"`
-	Expires  time.Time `json:"expires"`
-	Written  time.Time `json:"written,omitzero"` // when it was written, by the writer's clock
+	Settled uint64    `json:"settled,omitempty"`
+	Horizon uint64    `json:"horizon,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+	Expires time.Time `json:"expires"`
+	Written time.Time `json:"written,omitzero"` // when it was written, by the writer's clock
 }
 
 func (h Holder) String() string {

@@ -71,7 +71,9 @@ const (
 )
 
 // NodeKey is the storage key of the lease record of the node with identity node.
-func NodeKey(node string) string { return "n/node/" + base64.RawURLEncoding.EncodeToString([]byte(node)) }
+func NodeKey(node string) string {
+	return "n/node/" + base64.RawURLEncoding.EncodeToString([]byte(node))
+}
 
 // NodeListKey is the key that lists node in NodesDir.
 func NodeListKey(node string) string {

@@ -65,12 +65,12 @@ type txn struct {
 	id       string
 	idemKey  string
 	attempt  int
-	beginSeq uint64       // index.Seq()+1 at begin: the garbage collection horizon it holds
+	beginSeq uint64 // index.Seq()+1 at begin: the garbage collection horizon it holds
 	// On a shared store: the settled stamp at begin, the horizon it holds for every node.
 	beginSettled uint64
-	beginTS  uint64       // a clock timestamp taken at begin: its commit version will be newer
-	begun    int64        // unix nanoseconds of the begin
-	lastUsed atomic.Int64 // unix nanoseconds of the last call
+	beginTS      uint64       // a clock timestamp taken at begin: its commit version will be newer
+	begun        int64        // unix nanoseconds of the begin
+	lastUsed     atomic.Int64 // unix nanoseconds of the last call
 
 	mu       sync.Mutex // serialises every call on the transaction, commit included
 	status   Status

@@ -22,11 +22,13 @@ import (
 // fakeAPI answers every call with the error of its field (and records the calls), for
 // the error paths a real server seldom takes.
 type fakeAPI struct {
-	getErr, putErr, deleteErr, headErr, createErr error
-	deleteOut                                     *s3.DeleteObjectsOutput
+	getErr, putErr, deleteErr, headErr, createErr, listErr error
+	deleteOut                                              *s3.DeleteObjectsOutput
+	listOut                                                *s3.ListObjectsV2Output
 
 	mu      sync.Mutex
-	deletes [][]string // keys of each DeleteObjects call
+	deletes [][]string              // keys of each DeleteObjects call
+	lists   []s3.ListObjectsV2Input // each ListObjectsV2 call
 }
 
 func (f *fakeAPI) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
@@ -57,7 +59,16 @@ func (f *fakeAPI) DeleteObjects(_ context.Context, in *s3.DeleteObjectsInput, _ 
 	return &s3.DeleteObjectsOutput{}, nil
 }
 
-func (f *fakeAPI) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+func (f *fakeAPI) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	f.mu.Lock()
+	f.lists = append(f.lists, *in)
+	f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	if f.listOut != nil {
+		return f.listOut, nil
+	}
 	return &s3.ListObjectsV2Output{}, nil
 }
 
@@ -117,6 +128,26 @@ func TestErrorMapping(t *testing.T) {
 			func(s *Store) error { return s.Put(ctx, []store.Item{{Key: "a b"}}) }, errBadKey},
 		{"long key", &fakeAPI{},
 			func(s *Store) error { _, err := s.Get(ctx, strings.Repeat("k", 513)); return err }, errBadKey},
+		{"list-after closed", &fakeAPI{},
+			func(s *Store) error { s.Close(); return s.ListAfter(ctx, "l/1/", "", 1, nop) }, ErrClosed},
+		{"list-after bad dir", &fakeAPI{},
+			func(s *Store) error { return s.ListAfter(ctx, "l/a b/", "", 1, nop) }, errBadKey},
+		{"list-after dir outside l/", &fakeAPI{},
+			func(s *Store) error { return s.ListAfter(ctx, "v/1/", "", 1, nop) }, nil},
+		{"list-after dir without a slash", &fakeAPI{},
+			func(s *Store) error { return s.ListAfter(ctx, "l/1", "", 1, nop) }, nil},
+		{"list-after limit 0", &fakeAPI{},
+			func(s *Store) error { return s.ListAfter(ctx, "l/1/", "", 0, nop) }, nil},
+		{"list-after server error", &fakeAPI{listErr: apiError(500, "InternalError")},
+			func(s *Store) error { return s.ListAfter(ctx, "l/1/", "", 1, nop) }, nil},
+		{"list-after truncated without a token", &fakeAPI{listOut: &s3.ListObjectsV2Output{IsTruncated: aws.Bool(true)}},
+			func(s *Store) error { return s.ListAfter(ctx, "l/1/", "", 10, nop) }, nil},
+		{"list-after out of order", &fakeAPI{listOut: &s3.ListObjectsV2Output{Contents: []types.Object{
+			{Key: aws.String("p/l/1/b!")}, {Key: aws.String("p/l/1/a!")},
+		}}}, func(s *Store) error { return s.ListAfter(ctx, "l/1/", "", 10, nop) }, nil},
+		{"list-after from its start", &fakeAPI{listOut: &s3.ListObjectsV2Output{Contents: []types.Object{
+			{Key: aws.String("p/l/1/a!")}, {Key: aws.String("p/l/1/b!")},
+		}}}, func(s *Store) error { return s.ListAfter(ctx, "l/1/", "", 10, nop) }, errNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +172,69 @@ func TestErrorMapping(t *testing.T) {
 
 // errNone marks the cases of TestErrorMapping that must succeed.
 var errNone = errors.New("no error")
+
+// nop is a ListAfter callback that takes every key.
+func nop(string) error { return nil }
+
+// TestListAfterRequests checks what ListAfter asks the server for, and what it skips of the
+// answer.
+func TestListAfterRequests(t *testing.T) {
+	page := &s3.ListObjectsV2Output{Contents: []types.Object{
+		{Key: aws.String("p/l/1/a!")},
+		{Key: aws.String("p/l/1/b/c!")}, // in a subdirectory
+		{Key: aws.String("p/l/1/foreign")},
+		{Key: aws.String("p/l/1/d!")},
+	}}
+	tests := []struct {
+		name         string
+		after        string
+		limit        int
+		wantStart    string // "" for none
+		wantMaxKeys  int32
+		wantKeys     string
+		wantRequests int
+	}{
+		{"from the start", "", 5000, "", 1000, "l/1/a,l/1/d", 1},
+		{"after a key", "l/1/0", 5, "p/l/1/0!", 5, "l/1/a,l/1/d", 1},
+		{"after a LogAfter bound", "l/1/0/", 5, "p/l/1/0/!", 5, "l/1/a,l/1/d", 1},
+		{"after an odd byte", "l/1/0 x", 5, "p/l/1/0!", 5, "l/1/a,l/1/d", 1},
+		{"up to the limit", "", 1, "", 1, "l/1/a", 1},
+		{"after another directory below", "l/0/z", 5, "", 5, "l/1/a,l/1/d", 1},
+		{"after another directory above", "l/2/", 5, "", 0, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAPI{listOut: page}
+			var keys []string
+			err := newStore(f, "bkt", "p/", 0).ListAfter(context.Background(), "l/1/", tt.after, tt.limit, func(k string) error {
+				keys = append(keys, k)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(keys, ","); got != tt.wantKeys {
+				t.Errorf("keys: got %s, want %s", got, tt.wantKeys)
+			}
+			if len(f.lists) != tt.wantRequests {
+				t.Fatalf("%d ListObjectsV2 calls, want %d", len(f.lists), tt.wantRequests)
+			}
+			if tt.wantRequests == 0 {
+				return
+			}
+			in := f.lists[0]
+			if got := aws.ToString(in.Prefix); got != "p/l/1/" {
+				t.Errorf("Prefix %q, want p/l/1/", got)
+			}
+			if got := aws.ToString(in.StartAfter); got != tt.wantStart {
+				t.Errorf("StartAfter %q, want %q", got, tt.wantStart)
+			}
+			if got := aws.ToInt32(in.MaxKeys); got != tt.wantMaxKeys {
+				t.Errorf("MaxKeys %d, want %d", got, tt.wantMaxKeys)
+			}
+		})
+	}
+}
 
 func TestDeleteBatches(t *testing.T) {
 	f := &fakeAPI{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -163,4 +164,69 @@ func TestPutSameKeyTwice(t *testing.T) {
 	if got, err := s.Get(t.Context(), "k"); err != nil || string(got) != "last" {
 		t.Fatalf("Get k: got %q, %v; want \"last\"", got, err)
 	}
+}
+
+func TestListAfterPagesFake(t *testing.T) {
+	testListAfterPages(t, startFake(t))
+}
+
+// testListAfterPages checks ListAfter where the conformance suite does not go: listings of
+// more than one ListObjectsV2 page (continuation tokens), and names over the 200 bytes after
+// which the escaping cuts a segment in chunks, next to names that end at the cut or go on
+// with the characters that sort below and above the chunk marker.
+func testListAfterPages(t *testing.T, endpoint string) {
+	s := openAt(t, endpoint, s3.Options{Bucket: "pages", Prefix: "shim/", Create: true})
+	defer s.Close()
+	ctx := t.Context()
+	const dir = store.OrderedPrefix + "1700000000/"
+	long := strings.Repeat("f", 200)
+	var keys []string
+	for i := range 1100 {
+		keys = append(keys, fmt.Sprintf("%s%016x.k%d", dir, i*7919, i))
+	}
+	for _, name := range []string{long[:199], long, long + "-", long + ".", long + "0", long + "_x", long + "~", long + "ff", long + long + "z"} {
+		keys = append(keys, dir+name)
+	}
+	items := make([]store.Item, len(keys))
+	for i, k := range keys {
+		items[i] = store.Item{Key: k, Value: []byte{}}
+	}
+	items = append(items, store.Item{Key: dir + "sub/x", Value: []byte{}}) // not directly in dir
+	if err := s.Put(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	listAfter := func(after string, limit int) []string {
+		t.Helper()
+		var got []string
+		if err := s.ListAfter(ctx, dir, after, limit, func(k string) error { got = append(got, k); return nil }); err != nil {
+			t.Fatalf("ListAfter(%q, %d): %v", after, limit, err)
+		}
+		return got
+	}
+	tests := []struct {
+		name  string
+		after string
+		limit int
+		want  []string
+	}{
+		{"all", "", 5000, keys},
+		{"over a page", "", 1050, keys[:1050]},
+		{"after a key, over a page", keys[20], 5000, keys[21:]},
+		{"after a long name", dir + long, 5000, keys[slices.Index(keys, dir+long)+1:]},
+		{"after a cut", dir + long[:150] + "/", 3, keys[slices.Index(keys, dir+long[:199]):][:3]},
+	}
+	for _, tt := range tests {
+		if got := listAfter(tt.after, tt.limit); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %d keys %q, want %d keys %q", tt.name, len(got), ends(got), len(tt.want), ends(tt.want))
+		}
+	}
+}
+
+// ends returns the first and the last of keys, for messages.
+func ends(keys []string) []string {
+	if len(keys) < 2 {
+		return keys
+	}
+	return []string{keys[0], keys[len(keys)-1]}
 }

@@ -81,10 +81,15 @@ func encodeKey(key string) string {
 	b.Grow(len(key) + 8)
 	segs := strings.Split(key, "/")
 	encodeDirs(&b, segs[:len(segs)-1])
-	seg := chunks(&b, segs[len(segs)-1])
+	encodeLast(&b, segs[len(segs)-1])
+	return b.String()
+}
+
+// encodeLast writes the object-key form of the last segment of a key: its chunks, then '!'.
+func encodeLast(b *strings.Builder, seg string) {
+	seg = chunks(b, seg)
 	b.WriteString(seg)
 	b.WriteByte(last)
-	return b.String()
 }
 
 // encodeDirs writes the object-key form of segments that are not the last, each followed
@@ -167,4 +172,33 @@ func partialSegment(seg string) string {
 		}
 	}
 	return seg
+}
+
+// Ordered keys (ordered.go).
+//
+// A key of a directory dir (a prefix ending in "/") with a name, the rest of the key, that
+// holds no "/" is the object encodeDir(dir) + encodeName(name), and encodeName keeps byte
+// order: for a name a and any string b of bytes '!' or above, a < b exactly when
+// encodeName(a) < encodeName(b). Both get a chunk marker "*/" after every maxChunk bytes
+// when more follow, so up to the first byte where a and b differ their encodings agree, and
+// there they differ by those two bytes. When one is a prefix of the other, the shorter one's
+// encoding has its '!' where the longer one's has a byte of it or the '*' of a marker (both
+// above '!', as every key character is), or, in b, a '!' with more bytes after it: either way the
+// shorter one's encoding is the smaller. Across a "/" the order is not kept: an escaped
+// segment, "*." for ".", sorts below "-"; ListAfter lists no such keys.
+
+// encodeDir returns the object-key form of dir, a prefix of storage keys ending in "/":
+// the prefix of the object key of every key that starts with dir.
+func encodeDir(dir string) string {
+	var b strings.Builder
+	encodeDirs(&b, strings.Split(strings.TrimSuffix(dir, "/"), "/"))
+	return b.String()
+}
+
+// encodeName returns the object-key form of the last segment of a key, or of any string
+// ListAfter compares such segments with.
+func encodeName(name string) string {
+	var b strings.Builder
+	encodeLast(&b, name)
+	return b.String()
 }

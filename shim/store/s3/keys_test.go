@@ -152,3 +152,63 @@ func TestListPrefix(t *testing.T) {
 		}
 	}
 }
+
+// randomName returns a name of up to n bytes with no "/", biased towards the chunk
+// boundary and the characters at the ends of the key alphabet.
+func randomName(r *rand.Rand, n int) string {
+	pieces := []string{"-", ".", "0", "9", "A", "_", "a", "z", "~", "xl.meta", strings.Repeat("m", maxChunk-1), strings.Repeat("m", maxChunk)}
+	var b strings.Builder
+	for b.Len() < n && r.IntN(6) != 0 {
+		b.WriteString(pieces[r.IntN(len(pieces))])
+	}
+	s := b.String()
+	return s[:min(len(s), n)]
+}
+
+// TestStartAfter checks ListAfter's mapping against the definition on random names and
+// bounds: the object of key dir+name sorts after the StartAfter of (dir, after) exactly when
+// dir+name sorts after after.
+func TestStartAfter(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := newStore(&fakeAPI{}, "bkt", "p/", 0)
+	dirs := []string{"l/1700000000/", "l/", "l/./", "l/a/xl.meta/", "l/" + strings.Repeat("d", 250) + "/"}
+	odd := []string{"!", " ", "\x00", "/", "*", "\xff", "!!", "/x"}
+	for range 3000 {
+		dir := dirs[r.IntN(len(dirs))]
+		var after string
+		switch r.IntN(6) {
+		case 0:
+			after = ""
+		case 1:
+			after = dir[:r.IntN(len(dir))] // a prefix of dir: below every key of it
+		case 2: // a string that differs from dir before its end
+			i := r.IntN(len(dir))
+			after = dir[:i] + string(dir[i]+byte(r.IntN(3))-1) + randomName(r, 20)
+		case 3:
+			after = dir + randomName(r, 450) + odd[r.IntN(len(odd))] + randomName(r, 20)
+		default:
+			after = dir + randomName(r, 450)
+		}
+		start, done := s.startAfter(dir, after)
+		for range 20 {
+			name := randomName(r, 450)
+			if r.IntN(3) == 0 && strings.HasPrefix(after, dir) { // near after
+				rest := after[len(dir):]
+				name = rest[:r.IntN(len(rest)+1)] + randomName(r, 3)
+				if checkKey(name) != nil || strings.Contains(name, "/") {
+					continue
+				}
+			}
+			key := dir + name
+			obj := s.prefix + encodeKey(key)
+			if want := s.prefix + encodeDir(dir) + encodeName(name); obj != want {
+				t.Fatalf("object of %q: encodeKey gives %q, encodeDir+encodeName %q", key, obj, want)
+			}
+			want := key > after
+			got := !done && obj > start
+			if got != want {
+				t.Fatalf("dir %q, after %q: start %q, done %v: object %q of key %q listed %v, want %v", dir, after, start, done, obj, key, got, want)
+			}
+		}
+	}
+}

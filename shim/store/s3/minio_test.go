@@ -154,3 +154,7 @@ func TestObjectKeysMinIO(t *testing.T) {
 		}
 	}
 }
+
+func TestListAfterPagesMinIO(t *testing.T) {
+	testListAfterPages(t, startMinIO(t).Endpoint)
+}

@@ -10,6 +10,14 @@
 // store.Committer: the shim writes a commit's data versions with Put, then its record with
 // Create.
 //
+// The store is a store.Ordered, for several shim nodes on one bucket: ListAfter is
+// ListObjectsV2 over the object prefix of a directory, starting after the object key of a
+// given key (StartAfter), paged with continuation tokens. S3 lists in UTF-8 binary order,
+// byte order for the characters of object keys, and the escaping keeps the byte order of
+// the keys of a directory, so the listing comes in key order. S3 (since December 2020) and
+// MinIO list strongly consistently: an object is listed as soon as its PutObject succeeded,
+// and not once its DeleteObjects did.
+//
 // The SDK retries throttling, server errors, dropped connections and 409
 // ConditionalRequestConflict with exponential backoff and jitter. A conditional write
 // retried after a lost response may find its own object and report store.ErrExists; the
@@ -82,6 +90,7 @@ type Store struct {
 var (
 	_ store.Store   = (*Store)(nil)
 	_ store.Limiter = (*Store)(nil)
+	_ store.Ordered = (*Store)(nil)
 )
 
 // newStore returns a store on bucket and prefix through c, without touching the network.
