@@ -26,6 +26,8 @@ const (
 	CodeNotFound          = "not_found"           // 404: no such endpoint
 	CodeMethodNotAllowed  = "method_not_allowed"  // 405
 	CodeInternal          = "internal"            // 500: an error with no code of its own
+	CodeNotCaughtUp       = "not_caught_up"       // 503: a begin with Aft-After: this node did not learn of that commit in time
+	CodeBadVersion        = "bad_version"         // 400: an Aft-After header that is not a version a commit answered
 )
 
 // Codes of the middleware's own error answers (middleware.md, "Outcomes", and the

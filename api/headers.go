@@ -11,8 +11,7 @@ const (
 	// "Additions to the API").
 	HeaderVersion = "Aft-Version"
 	// HeaderAfter on begin asks for a transaction that sees the commit of that version
-	// (http-api.md, "Several nodes (version 1.1)": session order). The server of this
-	// repository does not read it yet.
+	// (http-api.md, "Several nodes (version 1.1)": session order).
 	HeaderAfter = "Aft-After"
 	// HeaderOwnWrite is "true" on a read answered from the transaction's own write
 	// buffer (README, "Additions to the API").

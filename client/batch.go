@@ -37,7 +37,7 @@ type OpResult struct {
 // error, and the ops after the failing one did not run. Keys must be valid UTF-8 (JSON
 // strings); use the single calls for others.
 func (c *Client) Batch(ctx context.Context, id string, ops ...Op) ([]OpResult, error) {
-	b, err := c.batchCall(ctx, "batch", "/v1/txns/"+escape(id)+"/batch", nil, ops)
+	b, _, err := c.batchCall(ctx, "batch", "/v1/txns/"+escape(id)+"/batch", nil, ops)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (c *Client) Batch(ctx context.Context, id string, ops ...Op) ([]OpResult, e
 // When the idempotency key already committed, the answer is the winner with its result, as
 // from BeginWith, and no op runs (the results are nil).
 func (c *Client) BeginBatch(ctx context.Context, o BeginOptions, ops ...Op) (Txn, []OpResult, error) {
-	b, err := c.batchCall(ctx, "begin", "/v1/txns", o.header(), ops)
+	b, base, err := c.batchCall(ctx, "begin", "/v1/txns", o.header(), ops)
 	if err != nil {
 		return Txn{}, nil, err
 	}
@@ -60,6 +60,7 @@ func (c *Client) BeginBatch(ctx context.Context, o BeginOptions, ops ...Op) (Txn
 	if err != nil {
 		return Txn{}, nil, fmt.Errorf("begin: decode answer: %w", err)
 	}
+	c.bind(j.ID, base)
 	t, err := txnOf(j)
 	if err != nil || results == nil {
 		return t, nil, err
@@ -68,8 +69,9 @@ func (c *Client) BeginBatch(ctx context.Context, o BeginOptions, ops ...Op) (Txn
 	return t, res, err
 }
 
-// batchCall posts ops to path and returns the answer's body.
-func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, ops []Op) ([]byte, error) {
+// batchCall posts ops to path and returns the answer's body and the base URL of the node
+// that answered.
+func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, ops []Op) ([]byte, string, error) {
 	req := api.BatchRequest{Ops: make([]api.BatchOp, len(ops))}
 	for i, o := range ops {
 		req.Ops[i] = api.BatchOp{Op: o.kind, Key: o.key}
@@ -83,17 +85,17 @@ func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, 
 	}
 	resp, err := c.do(ctx, http.MethodPost, path, h, req.AppendJSON(make([]byte, 0, req.Size())))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, "", fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("%s: %w", op, decodeError(resp))
+		return nil, "", fmt.Errorf("%s: %w", op, decodeError(resp))
 	}
 	b, err := readAll(resp)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read answer: %w", op, err)
+		return nil, "", fmt.Errorf("%s: read answer: %w", op, err)
 	}
-	return b, nil
+	return b, baseOfURL(resp.Request.URL), nil
 }
 
 // opResults turns the answer's results into OpResults, n of them.

@@ -19,8 +19,10 @@ import (
 
 // Client talks to one shim. It is safe for concurrent use.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	nodes []*node // with WithNodes: every node, base first (nodes.go)
+	bal   balance
 }
 
 // Option configures a Client.
@@ -34,6 +36,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // New returns a client of the shim at baseURL, such as "http://127.0.0.1:7654".
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{base: strings.TrimRight(baseURL, "/")}
+	c.nodes = []*node{{base: c.base}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -60,6 +63,10 @@ func (t Txn) Committed() bool { return t.Status == "committed" }
 type BeginOptions struct {
 	IdemKey    string // idempotency key of the logical request; "" for none
 	FenceOlder bool   // fence running attempts of IdemKey at once
+	// After is the Version an earlier commit answered, on any node: the transaction sees
+	// that commit (Aft-After; a node that cannot catch up in time answers 503
+	// not_caught_up, ErrNotCaughtUp).
+	After string
 }
 
 // Begin starts a transaction with an optional idempotency key (""). When the key already
@@ -81,6 +88,9 @@ func (o BeginOptions) header() http.Header {
 	}
 	if o.FenceOlder {
 		h.Set(api.HeaderFenceOlder, "true")
+	}
+	if o.After != "" {
+		h.Set(api.HeaderAfter, o.After)
 	}
 	return h
 }
@@ -176,8 +186,14 @@ func (c *Client) txnCall(ctx context.Context, op, method, path string, h http.He
 	if err != nil {
 		return Txn{}, fmt.Errorf("%s: %w", op, err)
 	}
+	if path == "/v1/txns" {
+		c.bind(t.ID, baseOfURL(resp.Request.URL))
+	}
 	return t, nil
 }
+
+// baseOfURL returns the base URL (scheme and host) of u.
+func baseOfURL(u *neturl.URL) string { return u.Scheme + "://" + u.Host }
 
 // txnOf returns the Txn that j describes.
 func txnOf(j api.TxnAnswer) (Txn, error) {
@@ -191,12 +207,34 @@ func txnOf(j api.TxnAnswer) (Txn, error) {
 	return t, nil
 }
 
+// do sends a request: a begin to a node chosen by the balancing (nodes.go), retried on the
+// next node when it could not connect, a transaction's call to the transaction's node.
 func (c *Client) do(ctx context.Context, method, path string, h http.Header, body []byte) (*http.Response, error) {
+	if path != "/v1/txns" || len(c.nodes) < 2 {
+		base := c.base
+		if id := txnOfPath(path); id != "" {
+			base = c.baseOf(id)
+		}
+		return c.send(ctx, method, base+path, h, body)
+	}
+	var err error
+	for try := range len(c.nodes) {
+		base := c.beginBase(try)
+		var resp *http.Response
+		if resp, err = c.send(ctx, method, base+path, h, body); err == nil || !unreachable(err) {
+			return resp, err
+		}
+		c.markDown(base)
+	}
+	return nil, err
+}
+
+func (c *Client) send(ctx context.Context, method, url string, h http.Header, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ var (
 	ErrAborted     = &Error{Code: api.CodeAborted}
 	ErrCommitted   = &Error{Code: api.CodeCommitted}
 	ErrBadKey      = &Error{Code: api.CodeBadKey}
+	ErrNotCaughtUp = &Error{Code: api.CodeNotCaughtUp}
 )
 
 func decodeError(resp *http.Response) *Error {

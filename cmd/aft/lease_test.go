@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,57 +16,71 @@ import (
 	"github.com/aft-shim/aft/shim/store/redis/redistest"
 )
 
-// Two `aft serve` on one Redis: the second is refused, naming the first; the first,
-// killed with SIGKILL and restarted on its data directory, gets in at once (its lease, an
-// hour long here, would otherwise keep it out) and finds its commit.
-func TestServeSharedStoreLease(t *testing.T) {
+// Two `aft serve` on one Redis, each with its own data directory (so its own node id),
+// share it: a commit on one is read on the other, at once with Aft-After. A third process
+// started with the first one's node id takes its place; the first stops, saying why.
+func TestServeSharedStoreNodes(t *testing.T) {
 	srv := redistest.Start(t)
 	url := srv.URL(0, "")
 	bin := buildAft(t)
-	dirA, dirB := t.TempDir(), t.TempDir()
 	ctx := context.Background()
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a, addrA := startServe(t, bin, "--store", url, "--data-dir", dirA)
+	_, addrB := startServe(t, bin, "--store", url, "--data-dir", dirB)
+	ca, cb := client.New("http://"+addrA), client.New("http://"+addrB)
 
-	a, addr := startServe(t, bin, "--store", url, "--data-dir", dirA, "--lease-time", "1h")
-	c := client.New("http://" + addr)
-	w, err := c.Begin(ctx, "")
-	if err != nil {
-		t.Fatal(err)
+	commit := func(c *client.Client, v string) string {
+		t.Helper()
+		w, err := c.Begin(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Put(ctx, w.ID, "k", []byte(v))
+		done, err := c.Commit(ctx, w.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return done.Version
 	}
-	c.Put(ctx, w.ID, "k", []byte("kept"))
-	if _, err := c.Commit(ctx, w.ID, nil); err != nil {
-		t.Fatal(err)
+	read := func(c *client.Client, after string) string {
+		t.Helper()
+		r, err := c.BeginWith(ctx, client.BeginOptions{After: after})
+		if err != nil {
+			t.Fatalf("begin after %q: %v", after, err)
+		}
+		defer c.Abort(ctx, r.ID)
+		v, err := c.Get(ctx, r.ID, "k")
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return string(v.Bytes)
 	}
+	v := commit(ca, "from a")
+	if got := read(cb, v); got != "from a" {
+		t.Fatalf("node b, begun after node a's commit %s, reads k = %q", v, got)
+	}
+	commit(cb, "from b")
+	deadline := time.Now().Add(5 * time.Second)
+	for read(ca, "") != "from b" {
+		if time.Now().After(deadline) {
+			t.Fatal("node a did not learn node b's commit within 5s (the sync interval is 100ms)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	idA, err := os.ReadFile(filepath.Join(dirA, "node-id"))
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	second := func() {
-		t.Helper()
-		out, err := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", url, "--data-dir", dirB).CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("second node on one store: %v, want exit status 1:\n%s", err, out)
-		}
-		for _, want := range []string{"store in use by another node", strings.TrimSpace(string(idA)), "pid " + strconv.Itoa(a.Pid())} {
-			if !strings.Contains(string(out), want) {
-				t.Errorf("refusal does not say %q:\n%s", want, out)
-			}
-		}
+	startServe(t, bin, "--store", url, "--data-dir", t.TempDir(), "--node-id", strings.TrimSpace(string(idA)))
+	select {
+	case <-a.Exited():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first process of a node id still runs 20s after another took its lease")
 	}
-	second()
-
-	a.Kill()
-	a, addr = startServe(t, bin, "--store", url, "--data-dir", dirA, "--lease-time", "1h")
-	c = client.New("http://" + addr)
-	r, err := c.Begin(ctx, "")
-	if err != nil {
-		t.Fatal(err)
+	if err := a.Wait(); err == nil || !strings.Contains(a.Tail(), "lease on the store is lost") {
+		t.Errorf("first process of the node id: exit %v, output does not say its lease is lost:\n%s", err, a.Tail())
 	}
-	if v, err := c.Get(ctx, r.ID, "k"); err != nil || string(v.Bytes) != "kept" {
-		t.Errorf("after restart read k = %q, %v", v.Bytes, err)
-	}
-	second()
 }
 
 // `aft serve` started while its store is down waits for it, saying on stderr which call

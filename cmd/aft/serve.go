@@ -31,6 +31,9 @@ func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 0, "give up start-up after this long when the store keeps failing (0: retry until SIGTERM)")
 	fs.StringVar(&c.Txn.Node, "node-id", "", "this node's identity in the lease of a shared store, the same across restarts (default: kept in --data-dir/node-id)")
 	fs.DurationVar(&c.Txn.LeaseTime, "lease-time", td.LeaseTime, "shared store: a node that stops renewing its lease keeps others out this long")
+	fs.StringVar(&c.Advertise, "advertise", "", "the base URL other nodes and functions use to reach this node (default: http:// and the address listened on)")
+	fs.StringVar(&c.Peers, "peers", "", "the other nodes on the shared store, to push commits to: comma-separated base URLs, or dns+http://NAME:PORT (every address NAME resolves to, re-resolved)")
+	fs.DurationVar(&c.Txn.SyncInterval, "sync-interval", td.SyncInterval, "shared store: how often the store's commit log is read for other nodes' commits (the bound on their visibility here while they are reachable)")
 	t := &c.Txn
 	fs.DurationVar(&t.IdleTimeout, "txn-timeout", td.IdleTimeout, "abort running transactions idle this long")
 	fs.DurationVar(&t.CommitTimeout, "commit-timeout", td.CommitTimeout, "bound on the storage writes of one commit")

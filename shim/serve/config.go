@@ -6,10 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/lease"
+	"github.com/aft-shim/aft/shim/peer"
 	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +45,11 @@ type Config struct {
 	BodyMinRate     int64         // and then bring this many bytes a second; 0: BodyTimeout bounds the whole body
 	StartTimeout    time.Duration // bound on start-up's retries of the store; 0: until ctx ends
 	Txn             txn.Config    // Txn.Node: --node-id; Txn.Log: set by Open from its logger
+	// Several nodes on a shared store (http-api.md, "Several nodes"): the base URL other
+	// nodes and functions reach this one at ("": http:// and the address listened on), and
+	// the other nodes to push commits to (--peers, see peer.ParsePeers).
+	Advertise string
+	Peers     string
 
 	// Registry gets the shim's metrics, which Handler serves on /metrics; nil: a registry
 	// of its own. Not a flag: for a process that gathers the shim's metrics with its own.
@@ -86,6 +94,18 @@ func (c *Config) Validate() error {
 	if c.StartTimeout < 0 {
 		return fmt.Errorf("--start-timeout %v must not be negative", c.StartTimeout)
 	}
+	peers, err := peer.ParsePeers(c.Peers)
+	if err != nil {
+		return fmt.Errorf("--peers: %v", err)
+	}
+	if len(peers) > 0 && !c.SharedStore() {
+		return errors.New("--peers: the embedded store (and mem://) is one node's alone; several nodes need a shared store (--store redis://, dynamodb://, s3://)")
+	}
+	if c.Advertise != "" {
+		if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--advertise %q: want a base URL such as http://10.0.0.2:7654", c.Advertise)
+		}
+	}
 	if c.Txn.Node != "" {
 		if err := lease.CheckNodeID(c.Txn.Node); err != nil {
 			return fmt.Errorf("--node-id: %v", err)
@@ -98,6 +118,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Txn.Validate()
+}
+
+// SharedStore reports whether the store may be shared by several nodes: not the embedded
+// one, which one process alone can open, and not mem://, which lives in one process.
+func (c *Config) SharedStore() bool {
+	return c.Store != "" && !strings.HasPrefix(c.Store, "mem:")
 }
 
 // level parses LogLevel.

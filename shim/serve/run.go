@@ -37,14 +37,19 @@ func ReadyAddr(line string) (addr string, ok bool) {
 // events and the server's errors (nil: nothing).
 func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error {
 	log = orDiscard(log)
-	s, err := Open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
+	// Listen first: the address, a port chosen at random included, is the node's default
+	// advertised URL, which its lease record names to the other nodes.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		s.Close()
 		return fmt.Errorf("listen on %s: %w (is another aft running? pick another address with --listen)", cfg.Listen, err)
+	}
+	if cfg.Advertise == "" {
+		cfg.Advertise = "http://" + ln.Addr().String()
+	}
+	s, err := Open(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	if cfg.PprofListen != "" {
 		stop, err := servePprof(cfg.PprofListen, log)
@@ -66,7 +71,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	case <-s.Lost():
-		lost = errors.New("another node took over this store's lease (this node could not renew it in time): stopped, as two nodes on one store lose each other's commits")
+		lost = errors.New("this node's lease on the store is lost (another process took it over, or it expired before this node could renew it): stopped; " +
+			"restart it to recover from the store, as the other nodes no longer keep what its transactions could read")
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -14,6 +14,7 @@ import (
 	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/lease"
+	"github.com/aft-shim/aft/shim/peer"
 	"github.com/aft-shim/aft/shim/retry"
 	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/store"
@@ -58,7 +59,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Shim, err error
 	}()
 	// A shared store takes a lease in the name of the node; the embedded store is held by
 	// one process alone, and mem:// by nobody else.
-	if shared := cfg.Store != "" && !strings.HasPrefix(cfg.Store, "mem:"); !shared {
+	if !cfg.SharedStore() {
 		cfg.Txn.Node = ""
 	} else if cfg.Txn.Node == "" {
 		id, unlock, err := lease.NodeID(cfg.DataDir)
@@ -68,8 +69,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Shim, err error
 		undo = append(undo, func() error { unlock(); return nil })
 		cfg.Txn.Node = id
 	}
-	if !strings.HasSuffix(cfg.Listen, ":0") { // a port chosen at random names nothing yet
-		cfg.Txn.NodeAddr = cfg.Listen
+	if cfg.Advertise != "" {
+		cfg.Txn.NodeAddr = cfg.Advertise
+	} else if !strings.HasSuffix(cfg.Listen, ":0") { // a port chosen at random names nothing yet
+		cfg.Txn.NodeAddr = "http://" + cfg.Listen
 	}
 	var st store.Store
 	var desc string
@@ -131,6 +134,15 @@ func start(ctx context.Context, st store.Store, desc string, cfg Config, log *sl
 	}
 	api := server.New(m, reg, log)
 	api.BodyTimeout, api.BodyMinRate = cfg.BodyTimeout, cfg.BodyMinRate
+	if peers, _ := peer.ParsePeers(cfg.Peers); len(peers) > 0 && m.Shared() {
+		p := peer.New(peer.Options{Peers: peers, Self: cfg.Txn.NodeAddr, Log: log})
+		reg.MustRegister(p.Collectors()...)
+		pctx, stop := context.WithCancel(context.Background())
+		go p.Run(pctx)
+		m.SetPush(p.Push)
+		undo = append(undo, func() error { stop(); return nil })
+		desc += fmt.Sprintf(", %d peer entries", len(peers))
+	}
 	return &Shim{m: m, api: api, reg: reg, desc: desc, log: log, undo: undo}, nil
 }
 

@@ -24,6 +24,7 @@ var codes = []struct {
 	{txn.ErrBadIdemKey, http.StatusBadRequest, api.CodeBadIdempotencyKey},
 	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, api.CodeReadSetTooLarge},
 	{txn.ErrBusy, http.StatusServiceUnavailable, api.CodeBusy},
+	{txn.ErrNotCaughtUp, http.StatusServiceUnavailable, api.CodeNotCaughtUp},
 	{txn.ErrClosed, http.StatusServiceUnavailable, api.CodeShuttingDown},
 	{txn.ErrStore, http.StatusServiceUnavailable, api.CodeStoreUnavailable},
 	{errBodyTimeout, http.StatusRequestTimeout, api.CodeBodyTimeout},

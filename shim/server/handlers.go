@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/shim/ra"
 	"github.com/aft-shim/aft/shim/txn"
 )
 
@@ -50,6 +51,14 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opts.IdemKey = vs[0]
+	}
+	if v := r.Header.Get(api.HeaderAfter); v != "" {
+		after, err := ra.ParseVersion(v)
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadVersion, api.HeaderAfter+": "+err.Error()+"; give the version a commit answered")
+			return
+		}
+		opts.After = after
 	}
 	// A body is a batch to run in the new transaction (http-api.md, "Batches"); it is read
 	// and checked before anything begins.

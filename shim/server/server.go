@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/shim/peer"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -124,6 +125,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 			s.keys(w, r)
 		}
 		return "keys"
+	case peer.Path:
+		if method(w, r, http.MethodPost) {
+			s.peerCommits(w, r)
+		}
+		return "peer_commits"
 	}
 	rest, ok := strings.CutPrefix(path, "/v1/txns/")
 	if !ok {

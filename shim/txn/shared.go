@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,17 +166,34 @@ func (sh *shared) signal() {
 	sh.mu.Unlock()
 }
 
-// Learn applies a commit that another node made (or a try of this node's own that landed
-// unknown to it), given its encoded record and its log stamp, as a peer pushes it. A
-// commit known here already changes nothing. It returns an error only for bytes that are
-// not a record.
-func (m *Manager) Learn(b []byte, stamp uint64) error {
+// ErrNotShared is returned by Learn on a manager whose store no other node shares.
+var ErrNotShared = errors.New("this node's store is not shared with other nodes")
+
+// Learn applies a commit that another node made, given its encoded record and its log
+// stamp, as a peer pushes it. Until peers authenticate each other, a pushed record counts
+// only when the store holds exactly those bytes under its key: one read, which the commit
+// log would cost too, and no forged push makes anything visible. A commit known here
+// already costs nothing. It returns an error for bytes that are not a record (wrapping
+// record.ErrCorrupt), and when the store cannot be read.
+func (m *Manager) Learn(ctx context.Context, b []byte, stamp uint64) error {
+	if m.shared == nil {
+		return ErrNotShared
+	}
 	rec, err := record.Unmarshal(b)
 	if err != nil {
 		return err
 	}
-	if m.shared == nil {
-		return errors.New("learn: this node's store is not shared")
+	if m.shared.knows(rec.Version.Txn) {
+		return nil
+	}
+	stored, err := m.store.Get(ctx, record.RecordKey(rec.IdemKey, rec.Version.Txn))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil // not (or no longer) a commit: the log tells, in time
+	case err != nil:
+		return fmt.Errorf("learn: %w: %w", ErrStore, err)
+	case !bytes.Equal(stored, b):
+		return nil // compacted, or another attempt's: the log tells
 	}
 	m.learn(rec, stamp, "peer")
 	return nil

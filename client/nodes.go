@@ -1,0 +1,126 @@
+package client
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client-side balancing over several shim nodes on one store (http-api.md, "Several
+// nodes"). A transaction lives on the node that began it: begins go round-robin to the
+// nodes not marked down, and every later call of a transaction goes to its node. A begin
+// that cannot reach a node (no connection) marks it down for downFor and goes to the next;
+// a call of a transaction on a node that died fails, and the caller's retry is a new
+// transaction, which begins on a live node.
+
+// downFor is how long a node that refused a connection is passed over by begins.
+const downFor = 2 * time.Second
+
+// maxBound bounds the transactions whose node the client remembers; past it the oldest
+// half is forgotten (their later calls go to the first node and get txn_not_found there,
+// unless it is theirs).
+const maxBound = 100_000
+
+// WithNodes makes the client spread transactions over the shim nodes at baseURLs (the
+// URL given to New is the first of them).
+func WithNodes(baseURLs ...string) Option {
+	return func(c *Client) {
+		for _, u := range baseURLs {
+			c.nodes = append(c.nodes, &node{base: strings.TrimRight(u, "/")})
+		}
+	}
+}
+
+type node struct {
+	base      string
+	downUntil atomic.Int64 // unix nanoseconds
+}
+
+// balance is the state of a client over several nodes.
+type balance struct {
+	next atomic.Uint64
+	mu   sync.Mutex
+	of   map[string]string // transaction id -> base URL of its node
+	old  map[string]string // the previous generation of of
+}
+
+// beginBase returns the base URL of the node to send the i-th try of a begin to.
+func (c *Client) beginBase(try int) string {
+	if len(c.nodes) == 1 {
+		return c.nodes[0].base
+	}
+	now := time.Now().UnixNano()
+	start := c.bal.next.Add(1)
+	for i := range len(c.nodes) {
+		n := c.nodes[(start+uint64(i+try))%uint64(len(c.nodes))]
+		if n.downUntil.Load() <= now {
+			return n.base
+		}
+	}
+	return c.nodes[(start+uint64(try))%uint64(len(c.nodes))].base // all down: try anyway
+}
+
+// markDown passes over the node at base for downFor.
+func (c *Client) markDown(base string) {
+	for _, n := range c.nodes {
+		if n.base == base {
+			n.downUntil.Store(time.Now().Add(downFor).UnixNano())
+		}
+	}
+}
+
+// bind remembers that transaction id lives on the node at base.
+func (c *Client) bind(id, base string) {
+	if len(c.nodes) < 2 || id == "" {
+		return
+	}
+	c.bal.mu.Lock()
+	defer c.bal.mu.Unlock()
+	if c.bal.of == nil {
+		c.bal.of = map[string]string{}
+	}
+	if len(c.bal.of) >= maxBound/2 {
+		c.bal.old, c.bal.of = c.bal.of, map[string]string{}
+	}
+	c.bal.of[id] = base
+}
+
+// baseOf returns the base URL of transaction id's node.
+func (c *Client) baseOf(id string) string {
+	if len(c.nodes) < 2 {
+		return c.base
+	}
+	c.bal.mu.Lock()
+	defer c.bal.mu.Unlock()
+	if b, ok := c.bal.of[id]; ok {
+		return b
+	}
+	if b, ok := c.bal.old[id]; ok {
+		return b
+	}
+	return c.base
+}
+
+// txnOfPath returns the transaction id of an API path /v1/txns/ID/..., or "".
+func txnOfPath(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/txns/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	if u, err := url.PathUnescape(id); err == nil {
+		return u
+	}
+	return id
+}
+
+// unreachable reports whether err means the request never reached a server: a refused
+// or failed dial.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,42 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/shim/peer"
+	"github.com/aft-shim/aft/shim/record"
+	"github.com/aft-shim/aft/shim/txn"
+)
+
+// peerCommits takes the commits another node pushes (package peer): each is applied here
+// once the store confirms it (txn.Manager.Learn). 204 when all were taken.
+func (s *Server) peerCommits(w http.ResponseWriter, r *http.Request) {
+	body, reserved, err := s.readBody(w, r, "push", peer.MaxBody)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer s.m.Release(reserved)
+	commits, err := peer.Decode(body)
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, api.CodeBadBody, err.Error())
+		return
+	}
+	for _, c := range commits {
+		err := s.m.Learn(r.Context(), c.Record, c.Stamp)
+		switch {
+		case errors.Is(err, txn.ErrNotShared):
+			api.WriteError(w, http.StatusNotFound, api.CodeNotFound, err.Error())
+			return
+		case errors.Is(err, record.ErrCorrupt):
+			api.WriteError(w, http.StatusBadRequest, api.CodeBadBody, err.Error())
+			return
+		case err != nil:
+			s.fail(w, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
