@@ -89,6 +89,10 @@ func (c *Client) bind(id, base string) {
 	c.bal.of[id] = base
 }
 
+// NodeOf returns the base URL of the node transaction id lives on, as far as this client
+// knows: the node that answered its begin (with WithNodes), else the client's one URL.
+func (c *Client) NodeOf(id string) string { return c.baseOf(id) }
+
 // baseOf returns the base URL of transaction id's node.
 func (c *Client) baseOf(id string) string {
 	if len(c.nodes) < 2 {

@@ -50,6 +50,15 @@ func newShim(t *testing.T, st store.Store) (*httptest.Server, *txn.Manager) {
 
 // metric reads one unlabelled counter or gauge from the shim's /metrics.
 func metric(ctx context.Context, baseURL, name string) (float64, error) {
+	return metricLabel(ctx, baseURL, name, "")
+}
+
+// metricLabel reads the series of a counter or gauge whose labels are exactly labels
+// (`from="peer"`), or the unlabelled series for "".
+func metricLabel(ctx context.Context, baseURL, name, labels string) (float64, error) {
+	if labels != "" {
+		name += "{" + labels + "}"
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
 	if err != nil {
 		return 0, err

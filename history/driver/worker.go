@@ -276,8 +276,9 @@ func (w *worker) overlap(ctx context.Context, l *logical, p plan) error {
 	} else {
 		err1 = a1.end(ctx, false)
 	}
-	if fenceOlder && a2.t.ID != "" {
-		// a2 fenced a1 when it began: no later call of a1 may succeed.
+	if fenceOlder && a2.t.ID != "" && w.r.c.NodeOf(a1.t.ID) == w.r.c.NodeOf(a2.t.ID) {
+		// a2 fenced a1 when it began: no later call of a1 may succeed. (A begin fences the
+		// attempts of its node only: across nodes, the first commit still wins.)
 		if n := len(a1.t.Ops) - half; n > 0 || a1.t.Outcome == history.Committed {
 			w.r.st.badWinner(fmt.Sprintf("key %s: attempt %s went on (%d more ops, %s) after attempt %s began with %s",
 				l.key, a1.t.ID, max(n, 0), a1.t.Outcome, a2.t.ID, api.HeaderFenceOlder))
