@@ -13,7 +13,9 @@ import (
 	"github.com/aft-shim/aft/history/driver"
 	"github.com/aft-shim/aft/internal/launch"
 	"github.com/aft-shim/aft/shim/serve"
+	"github.com/aft-shim/aft/shim/store/dynamodb/dynamotest"
 	"github.com/aft-shim/aft/shim/store/redis/redistest"
+	"github.com/aft-shim/aft/shim/store/s3/miniotest"
 )
 
 // cluster is several `aft serve` nodes on one store, each on a fixed loopback port (so a
@@ -153,11 +155,27 @@ func runNodesKilled(t *testing.T, store ...string) {
 			t.Errorf("a restarted node took %v to serve, want under 5s", d)
 		}
 	}
+	for i, p := range cl.procs {
+		select {
+		case <-p.Exited():
+			t.Errorf("node %d (%s) stopped during the run:\n%s", i, cl.urls[i], p.Tail())
+		default:
+		}
+	}
 	var fromPeers, fromStore float64
 	for _, u := range cl.urls {
-		p, _ := metricLabel(ctx, u, "aft_commits_learned_total", `from="peer"`)
+		p, err := metricLabel(ctx, u, "aft_commits_learned_total", `from="peer"`)
+		if err != nil {
+			t.Logf("node %s: %v", u, err)
+		}
 		s, _ := metricLabel(ctx, u, "aft_commits_learned_total", `from="store"`)
 		fromPeers, fromStore = fromPeers+p, fromStore+s
+		var pushes []string
+		for _, r := range []string{"sent", "failed", "dropped"} {
+			v, _ := metricLabel(ctx, u, "aft_peer_pushes_total", `result="`+r+`"`)
+			pushes = append(pushes, fmt.Sprintf("%s %v", r, v))
+		}
+		t.Logf("node %s: learned %v from peers, %v from the log; pushes %s", u, p, s, strings.Join(pushes, ", "))
 	}
 	t.Logf("commits learned from peers: %v, from the store's log: %v", fromPeers, fromStore)
 	atLeast(t, map[string][2]int64{
@@ -167,4 +185,20 @@ func runNodesKilled(t *testing.T, store ...string) {
 		"fenced attempts":               {st.Fenced, 5},
 		"learned from peers or the log": {int64(fromPeers + fromStore), 300},
 	})
+}
+
+// TestNodesKilledDynamoDB is TestNodesKilledRedis on a DynamoDB Local table (created by
+// the first node).
+func TestNodesKilledDynamoDB(t *testing.T) {
+	srv := dynamotest.Start(t)
+	runNodesKilled(t, "--store", srv.StoreURL(t, "e2e-nodes"), "--create-store")
+}
+
+// TestNodesKilledS3 is TestNodesKilledRedis on a MinIO bucket (created by the first node).
+func TestNodesKilledS3(t *testing.T) {
+	m := miniotest.Start(t)
+	for k, v := range m.Env() {
+		t.Setenv(k, v)
+	}
+	runNodesKilled(t, "--store", fmt.Sprintf("s3://aft-e2e-nodes/shim?region=us-east-1&endpoint=%s&path-style=true", m.Endpoint), "--create-store")
 }

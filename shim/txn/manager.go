@@ -135,6 +135,9 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		if _, err := m.join(ctx); err != nil {
 			return nil, err
 		}
+		// Renewed from now on: recovery may take longer than the lease.
+		m.wg.Add(1)
+		go m.loop(min(cfg.LeaseTime/3, time.Second), m.publish)
 	case cfg.Node != "":
 		l, err := lease.Acquire(ctx, st, lease.Options{Node: cfg.Node, Addr: cfg.NodeAddr, Time: cfg.LeaseTime, Now: cfg.Now, Retry: m.retry})
 		if err != nil {
@@ -143,13 +146,14 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		m.lease = l
 	}
 	if err := m.recover(ctx); err != nil {
+		close(m.stop)
+		m.wg.Wait()
 		m.releaseLease()
 		return nil, err
 	}
 	if m.shared != nil {
-		m.wg.Add(2)
+		m.wg.Add(1)
 		go m.followLoop(m.kick)
-		go m.loop(min(cfg.LeaseTime/3, time.Second), m.publish)
 	} else if m.lease != nil {
 		m.wg.Add(1)
 		go m.loop(cfg.LeaseTime/3, m.renewLease)
