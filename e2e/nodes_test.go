@@ -28,11 +28,19 @@ type cluster struct {
 	urls  []string
 	dirs  []string
 	procs []*aftProc
+	// peers, when set, replaces every node's peer list (a black hole, say).
+	peers string
 }
 
 // startCluster starts n nodes with flags, each with every other one as a peer.
 func startCluster(t *testing.T, n int, flags ...string) *cluster {
-	c := &cluster{t: t, bin: aftBinary(t), flags: flags}
+	return startClusterPeers(t, n, "", flags...)
+}
+
+// startClusterPeers starts n nodes with flags and the peer list peers ("": every other
+// node).
+func startClusterPeers(t *testing.T, n int, peers string, flags ...string) *cluster {
+	c := &cluster{t: t, bin: aftBinary(t), flags: flags, peers: peers}
 	for i := range n {
 		port, err := launch.FreePort()
 		if err != nil {
@@ -56,8 +64,12 @@ func (c *cluster) start(i int) time.Duration {
 			peers = append(peers, u)
 		}
 	}
+	list := strings.Join(peers, ",")
+	if c.peers != "" {
+		list = c.peers
+	}
 	began := time.Now()
-	args := append([]string{"--listen", strings.TrimPrefix(c.urls[i], "http://"), "--peers", strings.Join(peers, ",")}, c.flags...)
+	args := append([]string{"--listen", strings.TrimPrefix(c.urls[i], "http://"), "--peers", list}, c.flags...)
 	c.procs[i] = startAftCmd(c.t, serve.ReadyAddr, 30*time.Second, c.bin, append([]string{"serve", "--data-dir", c.dirs[i]}, args...)...)
 	return time.Since(began)
 }
