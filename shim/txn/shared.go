@@ -72,6 +72,7 @@ type shared struct {
 	leader   bool                       // this node has the smallest identity among the live ones
 	gcQueue  []gcBatch
 	gcTxns   map[string]int // ids of transactions in gcQueue that left the index
+	forgotAt time.Time      // when forgetNodes last ran
 }
 
 // gcBatch is garbage collected here, to remove from the store once every live node's
@@ -269,6 +270,17 @@ func (m *Manager) publish() {
 	sh.mu.Lock()
 	sh.nodes, sh.global, sh.leader = nodes, global, leader
 	sh.mu.Unlock()
+	if leader && m.holdsLease() {
+		if err := m.trim(ctx, nodes); err != nil {
+			m.cfg.Log.Warn("could not trim the commit log; the next renewal tries again", "err", err)
+		}
+		if time.Since(sh.forgotAt) > time.Minute {
+			sh.forgotAt = time.Now()
+			if err := m.forgetNodes(ctx); err != nil {
+				m.cfg.Log.Warn("could not forget nodes gone for long", "err", err)
+			}
+		}
+	}
 }
 
 // readNodes returns the leases of the live nodes on the store, this one's included.
@@ -339,3 +351,95 @@ func (sh *shared) cursor() (settled, seen uint64) {
 	defer sh.mu.Unlock()
 	return sh.settled, sh.seen
 }
+
+// trimDirs bounds the log directories (seconds) one trim removes.
+const trimDirs = 120
+
+// trim removes, on the leading node, the commit log below every live node's settled stamp
+// (no live node reads it again; a node that joins later recovers from the records), and
+// the leases of nodes gone for a while. The second below which the log is gone is kept at
+// record.TrimKey, so that the next trim, on whichever node leads then, goes on from it.
+func (m *Manager) trim(ctx context.Context, nodes []lease.Holder) error {
+	settled, _ := m.progress()
+	for _, h := range nodes {
+		settled = min(settled, h.Settled)
+	}
+	target := settled / 1e9 // every directory below this second is settled everywhere
+	if target == 0 {
+		return nil
+	}
+	from := target - min(target, 600) // no mark yet: ten minutes back
+	b, err := m.store.Get(ctx, record.TrimKey)
+	switch {
+	case err == nil:
+		if _, err := fmt.Sscan(string(b), &from); err != nil {
+			return fmt.Errorf("trim mark %s: %q: %w", record.TrimKey, b, err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	to := min(target, from+trimDirs)
+	for sec := from; sec < to; sec++ {
+		dir := record.LogDir(sec * 1e9)
+		for {
+			var keys []string
+			err := m.shared.log.ListAfter(ctx, dir, "", logPage, func(k string) error {
+				keys = append(keys, k)
+				return nil
+			})
+			if err == nil && len(keys) > 0 {
+				err = m.store.Delete(ctx, keys)
+			}
+			if err != nil {
+				return fmt.Errorf("trim the commit log %s: %w", dir, err)
+			}
+			if len(keys) < logPage {
+				break
+			}
+		}
+	}
+	if to > from {
+		if err := m.store.Put(ctx, []store.Item{{Key: record.TrimKey, Value: fmt.Appendf(nil, "%d", to)}}); err != nil {
+			return fmt.Errorf("trim mark: %w", err)
+		}
+	}
+	return nil
+}
+
+// forgetNodes removes the lease and the listing of nodes whose lease expired more than
+// goneAfter ago.
+func (m *Manager) forgetNodes(ctx context.Context) error {
+	var keys []string
+	err := m.shared.log.ListAfter(ctx, record.NodesDir, "", logPage, func(k string) error {
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Now()
+	var gone []string
+	for _, k := range keys {
+		node, err := record.NodeOfListKey(k)
+		if err != nil || node == m.cfg.Node {
+			continue
+		}
+		b, err := m.store.Get(ctx, record.NodeKey(node))
+		var h lease.Holder
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			gone = append(gone, k)
+		case err != nil:
+			return err
+		case json.Unmarshal(b, &h) == nil && now.Sub(h.Expires) > goneAfter:
+			gone = append(gone, record.NodeKey(node), k)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	return m.store.Delete(ctx, gone)
+}
+
+// goneAfter is how long after its lease expired a node is forgotten.
+const goneAfter = time.Hour

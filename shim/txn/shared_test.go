@@ -237,3 +237,33 @@ func TestSharedExpiredLeaseStops(t *testing.T) {
 		t.Errorf("begin after the lease expired: %v, want ErrClosed", err)
 	}
 }
+
+// The leading node trims the commit log once every live node has settled past it, and
+// marks how far; commits keep flowing between the nodes after it.
+func TestSharedLogTrimmed(t *testing.T) {
+	st := mem.New()
+	a := newManager(t, st, sharedConfig("a"))
+	b := newManager(t, st, sharedConfig("b"))
+	commitAll(t, a, "t", "1")
+	logKeys := func() int {
+		n := 0
+		_ = st.List(ctx, record.LogPrefix, false, func(k string, _ []byte) error {
+			if !strings.HasPrefix(k, record.NodesDir) {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	if logKeys() == 0 {
+		t.Fatal("a commit on a shared store wrote no log key")
+	}
+	eventually(t, 10*time.Second, "the log of the first commit is trimmed", func() bool { return logKeys() == 0 })
+	if _, err := st.Get(ctx, record.TrimKey); err != nil {
+		t.Fatalf("no trim mark: %v", err)
+	}
+	info := commitAll(t, b, "t", "2")
+	if _, err := a.Begin(ctx, BeginOptions{After: info.Version}); err != nil {
+		t.Fatalf("after a trim, a commit still reaches the other node: %v", err)
+	}
+}
