@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/aft-shim/aft/shim/store/redis/redistest"
+)
+
+// TestNodesGCBoundedRedis overwrites a few keys from three nodes on one Redis for 60
+// seconds, killing one node (for good) half way, and samples the number of keys in Redis:
+// data versions, records and the commit log. Garbage collection across nodes must keep it
+// bounded: the killed node's lease runs out and collection goes on without it.
+func TestNodesGCBoundedRedis(t *testing.T) {
+	const (
+		run      = 60 * time.Second
+		sampling = 5 * time.Second
+	)
+	srv := redistest.Start(t)
+	cl := startCluster(t, 3, "--store", srv.URL(0, ""), "--sync-interval", "100ms", "--commit-timeout", "2s",
+		"--settle-time", "500ms", "--orphan-grace", "10s", "--sweep-interval", "5s", "--lease-time", "3s", "--log-level", "warn")
+	c := cl.client()
+	rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimPrefix(strings.TrimSuffix(srv.URL(0, ""), "/0"), "redis://")})
+	defer rdb.Close()
+
+	ctx, cancel := context.WithTimeout(t.Context(), run+time.Minute)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	commits := 0
+	value := []byte(strings.Repeat("v", 1024))
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w, err := c.Begin(ctx, "")
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				for range 2 {
+					c.Put(ctx, w.ID, fmt.Sprintf("o%d", rand.IntN(20)), value)
+				}
+				if _, err := c.Commit(ctx, w.ID, nil); err == nil {
+					mu.Lock()
+					commits++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	var samples []int64
+	var lines []string
+	start := time.Now()
+	killed := false
+	for time.Since(start) < run {
+		time.Sleep(sampling)
+		if !killed && time.Since(start) >= run/2 {
+			cl.procs[2].Kill()
+			killed = true
+			lines = append(lines, "node 2 killed")
+		}
+		n, err := rdb.DBSize(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		done := commits
+		mu.Unlock()
+		samples = append(samples, n)
+		lines = append(lines, fmt.Sprintf("%3.0fs: %6d keys in Redis, %6d commits so far", time.Since(start).Seconds(), n, done))
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("store size over time:\n%s", strings.Join(lines, "\n"))
+	// Bounded: the second half holds no more than 1.5 times the first half's largest
+	// sample (the commits keep coming at the same rate; a leak grows with them).
+	var first, second int64
+	for i, n := range samples {
+		if i < len(samples)/2 {
+			first = max(first, n)
+		} else {
+			second = max(second, n)
+		}
+	}
+	if second > first*3/2 {
+		t.Errorf("store grew from at most %d keys in the first half to %d in the second: garbage is not collected across nodes", first, second)
+	}
+	if commits < 1000 {
+		t.Errorf("only %d commits in %v: the load did not run", commits, run)
+	}
+}
