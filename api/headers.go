@@ -42,6 +42,10 @@ const (
 	// HeaderBodyOmitted is "true" on a stored answer whose body was too large to store
 	// (an addition to the contract: README, "In front of one function").
 	HeaderBodyOmitted = "X-Aft-Body-Omitted"
+	// HeaderCommitVersion carries, to the caller, the version of the commit whose result the
+	// answer is (an addition): a follow-up request that sends it back in Aft-After begins,
+	// on whichever shim node, a transaction that sees that commit.
+	HeaderCommitVersion = "X-Aft-Version"
 	// HeaderPrefix starts the name of every header of the function contract: the
 	// middleware neither stores nor replays such headers of a response or a request.
 	HeaderPrefix = "X-Aft-"

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/url"
@@ -127,4 +128,38 @@ func txnOfPath(path string) string {
 func unreachable(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// Locate returns the state of transaction id from the node it lives on, asking each node
+// in turn when the client does not know which (a nested call, in another process than
+// the one that began it), and remembers the node. hint, when it is one of the client's
+// nodes (a caller's X-Aft-Shim), is asked first. An id no node knows is ErrTxnNotFound.
+func (c *Client) Locate(ctx context.Context, id, hint string) (Txn, error) {
+	if len(c.nodes) < 2 {
+		return c.Status(ctx, id)
+	}
+	order := []string{c.baseOf(id)}
+	hint = strings.TrimRight(hint, "/")
+	for _, n := range c.nodes {
+		if n.base == hint {
+			order = []string{hint, order[0]}
+		}
+	}
+	for _, n := range c.nodes {
+		order = append(order, n.base)
+	}
+	var err error
+	seen := map[string]bool{}
+	for _, base := range order {
+		if seen[base] {
+			continue
+		}
+		seen[base] = true
+		c.bind(id, base)
+		var t Txn
+		if t, err = c.Status(ctx, id); !errors.Is(err, ErrTxnNotFound) {
+			return t, err
+		}
+	}
+	return Txn{}, err
 }

@@ -54,7 +54,7 @@ func (c *call) launch(n int, id string) *attempt {
 	req.TransferEncoding = nil
 	req.Header.Del("Content-Length")
 	req.Header.Set(api.HeaderTxnID, id)
-	req.Header.Set(api.HeaderShim, c.m.cfg.ShimURL)
+	req.Header.Set(api.HeaderShim, c.m.shim.NodeOf(id))
 	req.Header.Set(api.HeaderAttempt, strconv.Itoa(n))
 	a := &attempt{c: c, n: n, id: id, rec: &recorder{header: http.Header{}, limit: c.opt.MaxResponseBytes},
 		start: time.Now(), cancel: cancel, done: make(chan struct{})}
@@ -182,11 +182,11 @@ func retryable(status int) bool {
 func (c *call) commit(a *attempt) (*answer, failure, error) {
 	fn := c.opt.Function
 	res := newResult(a.rec.code(), a.rec.snapshot(), a.rec.body.Bytes(), a.n, c.fp)
-	err := c.m.commit(a.id, res)
+	version, err := c.m.commit(a.id, res)
 	switch {
 	case err == nil:
 		c.m.metrics.commits.WithLabelValues(fn, "committed").Inc()
-		return &answer{status: res.Status, header: res.Header, body: res.Body, attempts: a.n, committed: true}, failure{}, nil
+		return &answer{status: res.Status, header: res.Header, body: res.Body, attempts: a.n, committed: true, version: version}, failure{}, nil
 	case errors.Is(err, client.ErrFenced):
 		// Another attempt of the key committed first: answer its result, which the shim's
 		// 409 carries (but when this commit was fenced before: then a begin finds it).
@@ -244,12 +244,12 @@ func (a *attempt) finishZombie() {
 		return
 	}
 	res := newResult(status, a.rec.snapshot(), a.rec.body.Bytes(), a.n, c.fp)
-	err := m.commit(a.id, res)
+	version, err := m.commit(a.id, res)
 	switch {
 	case err == nil:
 		m.metrics.zombies.WithLabelValues(fn, "committed").Inc()
 		select {
-		case c.won <- &answer{status: res.Status, header: res.Header, body: res.Body, attempts: a.n, committed: true}:
+		case c.won <- &answer{status: res.Status, header: res.Header, body: res.Body, attempts: a.n, committed: true, version: version}:
 		default:
 		}
 	case errors.Is(err, client.ErrFenced):
@@ -266,23 +266,23 @@ var errResultEncoding = errors.New("result does not fit")
 
 // commit commits transaction id with res as its stored result, trying again while the
 // shim does not answer (commit is idempotent), within ShimTimeout.
-func (m *Middleware) commit(id string, res Result) error {
+func (m *Middleware) commit(id string, res Result) (version string, err error) {
 	b, err := encodeResult(res, MaxResultBytes)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errResultEncoding, err)
+		return "", fmt.Errorf("%w: %v", errResultEncoding, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShimTimeout)
 	defer cancel()
 	for try := 0; ; try++ {
-		_, err = m.shim.Commit(ctx, id, b)
+		tx, err := m.shim.Commit(ctx, id, b)
 		var ce *client.Error
 		if err == nil || errors.As(err, &ce) && ce.StatusCode < 500 || try == 2 || ctx.Err() != nil {
-			return err
+			return tx.Version, err
 		}
 		select {
 		case <-time.After(time.Duration(50<<try) * time.Millisecond):
 		case <-ctx.Done():
-			return err
+			return "", err
 		}
 	}
 }

@@ -168,7 +168,11 @@ type Config struct {
 	// middleware begins and commits there, and gives it to the function in X-Aft-Shim.
 	// Required.
 	ShimURL string
-	// Client talks to the shim; nil means client.New(ShimURL).
+	// ShimNodes are the base URLs of more shim nodes on the same store (http-api.md,
+	// "Several nodes"): attempts begin round-robin on the nodes that answer, a retry may
+	// use another node, and each attempt's X-Aft-Shim names its own node.
+	ShimNodes []string
+	// Client talks to the shim; nil means client.New(ShimURL, client.WithNodes(ShimNodes...)).
 	Client *client.Client
 	// MaxZombies bounds the attempts that timed out and still run, to be committed should
 	// they succeed (default DefaultMaxZombies). Past the bound a timed-out attempt is
@@ -190,8 +194,13 @@ func (c *Config) validate() error {
 	if u, err := url.Parse(c.ShimURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("shim URL %q: want http(s)://host:port", c.ShimURL))
 	}
+	for _, n := range c.ShimNodes {
+		if u, err := url.Parse(n); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("shim node URL %q: want http(s)://host:port", n))
+		}
+	}
 	if c.Client == nil {
-		c.Client = client.New(c.ShimURL)
+		c.Client = client.New(c.ShimURL, client.WithNodes(c.ShimNodes...))
 	}
 	switch {
 	case c.MaxZombies == 0:

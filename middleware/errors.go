@@ -11,6 +11,8 @@ import (
 // Errors of the middleware, mapped to answers only by fail.
 var (
 	errBadIdemKey      = errors.New("bad idempotency key")
+	errBadVersion      = errors.New("bad version")
+	errNotCaughtUp     = errors.New("the shim did not catch up with the commit asked for")
 	errBadBody         = errors.New("reading the request body failed")
 	errRequestTooLarge = errors.New("request body too large")
 	errKeyReused       = errors.New("idempotency key reused with another request")
@@ -30,6 +32,8 @@ var codes = []struct {
 	code   string
 }{
 	{errBadIdemKey, http.StatusBadRequest, api.CodeBadIdempotencyKey},
+	{errBadVersion, http.StatusBadRequest, api.CodeBadVersion},
+	{errNotCaughtUp, http.StatusServiceUnavailable, api.CodeNotCaughtUp},
 	{errBadBody, http.StatusBadRequest, api.CodeBadBody},
 	{errRequestTooLarge, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge},
 	{errKeyReused, http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused},
@@ -85,6 +89,7 @@ type answer struct {
 	// committed: the result of a committed attempt; replayed: and nothing ran for this
 	// request; omitted: the stored body was omitted (too large).
 	committed, replayed, omitted bool
+	version                      string // of the commit, when known
 }
 
 // resultAnswer returns the answer that r, the result of a committed attempt, gives.
@@ -104,6 +109,9 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.omitted {
 		h.Set(api.HeaderBodyOmitted, "true")
+	}
+	if a.version != "" {
+		h.Set(api.HeaderCommitVersion, a.version)
 	}
 	noBody := a.status == http.StatusNoContent || a.status == http.StatusNotModified || a.status < 200
 	if !noBody {

@@ -16,6 +16,7 @@ import (
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware/dlq"
+	"github.com/aft-shim/aft/shim/ra"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -143,7 +144,7 @@ func (m *Middleware) nested(w http.ResponseWriter, r *http.Request, opt Options)
 		return
 	}
 	m.metrics.invocations.WithLabelValues(opt.Function, "nested").Inc()
-	r.Header.Set(api.HeaderShim, m.cfg.ShimURL) // the shim where the transaction was found running
+	r.Header.Set(api.HeaderShim, m.shim.NodeOf(r.Header.Get(api.HeaderTxnID))) // the node where it was found running
 	m.next.ServeHTTP(w, r)
 }
 
@@ -155,7 +156,7 @@ func (m *Middleware) checkRunning(r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), m.cfg.ShimTimeout)
 	defer cancel()
-	tx, err := m.shim.Status(ctx, ids[0])
+	tx, err := m.shim.Locate(ctx, ids[0], r.Header.Get(api.HeaderShim))
 	switch {
 	case errors.Is(err, client.ErrTxnNotFound):
 		return fmt.Errorf("%w: %s %q is unknown to the shim", errTxnNotFound, api.HeaderTxnID, ids[0])
@@ -170,6 +171,9 @@ func (m *Middleware) checkRunning(r *http.Request) error {
 // shimError classifies an error of a shim call: no answer or a 5xx is errShimUnavailable.
 func shimError(op string, err error) error {
 	var ce *client.Error
+	if errors.As(err, &ce) && ce.Code == api.CodeNotCaughtUp {
+		return fmt.Errorf("%w: %s: %v", errNotCaughtUp, op, err)
+	}
 	if errors.As(err, &ce) && ce.StatusCode < 500 {
 		if ce.Code == api.CodeBadIdempotencyKey {
 			return fmt.Errorf("%w: %s: %v", errBadIdemKey, op, err)
@@ -179,12 +183,28 @@ func shimError(op string, err error) error {
 	return fmt.Errorf("%w: %s: %v", errShimUnavailable, op, err)
 }
 
+// after returns the Aft-After header of r, checked: one version, as a commit answered it.
+func after(r *http.Request) (string, error) {
+	vs := r.Header.Values(api.HeaderAfter)
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", fmt.Errorf("%w: %d %s headers, want one", errBadVersion, len(vs), api.HeaderAfter)
+	}
+	if _, err := ra.ParseVersion(vs[0]); err != nil {
+		return "", fmt.Errorf("%w: %s: %v (send back the %s of an answer)", errBadVersion, api.HeaderAfter, err, api.HeaderCommitVersion)
+	}
+	return vs[0], nil
+}
+
 // call is one request served with attempts.
 type call struct {
 	m          *Middleware
 	opt        Options
 	r          *http.Request
 	key        string
+	after      string // Aft-After: the version of a commit every attempt must see
 	body       []byte
 	fp         Fingerprint
 	deadline   time.Time
@@ -238,6 +258,9 @@ func (c *call) outcome(ans *answer, err error) string {
 func (c *call) serve() (*answer, error) {
 	var err error
 	if c.key, _, err = IdempotencyKey(c.r); err != nil {
+		return nil, err
+	}
+	if c.after, err = after(c.r); err != nil {
 		return nil, err
 	}
 	if c.body, err = readBody(c.r, c.opt.MaxRequestBytes); err != nil {
@@ -329,7 +352,7 @@ func (c *call) run() (*answer, error) {
 	defer cancel()
 	for n := 1; ; n++ {
 		bctx, bcancel := context.WithTimeout(ctx, c.m.cfg.ShimTimeout)
-		tx, err := c.m.shim.Begin(bctx, c.key)
+		tx, err := c.m.shim.BeginWith(bctx, client.BeginOptions{IdemKey: c.key, After: c.after})
 		bcancel()
 		switch {
 		case err != nil && c.r.Context().Err() != nil:
@@ -339,7 +362,11 @@ func (c *call) run() (*answer, error) {
 		case err != nil:
 			return nil, shimError("begin", err)
 		case tx.Committed():
-			return c.stored(tx.Result, n == 1)
+			ans, err := c.stored(tx.Result, n == 1)
+			if ans != nil {
+				ans.version = tx.Version
+			}
+			return ans, err
 		case !time.Now().Before(c.deadline):
 			c.m.abort(fn, tx.ID, "deadline")
 			return c.die()

@@ -119,3 +119,22 @@ func parseSize(v string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// urlList is a flag of comma-separated base URLs.
+type urlList []string
+
+func (l *urlList) String() string { return strings.Join(*l, ",") }
+
+func (l *urlList) Set(s string) error {
+	*l = nil
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if err := checkURL("shim-nodes", u); err != nil {
+			return err
+		}
+		*l = append(*l, u)
+	}
+	return nil
+}

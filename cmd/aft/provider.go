@@ -47,6 +47,7 @@ func runOpenFaaSPlugin(ctx context.Context, args []string) error {
 	o := openfaas.Options{}
 	fs.StringVar(&o.Upstream, "upstream", "", "base URL of the provider behind the plugin (faas-netes, faasd, aft provider local)")
 	fs.StringVar(&o.ShimURL, "shim", "http://127.0.0.1:7654", "base URL of the aft shim")
+	fs.Var((*urlList)(&o.ShimNodes), "shim-nodes", "more shim nodes on the same store: comma-separated base URLs; attempts spread over them and --shim")
 	fs.IntVar(&o.Defaults.Attempts, "attempts", middleware.DefaultAttempts, "default attempts of a transactional request")
 	fs.DurationVar(&o.Defaults.AttemptTimeout, "attempt-timeout", middleware.DefaultAttemptTimeout, "default timeout of one attempt")
 	fs.DurationVar(&o.Defaults.Deadline, "deadline", middleware.DefaultDeadline, "default deadline of all attempts together")

@@ -70,6 +70,7 @@ func (proxyCmd) flags(c *proxyConfig) *flag.FlagSet {
 	fs.StringVar(&c.AdminListen, "admin-listen", "", "serve /metrics and /healthz on this address instead (empty: on --listen, where they shadow the function's own paths)")
 	fs.StringVar(&c.Upstream, "upstream", "", "URL of the function (required)")
 	fs.StringVar(&m.ShimURL, "shim", "http://127.0.0.1:7654", "base URL of the shim")
+	fs.Var((*urlList)(&m.ShimNodes), "shim-nodes", "more shim nodes on the same store: comma-separated base URLs; attempts spread over them and --shim")
 	fs.StringVar(&m.Function, "function", "", "name of the function, for dead letters and metrics (default: the upstream's host:port)")
 	fs.IntVar(&m.Attempts, "attempts", middleware.DefaultAttempts, "attempts per request")
 	fs.DurationVar(&m.AttemptTimeout, "attempt-timeout", middleware.DefaultAttemptTimeout, "past this an attempt counts as failed and is retried (it may still commit, as a zombie)")

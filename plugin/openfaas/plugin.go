@@ -28,9 +28,11 @@ import (
 
 // Options configure a Plugin.
 type Options struct {
-	Upstream string             // base URL of the provider behind the plugin. Required.
-	ShimURL  string             // base URL of the shim. Required.
-	Defaults middleware.Options // settings of transactional functions that annotations do not set
+	Upstream string // base URL of the provider behind the plugin. Required.
+	ShimURL  string // base URL of the shim. Required.
+	// ShimNodes are more shim nodes on the same store (middleware.Config.ShimNodes).
+	ShimNodes []string
+	Defaults  middleware.Options // settings of transactional functions that annotations do not set
 	// SettingsTTL is how long a function's annotations are cached (default 5s); deploys,
 	// updates and deletes through the plugin clear the cache at once.
 	SettingsTTL time.Duration
@@ -85,7 +87,7 @@ func New(o Options) (*Plugin, error) {
 	})
 	def := o.Defaults
 	def.Function = "openfaas" // each function's middleware is named after it
-	p.mws, err = middleware.NewGroup(middleware.Config{Options: def, ShimURL: o.ShimURL, Log: o.Log}, o.Registry)
+	p.mws, err = middleware.NewGroup(middleware.Config{Options: def, ShimURL: o.ShimURL, ShimNodes: o.ShimNodes, Log: o.Log}, o.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("openfaas plugin: %w", err)
 	}
