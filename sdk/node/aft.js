@@ -20,6 +20,28 @@
 
 const TXN_HEADER = 'X-Aft-Txn-Id';
 const SHIM_HEADER = 'X-Aft-Shim';
+// Session order over several shim nodes: a committed answer of the middleware carries its
+// commit's version in VERSION_HEADER; a follow-up request that sends it back in
+// AFTER_HEADER runs in a transaction that sees that commit, on whichever node it begins.
+const VERSION_HEADER = 'X-Aft-Version';
+const AFTER_HEADER = 'Aft-After';
+
+/**
+ * The headers of a follow-up request that must see the commit of an earlier answer, given
+ * that answer's headers (an object in any case, or a fetch Headers); {} when it carries no
+ * version (it was not a commit).
+ */
+function afterHeaders(answerHeaders) {
+  let v;
+  if (answerHeaders && typeof answerHeaders.get === 'function') {
+    v = answerHeaders.get(VERSION_HEADER);
+  } else {
+    for (const [k, val] of Object.entries(answerHeaders || {})) {
+      if (k.toLowerCase() === VERSION_HEADER.toLowerCase()) v = Array.isArray(val) ? val[0] : val;
+    }
+  }
+  return v ? { [AFTER_HEADER]: v } : {};
+}
 const HEX = '0123456789ABCDEF';
 /** The most ops one batch of the shim's API holds; getMany and putMany send more in several. */
 const MAX_BATCH_OPS = 1000;
@@ -264,4 +286,4 @@ function reason(e) {
   return e && e.cause && e.cause.message ? e.cause.message : (e && e.message) || String(e);
 }
 
-module.exports = { Txn, AftError, escapeKey, TXN_HEADER, SHIM_HEADER, MAX_BATCH_OPS };
+module.exports = { Txn, AftError, escapeKey, afterHeaders, TXN_HEADER, SHIM_HEADER, VERSION_HEADER, AFTER_HEADER, MAX_BATCH_OPS };

@@ -11,12 +11,20 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { Txn, AftError, escapeKey } = require('./aft');
+const { Txn, AftError, escapeKey, afterHeaders } = require('./aft');
 
 const SHIM = process.env.AFT_TEST_SHIM;
 const TXN = process.env.AFT_TEST_TXN;
 const PREFIX = process.env.AFT_TEST_PREFIX || 'node/';
 const SEED = process.env.AFT_TEST_SEED;
+
+describe('afterHeaders', () => {
+  test('the version sent back', () => {
+    assert.deepEqual(afterHeaders({ 'x-aft-version': '00000000000000ff.abc' }), { 'Aft-After': '00000000000000ff.abc' });
+    assert.deepEqual(afterHeaders(new Headers({ 'X-Aft-Version': 'v' })), { 'Aft-After': 'v' });
+    assert.deepEqual(afterHeaders({}), {});
+  });
+});
 
 describe('escapeKey', () => {
   test('shared vectors', () => {

@@ -20,10 +20,26 @@ import json
 import urllib.error
 import urllib.request
 
-__all__ = ["Txn", "AftError", "Response", "escape_key", "TXN_HEADER", "SHIM_HEADER", "MAX_BATCH_OPS"]
+__all__ = ["Txn", "AftError", "Response", "escape_key", "after_headers", "TXN_HEADER", "SHIM_HEADER",
+           "VERSION_HEADER", "AFTER_HEADER", "MAX_BATCH_OPS"]
 
 TXN_HEADER = "X-Aft-Txn-Id"
 SHIM_HEADER = "X-Aft-Shim"
+# Session order over several shim nodes: a committed answer of the middleware carries its
+# commit's version in VERSION_HEADER; a follow-up request that sends it back in
+# AFTER_HEADER runs in a transaction that sees that commit, on whichever node it begins.
+VERSION_HEADER = "X-Aft-Version"
+AFTER_HEADER = "Aft-After"
+
+
+def after_headers(answer_headers):
+    """The headers of a follow-up request that must see the commit of an earlier answer.
+
+    answer_headers are the earlier answer's headers (any mapping with get, or a Response's);
+    without a version in them (the answer was not a commit) it returns {}.
+    """
+    version = _header(answer_headers, VERSION_HEADER)
+    return {AFTER_HEADER: version} if version else {}
 
 # The most ops one batch of the shim's API holds; get_many and put_many send more in several.
 MAX_BATCH_OPS = 1000

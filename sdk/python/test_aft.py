@@ -23,6 +23,12 @@ SEED = os.environ.get("AFT_TEST_SEED")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+class TestAfterHeaders(unittest.TestCase):
+    def test_version_sent_back(self):
+        self.assertEqual(aft.after_headers({"x-aft-version": "00000000000000ff.abc"}), {"Aft-After": "00000000000000ff.abc"})
+        self.assertEqual(aft.after_headers({}), {})
+
+
 class TestEscapeKey(unittest.TestCase):
     def test_shared_vectors(self):
         with open(os.path.join(HERE, "..", "testdata", "keys.json")) as f:
