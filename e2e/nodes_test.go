@@ -42,7 +42,7 @@ func startCluster(t *testing.T, n int, flags ...string) *cluster {
 func startClusterPeers(t *testing.T, n int, peers string, flags ...string) *cluster {
 	c := &cluster{t: t, bin: aftBinary(t), flags: flags, peers: peers}
 	for i := range n {
-		port, err := launch.FreePort()
+		port, err := launch.StablePort()
 		if err != nil {
 			t.Fatal(err)
 		}

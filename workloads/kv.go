@@ -183,9 +183,15 @@ func (k *dynamoKV) call(ctx context.Context, url string, body []byte) (int, erro
 // post sends body to url with the headers h and returns the status, the body read and
 // dropped.
 func post(ctx context.Context, hc *http.Client, url string, body []byte, h http.Header) (int, error) {
+	status, _, err := postAnswer(ctx, hc, url, body, h)
+	return status, err
+}
+
+// postAnswer is post that also returns the answer's headers.
+func postAnswer(ctx context.Context, hc *http.Client, url string, body []byte, h http.Header) (int, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	// A request that net/http may replay (it has GetBody and an Idempotency-Key) is sent
 	// again by the transport itself when a reused connection breaks: the platform, not
@@ -197,22 +203,24 @@ func post(ctx context.Context, hc *http.Client, url string, body []byte, h http.
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
-// snapshotter reads keys as a reader sees them in a mode.
-type snapshotter func(ctx context.Context, keys []string) (anomaly.Snapshot, error)
+// snapshotter reads keys as a reader sees them in a mode; after, when not "", is the
+// version of a commit the read must see (session order over several shim nodes; the
+// other modes have one view of the store and ignore it).
+type snapshotter func(ctx context.Context, keys []string, after string) (anomaly.Snapshot, error)
 
 // storeSnapshot reads keys one by one, straight from the store: plain mode.
 func storeSnapshot(st store.Store) snapshotter {
-	return func(ctx context.Context, keys []string) (anomaly.Snapshot, error) {
+	return func(ctx context.Context, keys []string, after string) (anomaly.Snapshot, error) {
 		docs, err := storeKV{st: st}.read(ctx, keys)
 		return snapshotOf(keys, docs, err)
 	}
@@ -220,7 +228,7 @@ func storeSnapshot(st store.Store) snapshotter {
 
 // dynamoSnapshot reads keys in one TransactGetItems: dynamodb-txn mode.
 func dynamoSnapshot(ds *dynamodb.Store) snapshotter {
-	return func(ctx context.Context, keys []string) (anomaly.Snapshot, error) {
+	return func(ctx context.Context, keys []string, after string) (anomaly.Snapshot, error) {
 		docs, err := (&dynamoKV{ds: ds}).read(ctx, keys)
 		return snapshotOf(keys, docs, err)
 	}
@@ -228,8 +236,8 @@ func dynamoSnapshot(ds *dynamodb.Store) snapshotter {
 
 // shimSnapshot reads keys in one read-only transaction of the shim: aft mode.
 func shimSnapshot(c *client.Client) snapshotter {
-	return func(ctx context.Context, keys []string) (anomaly.Snapshot, error) {
-		tx, err := c.Begin(ctx, "")
+	return func(ctx context.Context, keys []string, after string) (anomaly.Snapshot, error) {
+		tx, err := c.BeginWith(ctx, client.BeginOptions{After: after})
 		if err != nil {
 			return anomaly.Snapshot{}, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aft-shim/aft/client"
@@ -79,14 +78,21 @@ func (r *run) setupAft(ctx context.Context) error {
 	r.closers = append(r.closers, tr.CloseIdleConnections)
 	shimHC := &http.Client{Transport: tr}
 	var shimURL string
-	if r.sc.ShimProcess {
+	var shimNodes []string
+	if r.sc.ShimProcess && r.sc.ShimNodes > 1 {
+		urls, err := r.startNodes(ctx)
+		if err != nil {
+			return err
+		}
+		shimURL, shimNodes = urls[0], urls[1:]
+	} else if r.sc.ShimProcess {
 		swap := &client.Retarget{Base: tr}
 		shimHC = &http.Client{Transport: swap}
 		shimURL = "http://aft-shim.invalid:7654"
 		// The data directory holds the embedded store, or with a shared store the node id
 		// file, so that each restart is the same node and gets its own lease back at once.
 		args := []string{"--log-level", "warn", "--data-dir", r.s.dir + "/" + r.id + "-shim"}
-		if u := r.s.o.Store; u != "" && !strings.HasPrefix(u, "mem:") {
+		if u := r.s.o.Store; sharedStore(u) {
 			args = append(args, "--store", u, "--create-store")
 		}
 		ps := &procShim{command: r.s.o.ServeCommand, args: args, swap: swap}
@@ -94,22 +100,7 @@ func (r *run) setupAft(ctx context.Context) error {
 		if err := ps.start(ctx); err != nil {
 			return err
 		}
-		r.rt.killShim = func() {
-			r.crashes.Add(1)
-			go func() {
-				defer r.crashes.Done()
-				time.Sleep(time.Millisecond) // let the commit leave first
-				killed, err := ps.crash(ctx, 100*time.Millisecond, maxShimKills)
-				if killed {
-					r.rt.count("shim_kill")
-				}
-				if err != nil {
-					r.mu.Lock()
-					r.crashErr = err
-					r.mu.Unlock()
-				}
-			}()
-		}
+		r.rt.killShim = func() { r.crashShim(ctx, ps) }
 	} else {
 		_, fst, err := r.openStore(ctx)
 		if err != nil {
@@ -122,7 +113,7 @@ func (r *run) setupAft(ctx context.Context) error {
 		r.closers = append(r.closers, ls.close)
 		shimURL = ls.url
 	}
-	c := client.New(shimURL, client.WithHTTPClient(shimHC))
+	c := client.New(shimURL, client.WithHTTPClient(shimHC), client.WithNodes(shimNodes...))
 	r.snap, r.final = shimSnapshot(c), shimSnapshot(c)
 	r.rt.kv = func(req *http.Request, _ *pod) (kv, error) {
 		t, err := sdk.FromRequest(req, sdk.WithHTTPClient(shimHC))
@@ -131,7 +122,7 @@ func (r *run) setupAft(ctx context.Context) error {
 	r.wrap = func(fn string, h http.Handler) (http.Handler, error) {
 		o := middlewareOptions
 		o.Function = fn
-		mw, err := middleware.New(middleware.Config{Options: o, ShimURL: shimURL, Client: c}, r.reg, h)
+		mw, err := middleware.New(middleware.Config{Options: o, ShimURL: shimURL, ShimNodes: shimNodes, Client: c}, r.reg, h)
 		if err != nil {
 			return nil, err
 		}

@@ -67,9 +67,10 @@ func (p Platform) withDefaults() Platform {
 
 // delivery is what the platform sends for one request.
 type delivery struct {
-	fn     string
-	body   []byte
-	header http.Header
+	fn      string
+	body    []byte
+	header  http.Header
+	session *session // of the stream; nil for none
 }
 
 // invoker delivers requests as a Platform does, to the pods a route names.
@@ -204,7 +205,16 @@ func (v *invoker) send(ctx context.Context, d delivery) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.p.Timeout)
 	defer cancel()
-	return post(ctx, v.hc, url, d.body, d.header)
+	h := d.header
+	if after := d.session.get(); after != "" {
+		h = h.Clone()
+		h.Set(api.HeaderAfter, after)
+	}
+	status, answer, err := postAnswer(ctx, v.hc, url, d.body, h)
+	if err == nil && status >= 200 && status < 300 {
+		d.session.set(answer.Get(api.HeaderCommitVersion))
+	}
+	return status, err
 }
 
 // requestID is the idempotency identity of request i of stream s in run run.

@@ -31,9 +31,38 @@ const (
 // application that partitions its data by user would, the workload keeps the writers of
 // a key sequential. Only the platform's retries and duplicates overlap.
 type stream struct {
-	n    int
-	app  app
-	keys []string // every key of the stream, for readers
+	n       int
+	app     app
+	keys    []string // every key of the stream, for readers
+	session *session
+}
+
+// session is a stream's session order over several shim nodes: the version of its last
+// committed answer (X-Aft-Version) goes with its next request as Aft-After, as a client
+// that reads its own commits on any node does. With one node, or none, it changes nothing.
+type session struct {
+	mu      sync.Mutex
+	version string
+}
+
+func (s *session) get() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+func (s *session) set(v string) {
+	if s == nil || v == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v > s.version { // versions compare as strings in version order
+		s.version = v
+	}
 }
 
 // run is one scenario in one mode.
@@ -68,6 +97,10 @@ func (s *suite) run(ctx context.Context, sc Scenario, m Mode) Result {
 	res := Result{Scenario: sc.Name, Mode: m}
 	if m == Aft && sc.ShimProcess && s.o.ServeCommand == nil {
 		res.Skipped = "no `aft serve` command to run the shim as a process"
+		return res
+	}
+	if m == Aft && sc.ShimNodes > 1 && !sharedStore(s.o.Store) {
+		res.Skipped = fmt.Sprintf("%d shim nodes need a shared store: run with --store redis://, dynamodb:// or s3://", sc.ShimNodes)
 		return res
 	}
 	r := &run{s: s, sc: sc, mode: m, rec: newRecorder(), deps: map[string]*deployment{},
@@ -158,7 +191,7 @@ func (r *run) setup(ctx context.Context) error {
 	n := 0
 	for _, a := range apps {
 		for range r.s.sz.streamsPerApp {
-			st := stream{n: n, app: a}
+			st := stream{n: n, app: a, session: &session{}}
 			for _, k := range a.keys {
 				st.keys = append(st.keys, r.key(st, k))
 			}
@@ -207,7 +240,7 @@ func (r *run) execute(ctx context.Context) ([]anomaly.Request, error) {
 func (r *run) read(ctx context.Context) {
 	for ctx.Err() == nil {
 		st := r.streams[rand.N(len(r.streams))]
-		if s, err := r.snap(ctx, st.keys); err == nil && ctx.Err() == nil {
+		if s, err := r.snap(ctx, st.keys, ""); err == nil && ctx.Err() == nil {
 			r.rec.snapshot(s)
 		}
 		select {
@@ -228,7 +261,7 @@ func (r *run) send(ctx context.Context, st stream) []anomaly.Request {
 	for i := range r.s.sz.requests {
 		short := "s" + strconv.Itoa(st.n) + "-r" + strconv.Itoa(i)
 		body, keys := r.invocation(st, i, short)
-		d := delivery{fn: st.app.fns[0], body: body, header: r.inv.p.header(requestID(r.id, st.n, i), "s"+strconv.Itoa(st.n))}
+		d := delivery{fn: st.app.fns[0], body: body, header: r.inv.p.header(requestID(r.id, st.n, i), "s"+strconv.Itoa(st.n)), session: st.session}
 		acked := false
 		for t := 0; t < tries && !acked && ctx.Err() == nil; t++ {
 			if acked = r.inv.invoke(ctx, d, i); !acked {
@@ -318,7 +351,7 @@ func (r *run) finalState(ctx context.Context) (anomaly.Snapshot, error) {
 		var s anomaly.Snapshot
 		var err error
 		for try := 0; try < 5; try++ {
-			if s, err = r.final(ctx, st.keys); err == nil {
+			if s, err = r.final(ctx, st.keys, st.session.get()); err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -36,6 +36,10 @@ type Scenario struct {
 	// ShimProcess runs the shim of aft mode as an `aft serve` process, which KillShim
 	// actions kill with SIGKILL and start again on the same data.
 	ShimProcess bool
+	// ShimNodes runs that many `aft serve` processes on one shared store (default 1); the
+	// middleware spreads attempts over them, and KillShim kills the first node only. A
+	// scenario with several nodes runs in aft mode only over a shared store (--store).
+	ShimNodes int
 	// ClientTries is how often a stream sends a request that was not acknowledged, with
 	// the same identity (default 3).
 	ClientTries int
@@ -134,6 +138,26 @@ func Catalogue() []Scenario {
 				"throughout.",
 			Failure: true, ShimProcess: true, ClientTries: 6,
 			Platform: Platform{Name: "gateway that retries while the backend restarts", Attempts: 8, Timeout: gatewayTimeout * 10,
+				Backoff: 30 * time.Millisecond},
+			Fault: func(p Point) Action {
+				if !first(p) || (p.Index != 3 && p.Index != 7) {
+					return Action{}
+				}
+				if p.Mode == Aft {
+					return Action{KillShim: p.Step == StepEnd && p.Stream == 0}
+				}
+				return Action{KillPod: p.Step == StepWrite, Restart: 50 * time.Millisecond}
+			},
+		},
+		{
+			Name: "shim-kill-nodes", Title: "kill -9 mid-commit: one of three shim nodes on one store in aft mode, the function's process in plain mode",
+			Story: "In aft mode three `aft serve` nodes share the store, each a peer of the others; the middleware spreads " +
+				"attempts over them, and the first node is killed with SIGKILL twice, just as a function answered and its commit is " +
+				"under way, and started again. Attempts on it fail and are retried on the others; every node must see every " +
+				"commit. In plain mode the function's own process is killed half way through its writes on requests 3 and 7 of " +
+				"each stream and started again. It needs a shared store (--store redis://, dynamodb:// or s3://).",
+			Failure: true, ShimProcess: true, ShimNodes: 3, ClientTries: 6,
+			Platform: Platform{Name: "gateway that retries while a node restarts", Attempts: 8, Timeout: gatewayTimeout * 10,
 				Backoff: 30 * time.Millisecond},
 			Fault: func(p Point) Action {
 				if !first(p) || (p.Index != 3 && p.Index != 7) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,18 +47,25 @@ func (s *localShim) close() { s.shim.Close() }
 // started again on the same data directory or store.
 type procShim struct {
 	command func(args ...string) *exec.Cmd
-	args    []string // --data-dir DIR or --store URL, and more
-	swap    *client.Retarget
+	args    []string         // --data-dir DIR or --store URL, and more
+	swap    *client.Retarget // gets the address of each start; nil with listen
+	listen  string           // a fixed host:port; "" for a free port each start
 
 	mu    sync.Mutex
 	proc  *launch.Proc // the last one started
 	kills int
+
+	crashing sync.Mutex // one crash at a time: a second restart on a fixed port would find it taken
 }
 
 // start starts the process on a free loopback port and waits until it serves; the
 // address goes to the client.Retarget that every client of the shim uses.
 func (s *procShim) start(ctx context.Context) error {
-	cmd := s.command(append([]string{"--listen", "127.0.0.1:0"}, s.args...)...)
+	listen := s.listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	cmd := s.command(append([]string{"--listen", listen}, s.args...)...)
 	p, err := launch.Start(cmd)
 	if err != nil {
 		return fmt.Errorf("aft serve: %w", err)
@@ -70,7 +78,9 @@ func (s *procShim) start(ctx context.Context) error {
 		// One line, as the reports show it: the output's lines joined with " | ".
 		return fmt.Errorf("aft serve: %s", strings.ReplaceAll(err.Error(), "\n", " | "))
 	}
-	s.swap.Set(addr)
+	if s.swap != nil {
+		s.swap.Set(addr)
+	}
 	return nil
 }
 
@@ -99,6 +109,8 @@ func (s *procShim) last() *launch.Proc {
 // crash kills the process and starts it again after down, unless it was killed max
 // times already. It reports whether it killed the process.
 func (s *procShim) crash(ctx context.Context, down time.Duration, max int) (bool, error) {
+	s.crashing.Lock()
+	defer s.crashing.Unlock()
 	s.mu.Lock()
 	if s.kills >= max {
 		s.mu.Unlock()
@@ -109,4 +121,57 @@ func (s *procShim) crash(ctx context.Context, down time.Duration, max int) (bool
 	s.kill()
 	time.Sleep(down)
 	return true, s.start(ctx)
+}
+
+// sharedStore reports whether the --store URL u names a store several nodes can share.
+func sharedStore(u string) bool { return u != "" && !strings.HasPrefix(u, "mem:") }
+
+// startNodes starts the scenario's `aft serve` nodes on the shared store, each on a fixed
+// loopback port (a restarted node keeps its URL) and a peer of the others, and makes
+// KillShim kill the first one. It returns their base URLs.
+func (r *run) startNodes(ctx context.Context) ([]string, error) {
+	n := r.sc.ShimNodes
+	urls := make([]string, n)
+	for i := range urls {
+		port, err := launch.StablePort()
+		if err != nil {
+			return nil, err
+		}
+		urls[i] = fmt.Sprintf("http://127.0.0.1:%d", port)
+	}
+	var first *procShim
+	for i, u := range urls {
+		peers := slices.Delete(slices.Clone(urls), i, i+1)
+		args := []string{"--log-level", "warn", "--data-dir", fmt.Sprintf("%s/%s-node%d", r.s.dir, r.id, i),
+			"--store", r.s.o.Store, "--create-store", "--peers", strings.Join(peers, ",")}
+		ps := &procShim{command: r.s.o.ServeCommand, args: args, listen: strings.TrimPrefix(u, "http://")}
+		r.closers = append(r.closers, ps.stop)
+		if err := ps.start(ctx); err != nil {
+			return nil, fmt.Errorf("node %d: %w", i, err)
+		}
+		if i == 0 {
+			first = ps
+		}
+	}
+	r.rt.killShim = func() { r.crashShim(ctx, first) }
+	return urls, nil
+}
+
+// crashShim kills ps a moment after the commit left, at most maxShimKills times, and
+// starts it again, counting the kill.
+func (r *run) crashShim(ctx context.Context, ps *procShim) {
+	r.crashes.Add(1)
+	go func() {
+		defer r.crashes.Done()
+		time.Sleep(time.Millisecond) // let the commit leave first
+		killed, err := ps.crash(ctx, 100*time.Millisecond, maxShimKills)
+		if killed {
+			r.rt.count("shim_kill")
+		}
+		if err != nil {
+			r.mu.Lock()
+			r.crashErr = err
+			r.mu.Unlock()
+		}
+	}()
 }

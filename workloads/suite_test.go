@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/aft-shim/aft/shim/store/redis/redistest"
 )
 
 // TestQuickSuite runs the whole quick catalogue on the memory store, the shim of shim-kill
@@ -20,6 +22,13 @@ func TestQuickSuite(t *testing.T) {
 	for _, r := range results {
 		t.Logf("%-22s %-6s %5.2fs %d requests, %d acked, %d deliveries, %d executions, %d snapshots, injected %v: %v",
 			r.Scenario, r.Mode, r.Seconds, r.Requests, r.Acked, r.Deliveries, r.Executions, r.Snapshots, r.Injected, r.Anomalies)
+		if r.Scenario == "shim-kill-nodes" && r.Mode == Aft {
+			// Several nodes need a shared store: TestShimKillNodes runs it on Redis.
+			if r.Skipped == "" {
+				t.Errorf("shim-kill-nodes/aft ran on mem://, which no two processes share")
+			}
+			continue
+		}
 		if r.Error != "" || r.Skipped != "" {
 			t.Errorf("%s/%s did not run: %s%s", r.Scenario, r.Mode, r.Error, r.Skipped)
 		}
@@ -44,7 +53,7 @@ func TestQuickSuite(t *testing.T) {
 			t.Errorf("%s/plain shows no anomaly: %+v", sc.Name, r)
 		}
 		for _, m := range []Mode{Plain, Aft} {
-			if r, _ := find(results, sc.Name, m); len(r.Injected) == 0 && r.Deliveries <= r.Requests {
+			if r, _ := find(results, sc.Name, m); r.Skipped == "" && len(r.Injected) == 0 && r.Deliveries <= r.Requests {
 				t.Errorf("%s/%s: the failure did not strike: nothing injected, %d deliveries of %d requests", sc.Name, m, r.Deliveries, r.Requests)
 			}
 		}
@@ -128,6 +137,29 @@ func TestRequestsCoverTheirStream(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestShimKillNodes runs the multi-node scenario on a Redis of its own: three `aft serve`
+// nodes, the first killed with SIGKILL twice mid-commit. Aft mode must show no anomaly.
+func TestShimKillNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	results, err := Run(context.Background(), Options{Store: srv.URL(0, ""), Quick: true, ServeCommand: serveCommand(t),
+		Scenarios: []string{"shim-kill-nodes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		t.Logf("%s/%s: %d requests, %d acked, injected %v: %v", r.Scenario, r.Mode, r.Requests, r.Acked, r.Injected, r.Anomalies)
+		if r.Error != "" || r.Skipped != "" || r.Requests == 0 {
+			t.Fatalf("%s/%s did not run: %s%s", r.Scenario, r.Mode, r.Error, r.Skipped)
+		}
+		if r.Mode == Aft && (r.Anomalies.Total() > 0 || r.Injected["shim_kill"] == 0) {
+			t.Errorf("shim-kill-nodes/aft: anomalies %v (examples %v), kills %d", r.Anomalies, r.Examples, r.Injected["shim_kill"])
+		}
+		if r.Mode == Plain && r.Anomalies.Total() == 0 {
+			t.Errorf("shim-kill-nodes/plain shows no anomaly")
 		}
 	}
 }
