@@ -32,10 +32,26 @@ pids+=($!); wait_line "$dir/local.log" 'listening on' $!
 pids+=($!); wait_line "$dir/plugin.log" 'listening on' $!
 echo "started: aft provider local on :$local_port, aft provider openfaas (the gateway's provider) on :$plugin_port"
 
-"$bin" demo --shim "http://$shim" --plugin "http://127.0.0.1:$plugin_port" --functions "$(cd "$fns" && pwd)"
+# Several nodes on one store: a throwaway Redis (installed by scripts/deps/redis.sh when
+# missing) and two `aft serve` nodes on it, each the other's peer.
+bash "$(dirname "$0")/deps/redis.sh" >/dev/null
+redis_port=$(port); node_a=$(port); node_b=$(port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
+pids+=($!); wait_line "$dir/redis.log" 'Ready to accept connections' $!
+for n in a b; do
+  [ "$n" = a ] && { me=$node_a; other=$node_b; } || { me=$node_b; other=$node_a; }
+  "$bin" serve --listen "127.0.0.1:$me" --store "redis://127.0.0.1:$redis_port/0" --data-dir "$dir/node-$n" \
+    --peers "http://127.0.0.1:$other" >"$dir/node-$n.log" 2>&1 &
+  pids+=($!); wait_line "$dir/node-$n.log" '^aft serve: listening on' $!
+done
+echo "started: two aft serve nodes on one Redis (127.0.0.1:$redis_port): :$node_a and :$node_b"
+
+"$bin" demo --shim "http://$shim" --plugin "http://127.0.0.1:$plugin_port" --functions "$(cd "$fns" && pwd)" \
+  --nodes "http://127.0.0.1:$node_a,http://127.0.0.1:$node_b"
 # The workload suite, short: each failure scenario in plain mode (functions straight on the
-# store) and in aft mode (through the middleware and an in-process shim, on an embedded store
-# of its own), then the anomaly table. It exits non-zero when aft mode shows an anomaly.
+# store) and in aft mode (through the middleware and a shim, on the demo's Redis: the
+# several-nodes scenario needs a shared store), then the anomaly table. It exits non-zero
+# when aft mode shows an anomaly.
 echo
 echo "== aft workloads --quick: anomalies without aft (plain) and with it (aft)"
-"$bin" workloads --quick
+"$bin" workloads --quick --store "redis://127.0.0.1:$redis_port/1"

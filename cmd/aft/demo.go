@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/aft-shim/aft/client"
 )
@@ -19,12 +20,14 @@ type demoCmd struct {
 	bin    string // folder with the example function binaries
 	out    io.Writer
 	first  string // the attempt that crashed in step 2
+	nodes  string // "A,B": two shim nodes on one shared store, for the several-nodes part
 }
 
 func (d *demoCmd) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&d.shim, "shim", "http://127.0.0.1:7654", "base URL of the shim")
 	fs.StringVar(&d.plugin, "plugin", "", "base URL of aft provider openfaas in front of aft provider local: also run the OpenFaaS part")
+	fs.StringVar(&d.nodes, "nodes", "", "two base URLs, A,B, of shim nodes on one shared store: also show a commit on A read on B")
 	fs.StringVar(&d.bin, "functions", "bin", "folder with the fn-order and fn-reserve example binaries (make run builds them)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -49,9 +52,20 @@ func (d *demoCmd) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
 	}
+	step := 6
 	if d.plugin != "" {
 		o := &openfaasDemo{d: d, plugin: d.plugin, bin: d.bin, shim: c}
 		if err := o.run(ctx); err != nil {
+			return err
+		}
+		step++
+	}
+	if d.nodes != "" {
+		a, b, ok := strings.Cut(d.nodes, ",")
+		if !ok {
+			return usage("--nodes %q: want two base URLs, A,B", d.nodes)
+		}
+		if err := d.nodesDemo(ctx, step, a, b); err != nil {
 			return err
 		}
 	}

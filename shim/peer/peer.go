@@ -115,7 +115,8 @@ func (p *Pusher) refresh(ctx context.Context) {
 	for _, u := range urls {
 		now[u] = true
 		if p.peers[u] == nil {
-			t := &target{url: u, queue: make(chan Commit, p.o.QueueSize), stop: make(chan struct{})}
+			// Up until a check or a push fails: a push to a peer that is down fails at once.
+			t := &target{url: u, queue: make(chan Commit, p.o.QueueSize), stop: make(chan struct{}), up: true}
 			p.peers[u] = t
 			go p.send(t)
 		}
