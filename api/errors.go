@@ -15,6 +15,9 @@ type ErrorBody struct {
 	Code   string  `json:"code"`
 	Winner string  `json:"winner,omitempty"` // on a fenced commit: the attempt that committed
 	Result *string `json:"result,omitempty"` // and, when known, its stored result in base64
+	// Version, on a fenced commit, is the winner's commit version, when known: a caller's
+	// session order goes on from it (Aft-After).
+	Version string `json:"version,omitempty"`
 }
 
 // JSON returns the body as JSON. Any text makes valid JSON: quotes and control bytes are

@@ -95,7 +95,7 @@ func (c *Client) batchCall(ctx context.Context, op, path string, h http.Header, 
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: read answer: %w", op, err)
 	}
-	return b, baseOfURL(resp.Request.URL), nil
+	return b, baseOf(resp), nil
 }
 
 // opResults turns the answer's results into OpResults, n of them.

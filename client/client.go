@@ -187,13 +187,19 @@ func (c *Client) txnCall(ctx context.Context, op, method, path string, h http.He
 		return Txn{}, fmt.Errorf("%s: %w", op, err)
 	}
 	if path == "/v1/txns" {
-		c.bind(t.ID, baseOfURL(resp.Request.URL))
+		c.bind(t.ID, baseOf(resp))
 	}
 	return t, nil
 }
 
-// baseOfURL returns the base URL (scheme and host) of u.
-func baseOfURL(u *neturl.URL) string { return u.Scheme + "://" + u.Host }
+// baseOf returns the base URL (scheme and host) that resp answered, "" when its transport
+// did not say.
+func baseOf(resp *http.Response) string {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return ""
+	}
+	return resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
+}
 
 // txnOf returns the Txn that j describes.
 func txnOf(j api.TxnAnswer) (Txn, error) {

@@ -17,7 +17,7 @@ type Error struct {
 	Message    string
 	Winner     string // on a fenced commit: the id of the attempt that committed
 	Result     []byte // on a fenced commit: the winner's stored result, when the shim sent it
-	Version    string // on key_not_found: the version of the delete read, if any
+	Version    string // on key_not_found: the version of the delete read, if any; on fenced: the winner's commit version
 }
 
 func (e *Error) Error() string {
@@ -47,6 +47,9 @@ func decodeError(resp *http.Response) *Error {
 	var j api.ErrorBody
 	if json.Unmarshal(b, &j) == nil && j.Code != "" {
 		e.Code, e.Message, e.Winner = j.Code, j.Error, j.Winner
+		if j.Version != "" {
+			e.Version = j.Version // a fenced commit's winner's
+		}
 		if j.Result != nil {
 			e.Result, _ = base64.StdEncoding.DecodeString(*j.Result)
 		}

@@ -76,7 +76,7 @@ func (c *Client) markDown(base string) {
 
 // bind remembers that transaction id lives on the node at base.
 func (c *Client) bind(id, base string) {
-	if len(c.nodes) < 2 || id == "" {
+	if len(c.nodes) < 2 || id == "" || base == "" {
 		return
 	}
 	c.bal.mu.Lock()

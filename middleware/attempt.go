@@ -192,8 +192,11 @@ func (c *call) commit(a *attempt) (*answer, failure, error) {
 		// 409 carries (but when this commit was fenced before: then a begin finds it).
 		c.m.metrics.commits.WithLabelValues(fn, "fenced").Inc()
 		var ce *client.Error
-		if errors.As(err, &ce) && ce.Winner != "" && ce.Result != nil {
+		if errors.As(err, &ce) && ce.Winner != "" && ce.Result != nil && ce.Version != "" {
 			ans, err := c.stored(ce.Result, false)
+			if ans != nil {
+				ans.version = ce.Version
+			}
 			return ans, failure{}, err
 		}
 		return c.winner(a.n)
@@ -218,6 +221,9 @@ func (c *call) winner(n int) (*answer, failure, error) {
 	}
 	if tx.Committed() {
 		ans, err := c.stored(tx.Result, false)
+		if ans != nil {
+			ans.version = tx.Version
+		}
 		return ans, failure{}, err
 	}
 	// Fenced, yet nothing committed: another client fenced it with Aft-Fence-Older.

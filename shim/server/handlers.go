@@ -182,7 +182,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	info, err := s.m.Commit(r.Context(), id, result)
 	if errors.Is(err, txn.ErrFenced) && info.ID != "" {
-		e := api.ErrorBody{Error: err.Error(), Code: api.CodeFenced, Winner: info.ID}
+		e := api.ErrorBody{Error: err.Error(), Code: api.CodeFenced, Winner: info.ID, Version: infoJSON(info).Version}
 		if info.Result != nil {
 			r := base64.StdEncoding.EncodeToString(info.Result)
 			e.Result = &r

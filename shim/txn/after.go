@@ -12,9 +12,12 @@ import (
 // of that commit: the larger of 1 second and 20 sync intervals.
 func (c Config) AfterWait() time.Duration { return max(time.Second, 20*c.SyncInterval) }
 
-// waitFor returns once this node knows of the commit at version v, reading the commit log
-// at once and then as commits arrive, for at most Config.AfterWait. A version stamped
-// further in the future than MaxClockSkew is not waited for: no node made it.
+// waitFor returns once this node knows of the commit at version v and has read the commit
+// log through once since the call began, for at most Config.AfterWait. That read applies
+// every commit acknowledged before the call (announce makes sure each has a log key it
+// finds), so a session that passes the version of its last commit sees that one and every
+// earlier one, on any node: what its caller had seen. A version stamped further in the
+// future than MaxClockSkew is not waited for: no node made it.
 func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 	if v.TS > uint64(m.cfg.Now().Add(MaxClockSkew).UnixNano()) {
 		return fmt.Errorf("begin after version %v: %w: it is from the future by this node's clock", v, ErrNotCaughtUp)
@@ -29,12 +32,16 @@ func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 	lastStamp := v.TS + uint64(m.cfg.OrphanGrace/2) + sh.late
 	deadline := time.NewTimer(m.cfg.AfterWait())
 	defer deadline.Stop()
+	sh.mu.Lock()
+	poll := sh.polls + 1 // the next poll to start
+	sh.mu.Unlock()
 	for {
 		sh.mu.Lock()
 		_, known := sh.applied[v.Txn]
-		learned, settled := sh.learned, sh.settled
+		learned, settled, polled := sh.learned, sh.settled, sh.polled
 		sh.mu.Unlock()
-		if known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn) {
+		known = known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn)
+		if known && polled >= poll {
 			return nil
 		}
 		select {

@@ -76,12 +76,16 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 		t.settleBy = time.Now().Add(m.cfg.SettleTime)
 		return Info{}, fmt.Errorf("commit txn %s: %w: %w", id, ErrStore, err)
 	}
+	earlier := landed != nil && landed.Version.Txn == id
 	if landed == nil {
 		landed = rec
-	} else if landed.Version.Txn == id {
+	} else if earlier {
 		b = landed.Marshal() // an earlier try's record: what the store holds
 	}
 	info, err := m.conclude(ctx, t, landed, items)
+	if err == nil && m.shared != nil {
+		m.announce(ctx, id, t.idemKey, stamp, earlier)
+	}
 	if err == nil {
 		m.metrics.commitLatency.Observe(time.Since(start).Seconds())
 		if push := m.push.Load(); push != nil && landed.Version.Txn == id {
@@ -220,6 +224,6 @@ func (m *Manager) fence(ctx context.Context, t *txn, winner *record.Record, item
 	t.winner = winner.Version.Txn
 	m.finish(t, Fenced)
 	m.metrics.fenced.Inc()
-	return Info{ID: winner.Version.Txn, Status: Committed, Attempt: winner.Attempt, Result: winner.Result},
+	return Info{ID: winner.Version.Txn, Status: Committed, Attempt: winner.Attempt, Result: winner.Result, Version: winner.Version},
 		fmt.Errorf("commit txn %s: %w (winner %s)", t.id, ErrFenced, winner.Version.Txn)
 }

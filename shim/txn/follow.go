@@ -192,12 +192,21 @@ func (m *Manager) followLoop(kick <-chan struct{}) {
 		case <-t.C:
 		case <-kick:
 		}
+		sh := m.shared
+		sh.mu.Lock()
+		sh.polls++
+		poll := sh.polls
+		sh.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), max(m.cfg.SyncInterval*10, 5*time.Second))
 		err := m.follow(ctx)
 		cancel()
 		switch {
 		case err == nil:
 			failing = time.Time{}
+			sh.mu.Lock()
+			sh.polled = poll
+			sh.mu.Unlock()
+			sh.signal()
 		case failing.IsZero() || time.Since(failing) > 10*time.Second:
 			failing = time.Now()
 			m.cfg.Log.Warn("could not read the commit log; other nodes' commits wait until it can", "err", err)

@@ -19,6 +19,7 @@ type metrics struct {
 	storeErrors                       *prometheus.CounterVec   // op
 	gcVersions, gcTxns, orphans       prometheus.Counter
 	learned                           *prometheus.CounterVec // from: peer, store
+	announced                         prometheus.Counter
 	propagation                       prometheus.Histogram
 }
 
@@ -46,6 +47,7 @@ func newMetrics() *metrics {
 		orphans:    counter("orphan_versions_removed_total", "Data versions without a commit record removed by the sweep."),
 		learned: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "commits_learned_total",
 			Help: "Other nodes' commits applied here, by how they arrived: peer (pushed), store (read from the commit log)."}, []string{"from"}),
+		announced: counter("commits_announced_again_total", "Commits whose log key landed late (a slow write, or an earlier try's), written again with a fresh stamp."),
 		propagation: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "aft", Name: "propagation_delay_seconds",
 			Help: "Time from another node's commit (its log stamp) to its being applied here.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 	}
@@ -58,7 +60,7 @@ func (m *Manager) Collectors() []prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "aft", Name: name, Help: help}, f)
 	}
 	return []prometheus.Collector{x.begun, x.committed, x.fenced, x.skipped, x.aborted, x.reads, x.commitLatency,
-		x.storeLatency, x.storeErrors, x.gcVersions, x.gcTxns, x.orphans, x.learned, x.propagation,
+		x.storeLatency, x.storeErrors, x.gcVersions, x.gcTxns, x.orphans, x.learned, x.propagation, x.announced,
 		gauge("gc_backlog_batches", "Batches of garbage collected here that wait for every live node's horizon to pass them (shared stores).", func() float64 { return float64(m.gcBacklog()) }),
 		gauge("lease_age_seconds", "Time since this node's lease record was last written (shared stores; 0 without a lease).", func() float64 { return m.leaseAge().Seconds() }),
 		gauge("nodes_live", "Live nodes on the store as last read, this one included (shared stores).", func() float64 { return float64(len(m.Nodes())) }),

@@ -53,6 +53,13 @@ import (
 // each other's clocks in their lease records and log a warning past half of it.
 const MaxClockSkew = time.Second
 
+// Overlap is how far behind the newest stamp it has read a node reads the log again each
+// poll: log keys land a little out of stamp order. A commit whose log key landed later than
+// half of it after its stamp writes another one, with a fresh stamp, before it is
+// acknowledged (see announce), so that every acknowledged commit is found by the next poll
+// of every node.
+func Overlap(cfg Config) time.Duration { return max(5*cfg.SyncInterval, time.Second) }
+
 // shared is the state of a manager on a store that several nodes share; nil otherwise.
 type shared struct {
 	log     store.Ordered
@@ -66,7 +73,9 @@ type shared struct {
 	settled  uint64                     // every log key with a stamp <= settled was read and its commit applied
 	seen     uint64                     // the newest stamp read from the log
 	maxStamp uint64                     // the newest stamp of a commit applied here, or tried here
-	learned  chan struct{}              // closed and replaced whenever a commit is applied: see waitFor
+	learned  chan struct{}              // closed and replaced whenever a commit is applied or a poll ends: see waitFor
+	polls    uint64                     // polls of the log started
+	polled   uint64                     // the last poll that ended without error
 	nodes    []lease.Holder             // the live nodes, as last read
 	global   uint64                     // smallest horizon of the live nodes, as last read
 	leader   bool                       // this node has the smallest identity among the live ones
@@ -92,7 +101,7 @@ func newShared(st store.Store, cfg Config) *shared {
 	return &shared{
 		log:     o,
 		late:    uint64(late),
-		overlap: uint64(max(5*cfg.SyncInterval, 500*time.Millisecond)),
+		overlap: uint64(Overlap(cfg)),
 		applied: map[string]uint64{},
 		pending: map[string]record.LogEntry{},
 		learned: make(chan struct{}),
@@ -123,6 +132,29 @@ func (m *Manager) join(ctx context.Context) (uint64, error) {
 	}
 	sh.settled, sh.seen, sh.global = floor, start, floor
 	return start, nil
+}
+
+// announce writes another log key for the commit of transaction id, stamped now, when the
+// one that made it may have landed later than half the overlap after its stamp: its write
+// was slow, or an earlier try's key made it (earlier). A poll of any node that starts
+// after it returns then finds the commit (see Overlap). It tries three times; should the
+// store fail, the commit reaches the other nodes when their logs settle past its key.
+func (m *Manager) announce(ctx context.Context, id, idemKey string, stamp uint64, earlier bool) {
+	half := uint64(Overlap(m.cfg) / 2)
+	for try := 0; try < 3; try++ {
+		now := uint64(m.cfg.Now().UnixNano())
+		if !earlier && (now < stamp || now-stamp <= half) {
+			return
+		}
+		earlier = false
+		stamp = m.clock.next()
+		m.shared.tried(id, stamp)
+		if err := m.store.Put(ctx, []store.Item{{Key: record.LogKey(stamp, id, idemKey)}}); err != nil {
+			m.cfg.Log.Warn("a slow commit could not be announced again in the commit log; other nodes learn it within the settle time", "txn", id, "err", err)
+			return
+		}
+		m.metrics.announced.Inc()
+	}
 }
 
 // recovered notes the commits recovery applied, so that reading their log keys again does

@@ -267,3 +267,41 @@ func TestSharedLogTrimmed(t *testing.T) {
 		t.Fatalf("after a trim, a commit still reaches the other node: %v", err)
 	}
 }
+
+// Session order is causal: a transaction begun after V2 sees V2 and the commits its
+// session saw before, even on a node that learnt V2 by a push and the earlier one not at
+// all (its pusher died, say).
+func TestSharedAfterIsCausal(t *testing.T) {
+	st := mem.New()
+	slow := func(node string) Config {
+		c := sharedConfig(node)
+		c.SyncInterval = time.Hour // no poll unless a begin asks for one
+		return c
+	}
+	a, b, c := newManager(t, st, slow("a")), newManager(t, st, slow("b")), newManager(t, st, slow("c"))
+	v1 := commitAll(t, a, "x", "1").Version
+	info, err := b.Begin(ctx, BeginOptions{After: v1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, b, info.ID, "x"); got != "1" {
+		t.Fatalf("b after v1 reads x=%s", got)
+	}
+	mustWrite(t, b, info.ID, "y", "2")
+	v2 := mustCommit(t, b, info.ID).Version
+	// c learns v2 as a push would bring it, and nothing else.
+	rec, err := st.Get(ctx, record.RecordKey("", v2.Txn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Learn(ctx, rec, v2.TS); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Begin(ctx, BeginOptions{After: v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, y := readString(t, c, got.ID, "x"), readString(t, c, got.ID, "y"); x != "1" || y != "2" {
+		t.Fatalf("c, begun after v2 (which b committed having read v1), reads x=%s y=%s, want 1 and 2", x, y)
+	}
+}
