@@ -27,6 +27,7 @@ type Config struct {
 	// interval of the progress lines of a single run (Progress is set by the run).
 	Options
 	Shim       string          // base URL of a running shim; "" starts one in process
+	ShimNodes  []string        // more nodes of that shim on the same store: transactions spread over all
 	Direct     bool            // a single run also runs the comparison
 	Batches    bool            // a single run also runs aft in batches (AftBatchTxn)
 	Rounds     int             // a single run runs its modes this many times, interleaved, and gives median ratios
@@ -120,8 +121,8 @@ func (c *Config) Validate() error {
 // validateSuite is Validate of a run with Out.
 func (c *Config) validateSuite() error {
 	switch {
-	case c.Shim != "":
-		return configErr("--out starts its own shims: drop --shim")
+	case c.Shim != "" || len(c.ShimNodes) > 0:
+		return configErr("--out starts its own shims: drop --shim and --shim-nodes")
 	case c.Txns > 0:
 		return configErr("--out runs by time: drop --txns")
 	case c.Baseline != BaselineStore:

@@ -35,6 +35,7 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	s := &c.Shape
 	fs.StringVar(&c.Shim, "shim", "", "base URL of a running shim (empty: start one in-process on a fresh embedded store)")
+	fs.Var((*urlList)(&c.ShimNodes), "shim-nodes", "with --shim: more nodes of it on the same store (comma-separated base URLs); transactions spread over them all")
 	fs.IntVar(&c.Clients, "clients", 16, "concurrent clients (closed loop)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each run (with --out: of each closed-loop run)")
 	fs.Int64Var(&c.Txns, "txns", 0, "stop each run after this many transactions (0: duration only; without --duration, no time bound; not with --out)")

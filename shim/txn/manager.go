@@ -129,7 +129,9 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 	if c, ok := st.(store.Committer); ok {
 		m.committer = timedCommitter{c: c, m: m.metrics}
 	}
-	m.shared = newShared(st, cfg)
+	if m.shared = newShared(st, cfg); m.shared != nil {
+		m.shared.log = timedOrdered{o: m.shared.log, m: m.metrics}
+	}
 	switch {
 	case m.shared != nil:
 		if _, err := m.join(ctx); err != nil {

@@ -138,3 +138,16 @@ func (t timedCommitter) PutCreate(ctx context.Context, items []store.Item, key s
 	timedStore{m: t.m}.observe("put_create", start, err)
 	return err
 }
+
+// timedOrdered measures the ordered listings of a shared store.
+type timedOrdered struct {
+	o store.Ordered
+	m *metrics
+}
+
+func (t timedOrdered) ListAfter(ctx context.Context, dir, after string, limit int, fn func(string) error) error {
+	start := time.Now()
+	err := t.o.ListAfter(ctx, dir, after, limit, fn)
+	timedStore{m: t.m}.observe("list_after", start, err)
+	return err
+}
