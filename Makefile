@@ -58,6 +58,8 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAnswers$$' -fuzztime=$(FUZZ_CODEC) ./api/
 	$(GO) test -run='^$$' -fuzz='^FuzzAppend$$' -fuzztime=$(FUZZ_CODEC) ./api/
 	$(GO) test -run='^$$' -fuzz='^FuzzBase64$$' -fuzztime=$(FUZZ_CODEC) ./api/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseLogKey$$' -fuzztime=$(FUZZ_CODEC) ./shim/record/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZ_CODEC) ./shim/peer/
 
 fuzz: FUZZTIME = 5m
 fuzz:

@@ -1,9 +1,9 @@
-// Package lease keeps one shim node at a time on a store.
-//
-// Until nodes learn each other's commits, two `aft serve` on one store lose data: each
-// knows only its own commits, and its sweep removes the other's data versions as orphans.
-// So a node holds a lease record in the store (record.LeaseKey), and a node that finds
-// another live node's lease refuses to start, naming it.
+// Package lease keeps a lease record of a shim node in its store: one record per node on a
+// store several nodes share (Options.Key = record.NodeKey: it says the node is live, and
+// carries how far it has read the commit log, Settled and Horizon, which the other nodes'
+// garbage collection waits for), or one record per store (record.LeaseKey) on a store only
+// one node may use, where a node that finds another live node's lease refuses to start,
+// naming it.
 //
 // The protocol uses only the store's Create, Get, Put and Delete:
 //

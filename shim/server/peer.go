@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/peer"
@@ -24,8 +25,20 @@ func (s *Server) peerCommits(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, api.CodeBadBody, err.Error())
 		return
 	}
-	for _, c := range commits {
-		err := s.m.Learn(r.Context(), c.Record, c.Stamp)
+	// Each commit costs one read of the store (Learn): a few at a time.
+	errs := make([]error, len(commits))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, learnParallel)
+	for i, c := range commits {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = s.m.Learn(r.Context(), c.Record, c.Stamp)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		switch {
 		case errors.Is(err, txn.ErrNotShared):
 			api.WriteError(w, http.StatusNotFound, api.CodeNotFound, err.Error())
@@ -40,3 +53,6 @@ func (s *Server) peerCommits(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// learnParallel bounds the pushed commits one push verifies at once.
+const learnParallel = 16

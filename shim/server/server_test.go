@@ -16,6 +16,9 @@ import (
 	"testing"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/peer"
+	"github.com/aft-shim/aft/shim/ra"
+	"github.com/aft-shim/aft/shim/record"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
 	"github.com/google/go-cmp/cmp"
@@ -222,7 +225,8 @@ func TestOperations(t *testing.T) {
 // a running one: an input may write, delete, commit or abort either, and none may change a
 // committed value, since one request cannot both write and commit.
 func FuzzHandler(f *testing.F) {
-	m, err := txn.New(ctx, mem.New(), txn.Config{MaxValueSize: 1 << 10, MaxTxnBytes: 1 << 14, MaxBufferedBytes: 1 << 20})
+	// A node on a shared store (mem is store.Ordered), so that pushes reach Learn.
+	m, err := txn.New(ctx, mem.New(), txn.Config{Node: "fuzz", MaxValueSize: 1 << 10, MaxTxnBytes: 1 << 14, MaxBufferedBytes: 1 << 20})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -247,6 +251,8 @@ func FuzzHandler(f *testing.F) {
 		}
 	}
 	f.Add("POST", "/v1/txns", "", "key")
+	forged := record.Record{Version: ra.Version{TS: 7, Txn: strings.Repeat("a", 32)}, Writes: []record.Write{{Key: "k"}}}
+	f.Add("POST", peer.Path, string(peer.Append(nil, peer.Commit{Stamp: 9, Record: forged.Marshal()})), "")
 	for _, body := range []string{`{"ops": [{"op": "write", "key": "k", "value": "dg=="}, {"op": "read", "key": "k"}]}`,
 		`{"ops": [{"op": "delete", "key": "a/b"}, {"op": "read", "key": "%"}]}`, `{"ops": []}`, `{"ops": [{"op": "read"}]}`} {
 		f.Add("POST", "/v1/txns/ID/batch", body, "")

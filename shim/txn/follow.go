@@ -32,7 +32,7 @@ func (m *Manager) follow(ctx context.Context) error {
 	// Settle: every log key with a stamp in (settled, target] has landed by now, or never
 	// will, so a record missing now is final.
 	if target := now - min(now, sh.late); target > settled {
-		entries, err := m.readLog(ctx, settled+1, target)
+		entries, _, err := m.readLog(ctx, settled+1, target)
 		if err != nil {
 			return err
 		}
@@ -58,30 +58,29 @@ func (m *Manager) follow(ctx context.Context) error {
 	// The newest: from a little before the newest stamp read, since keys land a little out
 	// of stamp order, to the end of the log.
 	from := max(settled, seen-min(seen, sh.overlap)) + 1
-	entries, err := m.readLog(ctx, from, 0)
+	entries, newest, err := m.readLog(ctx, from, 0)
 	if err != nil {
 		return err
 	}
 	sh.mu.Lock()
-	for _, e := range entries {
-		sh.seen = max(sh.seen, e.Stamp)
-	}
+	seen = max(sh.seen, newest)
+	sh.seen = seen
 	for _, e := range sh.pending {
 		entries = append(entries, e)
 	}
 	sh.mu.Unlock()
+	m.clock.observe(seen) // this node's next stamps are newer than every one read: see Overlap
 	return m.resolve(ctx, entries, false)
 }
 
 // readLog returns the log keys with stamps in [from, to] (to 0: no end) that name a commit
-// not applied here, in stamp order.
-func (m *Manager) readLog(ctx context.Context, from, to uint64) ([]record.LogEntry, error) {
+// not applied here, in stamp order, and the newest stamp it read.
+func (m *Manager) readLog(ctx context.Context, from, to uint64) (out []record.LogEntry, newest uint64, err error) {
 	sh := m.shared
 	last := to
 	if last == 0 {
 		last = max(uint64(m.cfg.Now().UnixNano()), sh.seenNow()) + uint64(MaxClockSkew)
 	}
-	var out []record.LogEntry
 	for sec := from / 1e9; sec <= last/1e9; sec++ {
 		dir := record.LogDir(sec * 1e9)
 		after := ""
@@ -101,20 +100,21 @@ func (m *Manager) readLog(ctx context.Context, from, to uint64) ([]record.LogEnt
 					done = true
 					return errStopList
 				}
+				newest = max(newest, e.Stamp)
 				if !sh.knows(e.Txn) {
 					out = append(out, e)
 				}
 				return nil
 			})
 			if err != nil && !errors.Is(err, errStopList) {
-				return nil, fmt.Errorf("read the commit log %s: %w", dir, err)
+				return nil, 0, fmt.Errorf("read the commit log %s: %w", dir, err)
 			}
 			if done || n < logPage {
 				break
 			}
 		}
 	}
-	return out, nil
+	return out, newest, nil
 }
 
 var errStopList = errors.New("stop listing")

@@ -54,11 +54,13 @@ import (
 const MaxClockSkew = time.Second
 
 // Overlap is how far behind the newest stamp it has read a node reads the log again each
-// poll: log keys land a little out of stamp order. A commit whose log key landed later than
-// half of it after its stamp writes another one, with a fresh stamp, before it is
-// acknowledged (see announce), so that every acknowledged commit is found by the next poll
-// of every node.
-func Overlap(cfg Config) time.Duration { return max(5*cfg.SyncInterval, time.Second) }
+// poll (three sync intervals, at least 100ms): log keys land a little out of stamp order.
+// A commit whose log key landed later than half of it after its stamp writes another one,
+// with a fresh stamp, before it is acknowledged (see announce), so that every acknowledged
+// commit is found by the next poll of every node. Stamps of different nodes stay that close
+// whatever their wall clocks say: each node's clock moves past every stamp it reads in the
+// log, every sync interval.
+func Overlap(cfg Config) time.Duration { return max(3*cfg.SyncInterval, 100*time.Millisecond) }
 
 // shared is the state of a manager on a store that several nodes share; nil otherwise.
 type shared struct {
