@@ -214,3 +214,11 @@ func TestNodesKilledS3(t *testing.T) {
 	}
 	runNodesKilled(t, "--store", fmt.Sprintf("s3://aft-e2e-nodes/shim?region=us-east-1&endpoint=%s&path-style=true", m.Endpoint), "--create-store")
 }
+
+// TestNodesKilledRedisCluster is TestNodesKilledRedis on a Redis Cluster of three masters,
+// where a commit is Put then Create (no script spans the slots), and its log key is listed
+// before its record lands.
+func TestNodesKilledRedisCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	runNodesKilled(t, "--store", c.URL("prefix=e2e:"))
+}

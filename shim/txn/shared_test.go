@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/shim/ra"
 	"github.com/aft-shim/aft/shim/record"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/shim/store/faults"
@@ -303,5 +304,36 @@ func TestSharedAfterIsCausal(t *testing.T) {
 	}
 	if x, y := readString(t, c, got.ID, "x"), readString(t, c, got.ID, "y"); x != "1" || y != "2" {
 		t.Fatalf("c, begun after v2 (which b committed having read v1), reads x=%s y=%s, want 1 and 2", x, y)
+	}
+}
+
+// On a shared store the leading node (the smallest id) sweeps the data versions that no
+// record names, whichever node wrote them; the other nodes leave the sweep to it.
+func TestSharedLeaderSweepsOrphans(t *testing.T) {
+	st := mem.New()
+	a := newManager(t, st, sharedConfig("a"))
+	b := newManager(t, st, sharedConfig("b"))
+	eventually(t, 3*time.Second, "both nodes know who leads", func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 })
+	// A data version of a commit that never wrote its record: its node died half way.
+	old := uint64(time.Now().Add(-time.Hour).UnixNano())
+	orphan := record.VersionKey("o", ra.Version{TS: old, Txn: strings.Repeat("d", 32)})
+	if err := st.Put(ctx, []store.Item{{Key: orphan, Value: []byte("half")}}); err != nil {
+		t.Fatal(err)
+	}
+	kept := commitAll(t, b, "k", "v") // a commit of the other node: not an orphan
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, orphan); err != nil {
+		t.Fatalf("the node that does not lead swept: %v", err)
+	}
+	if err := a.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, orphan); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the leading node left the orphan: %v", err)
+	}
+	if _, err := st.Get(ctx, record.VersionKey("k", kept.Version)); err != nil {
+		t.Fatalf("the sweep removed another node's committed version: %v", err)
 	}
 }
