@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,43 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// waitRecorded waits until n more transactions are recorded, failing t after within with
+// what more says.
+func waitRecorded(t *testing.T, rec *history.Recorder, n int, within time.Duration, more func() string) {
+	t.Helper()
+	want := rec.Len() + n
+	deadline := time.Now().Add(within)
+	for rec.Len() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d transactions recorded in %v, want %d; %s", rec.Len(), within, want, more())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// judge checks the history the driver recorded: no anomaly, no bad idempotency answer,
+// every key's winner verified. It logs the figures with what (the run's own) and returns
+// the history's summary and the number of keys verified.
+func judge(ctx context.Context, t *testing.T, c *client.Client, rec *history.Recorder, st driver.Stats, what string) (summary, int) {
+	t.Helper()
+	h := rec.History()
+	rep := history.CheckWith(h, strict)
+	sum := summarize(h)
+	t.Logf("driver: %v; last error: %s", st, st.LastError)
+	t.Logf("history: %v; %s; check: %v", sum, what, rep)
+	if !rep.OK() {
+		t.Errorf("anomalies: %v", rep)
+	}
+	if st.BadWinners != 0 {
+		t.Errorf("%d bad idempotency answers, last: %s", st.BadWinners, st.LastBadWinner)
+	}
+	n, err := driver.VerifyIdemKeys(ctx, c, h)
+	if err != nil {
+		t.Errorf("verify %d idempotency keys: %v", n, err)
+	}
+	return sum, n
+}
+
 // TestCrashRecovery runs the driver against the real `aft serve` over its embedded store,
 // kills the process with SIGKILL several times mid-load and restarts it on the same data
 // directory, and then requires a history without anomalies: no commit answered 200 is
@@ -122,15 +160,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 	// waitProgress waits until n more transactions are recorded.
 	waitProgress := func(n int) {
 		t.Helper()
-		want := rec.Len() + n
-		deadline := time.Now().Add(20 * time.Second)
-		for rec.Len() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("after %d starts: %d transactions recorded in 20s, want %d; shim output:\n%s",
-					starts, rec.Len(), want, p.Tail())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitRecorded(t, &rec, n, 20*time.Second, func() string { return fmt.Sprintf("after %d starts; shim output:\n%s", starts, p.Tail()) })
 	}
 	kills := 0
 	for range midLoadKills {
@@ -158,21 +188,7 @@ func runCrashRecovery(t *testing.T, serveFlags ...string) {
 		t.Fatalf("%v; shim output:\n%s", err, p.Tail())
 	}
 
-	h := rec.History()
-	rep := history.CheckWith(h, strict)
-	sum := summarize(h)
-	t.Logf("driver: %v; last error: %s", st, st.LastError)
-	t.Logf("history: %v; kills: %d; versions skipped by the last mid-load shim: %v; check: %v", sum, kills, skipped, rep)
-	if !rep.OK() {
-		t.Errorf("anomalies: %v", rep)
-	}
-	if st.BadWinners != 0 {
-		t.Errorf("%d bad idempotency answers, last: %s", st.BadWinners, st.LastBadWinner)
-	}
-	n, err := driver.VerifyIdemKeys(ctx, c, h)
-	if err != nil {
-		t.Errorf("verify %d idempotency keys: %v", n, err)
-	}
+	sum, n := judge(ctx, t, c, &rec, st, fmt.Sprintf("kills: %d; versions skipped by the last mid-load shim: %v", kills, skipped))
 	atLeast(t, map[string][2]int64{
 		"committed writers": {int64(sum.committedWriters), 500},
 		"multi-key readers": {int64(sum.multiKeyReaders), 300},

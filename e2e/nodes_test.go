@@ -120,14 +120,7 @@ func runNodesKilled(t *testing.T, store ...string) {
 
 	waitProgress := func(n int) {
 		t.Helper()
-		want := rec.Len() + n
-		deadline := time.Now().Add(30 * time.Second)
-		for rec.Len() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d transactions recorded in 30s, want %d", rec.Len(), want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitRecorded(t, &rec, n, 30*time.Second, func() string { return "" })
 	}
 	var restarts []time.Duration
 	for k := range kills {
@@ -147,21 +140,7 @@ func runNodesKilled(t *testing.T, store ...string) {
 	if err := driver.Final(ctx, c, &rec); err != nil {
 		t.Fatal(err)
 	}
-	h := rec.History()
-	rep := history.CheckWith(h, strict)
-	sum := summarize(h)
-	t.Logf("driver: %v; last error: %s", st, st.LastError)
-	t.Logf("history: %v; kills: %d, restarts took %v; check: %v", sum, kills, restarts, rep)
-	if !rep.OK() {
-		t.Errorf("anomalies: %v", rep)
-	}
-	if st.BadWinners != 0 {
-		t.Errorf("%d bad idempotency answers, last: %s", st.BadWinners, st.LastBadWinner)
-	}
-	n, err := driver.VerifyIdemKeys(ctx, c, h)
-	if err != nil {
-		t.Errorf("verify %d idempotency keys: %v", n, err)
-	}
+	sum, n := judge(ctx, t, c, &rec, st, fmt.Sprintf("kills: %d, restarts took %v", kills, restarts))
 	for _, d := range restarts {
 		if d > 5*time.Second {
 			t.Errorf("a restarted node took %v to serve, want under 5s", d)
