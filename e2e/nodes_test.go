@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,4 +201,58 @@ func TestNodesKilledS3(t *testing.T) {
 func TestNodesKilledRedisCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	runNodesKilled(t, "--store", c.URL("prefix=e2e:"))
+}
+
+// TestNodePausedPastItsLease stops a node with SIGSTOP for longer than its lease: the
+// other node goes on (it counts one live node, and collects without waiting for the
+// paused one); resumed, the paused node finds its lease expired and stops, saying so;
+// restarted, it recovers and serves, with the other node's commits.
+func TestNodePausedPastItsLease(t *testing.T) {
+	srv := redistest.Start(t)
+	cl := startCluster(t, 2, "--store", srv.URL(0, ""), "--lease-time", "2s", "--sync-interval", "100ms", "--log-level", "warn")
+	ctx := t.Context()
+	a, b := client.New(cl.urls[0]), client.New(cl.urls[1])
+	live := func() float64 { v, _ := metric(ctx, cl.urls[1], "aft_nodes_live"); return v }
+	deadline := time.Now().Add(10 * time.Second)
+	for live() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 counts %v live nodes, want 2", live())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cl.procs[0].Signal(syscall.SIGSTOP)
+	for live() != 1 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("node 1 still counts %v live nodes with node 0 paused past its lease", live())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w, err := b.Begin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Put(ctx, w.ID, "paused", []byte("while node 0 slept"))
+	done, err := b.Commit(ctx, w.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.procs[0].Signal(syscall.SIGCONT)
+	select {
+	case <-cl.procs[0].Exited():
+	case <-time.After(15 * time.Second):
+		t.Fatal("node 0, resumed past its lease, still runs after 15s")
+	}
+	if out := cl.procs[0].Tail(); !strings.Contains(out, "lease on the store is lost") {
+		t.Errorf("node 0 stopped without saying its lease is lost:\n%s", out)
+	}
+	if d := cl.start(0); d > 5*time.Second {
+		t.Errorf("node 0 took %v to serve again", d)
+	}
+	r, err := a.BeginWith(ctx, client.BeginOptions{After: done.Version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Get(ctx, r.ID, "paused"); err != nil || string(v.Bytes) != "while node 0 slept" {
+		t.Fatalf("restarted node 0 reads %q, %v", v.Bytes, err)
+	}
 }
