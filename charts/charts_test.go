@@ -171,17 +171,33 @@ func TestShimChart(t *testing.T) {
 	// A store URL from a Secret appears in no manifest.
 	objs = typed(t, render(t, "aft-shim", "-f", "aft-shim/ci/full-values.yaml"))
 	c = container(t, objs)
-	if !slices.Contains(c.Args, "--store=$(AFT_STORE_URL)") || len(c.Env) != 1 || c.Env[0].ValueFrom.SecretKeyRef.Name != "aft-store" {
+	if !slices.Contains(c.Args, "--store=$(AFT_STORE_URL)") || !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "AFT_STORE_URL" && e.ValueFrom.SecretKeyRef.Name == "aft-store"
+	}) {
 		t.Errorf("args %q env %+v: want the store URL from the Secret aft-store", c.Args, c.Env)
 	}
+
 	if len(objs["ServiceMonitor"]) != 1 || len(objs["ConfigMap"]) != 1 {
 		t.Errorf("%d ServiceMonitors, %d dashboards, want 1 and 1", len(objs["ServiceMonitor"]), len(objs["ConfigMap"]))
 	} else if dash := objs["ConfigMap"][0].(*corev1.ConfigMap).Data["aft-shim.json"]; !strings.Contains(dash, "aft_http_requests_total") {
 		t.Errorf("dashboard %.200s: want panels over aft's metrics", dash)
 	}
 
+	// Several nodes on a shared store: each named by its pod, reachable at its pod IP, the
+	// others found through the headless Service; no volume to share, a rolling update.
+	objs = typed(t, render(t, "aft-shim", "-f", "aft-shim/ci/nodes-values.yaml"))
+	c = container(t, objs)
+	for _, want := range []string{"--node-id=$(POD_NAME)", "--advertise=http://$(POD_IP):7654", "--peers=dns+http://rel-aft-shim-peers.aft.svc:7654"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("several nodes: args %q lack %s", c.Args, want)
+		}
+	}
+	if d := objs["Deployment"][0].(*appsv1.Deployment); *d.Spec.Replicas != 3 || d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType ||
+		len(objs["PersistentVolumeClaim"]) != 0 {
+		t.Errorf("several nodes: replicas %d, strategy %s, %d PVCs; want 3, RollingUpdate, none", *d.Spec.Replicas, d.Spec.Strategy.Type, len(objs["PersistentVolumeClaim"]))
+	}
 	// The schema refuses what would not work.
-	for _, bad := range [][]string{{"--set", "replicas=2"}, {"--set", "store.url=mysql://x"}, {"--set", "logLevel=loud"}, {"--set", "unknown=1"}} {
+	for _, bad := range [][]string{{"--set", "replicas=2"}, {"--set", "replicas=-1"}, {"--set", "store.url=mysql://x"}, {"--set", "logLevel=loud"}, {"--set", "unknown=1"}} {
 		args := append([]string{"template", "rel", "aft-shim"}, bad...)
 		if out, err := exec.Command(helm(t), args...).CombinedOutput(); err == nil {
 			t.Errorf("helm template %q succeeded, want the schema to refuse it:\n%.300s", bad, out)
