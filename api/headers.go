@@ -13,6 +13,11 @@ const (
 	// HeaderAfter on begin asks for a transaction that sees the commit of that version
 	// (http-api.md, "Several nodes (version 1.1)": session order).
 	HeaderAfter = "Aft-After"
+	// HeaderNode, on the answer of a begin of a node on a shared store, is that node's base
+	// URL (its --advertise): every later call of the transaction goes there, which matters
+	// when the begin went through a load balancer (a Kubernetes Service) to any node (an
+	// addition).
+	HeaderNode = "Aft-Node"
 	// HeaderOwnWrite is "true" on a read answered from the transaction's own write
 	// buffer (README, "Additions to the API").
 	HeaderOwnWrite = "Aft-Own-Write"
@@ -58,3 +63,9 @@ const (
 	HeaderCESource = "Ce-Source"
 	HeaderCEID     = "Ce-Id"
 )
+
+// NodesAnswer is the body of GET /v1/nodes (an addition): the base URLs of the live shim
+// nodes on the store.
+type NodesAnswer struct {
+	Nodes []string `json:"nodes"`
+}

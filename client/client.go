@@ -192,9 +192,13 @@ func (c *Client) txnCall(ctx context.Context, op, method, path string, h http.He
 	return t, nil
 }
 
-// baseOf returns the base URL (scheme and host) that resp answered, "" when its transport
-// did not say.
+// baseOf returns the base URL of the node that answered resp: the Aft-Node a shim node on a
+// shared store names itself by (the begin may have gone through a load balancer), else the
+// scheme and host the request went to; "" when neither is known.
 func baseOf(resp *http.Response) string {
+	if node := resp.Header.Get(api.HeaderNode); node != "" {
+		return strings.TrimRight(node, "/")
+	}
 	if resp.Request == nil || resp.Request.URL == nil {
 		return ""
 	}

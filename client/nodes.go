@@ -2,6 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"errors"
 	"net"
 	"net/url"
@@ -9,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aft-shim/aft/api"
 )
 
 // Client-side balancing over several shim nodes on one store (http-api.md, "Several
@@ -47,6 +53,66 @@ type balance struct {
 	mu   sync.Mutex
 	of   map[string]string // transaction id -> base URL of its node
 	old  map[string]string // the previous generation of of
+	// known are node URLs the shim named (Aft-Node, GET /v1/nodes): a caller's X-Aft-Shim
+	// is followed only to one of them or to a configured node (see Locate).
+	known map[string]bool
+}
+
+// learn notes base as a node URL a shim named. c.bal.mu is held.
+func (c *Client) learn(base string) {
+	if c.bal.known == nil {
+		c.bal.known = map[string]bool{}
+	}
+	if len(c.bal.known) < maxKnown {
+		c.bal.known[base] = true
+	}
+}
+
+// maxKnown bounds the node URLs a client remembers.
+const maxKnown = 4096
+
+// trusted reports whether base is a configured node or one a shim named, asking the shim
+// for its nodes (GET /v1/nodes) when it is neither yet.
+func (c *Client) trusted(ctx context.Context, base string) bool {
+	for _, n := range c.nodes {
+		if n.base == base {
+			return true
+		}
+	}
+	c.bal.mu.Lock()
+	ok := c.bal.known[base]
+	c.bal.mu.Unlock()
+	if ok {
+		return true
+	}
+	nodes, err := c.Nodes(ctx)
+	if err != nil {
+		return false
+	}
+	c.bal.mu.Lock()
+	defer c.bal.mu.Unlock()
+	for _, n := range nodes {
+		c.learn(strings.TrimRight(n, "/"))
+	}
+	return c.bal.known[base]
+}
+
+// Nodes returns the base URLs of the live shim nodes on the store, as the shim at the
+// client's first URL knows them (GET /v1/nodes).
+func (c *Client) Nodes(ctx context.Context) ([]string, error) {
+	resp, err := c.send(ctx, http.MethodGet, c.base+"/v1/nodes", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("nodes: %w", decodeError(resp))
+	}
+	var a api.NodesAnswer
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil {
+		return nil, fmt.Errorf("nodes: decode answer: %w", err)
+	}
+	return a.Nodes, nil
 }
 
 // beginBase returns the base URL of the node to send the i-th try of a begin to.
@@ -76,11 +142,12 @@ func (c *Client) markDown(base string) {
 
 // bind remembers that transaction id lives on the node at base.
 func (c *Client) bind(id, base string) {
-	if len(c.nodes) < 2 || id == "" || base == "" {
+	if id == "" || base == "" || len(c.nodes) < 2 && base == c.base {
 		return
 	}
 	c.bal.mu.Lock()
 	defer c.bal.mu.Unlock()
+	c.learn(base)
 	if c.bal.of == nil {
 		c.bal.of = map[string]string{}
 	}
@@ -96,9 +163,6 @@ func (c *Client) NodeOf(id string) string { return c.baseOf(id) }
 
 // baseOf returns the base URL of transaction id's node.
 func (c *Client) baseOf(id string) string {
-	if len(c.nodes) < 2 {
-		return c.base
-	}
 	c.bal.mu.Lock()
 	defer c.bal.mu.Unlock()
 	if b, ok := c.bal.of[id]; ok {
@@ -132,18 +196,14 @@ func unreachable(err error) bool {
 
 // Locate returns the state of transaction id from the node it lives on, asking each node
 // in turn when the client does not know which (a nested call, in another process than
-// the one that began it), and remembers the node. hint, when it is one of the client's
-// nodes (a caller's X-Aft-Shim), is asked first. An id no node knows is ErrTxnNotFound.
+// the one that began it), and remembers the node. hint (a caller's X-Aft-Shim) is asked
+// first when it is one of the client's nodes or a node the shim names (GET /v1/nodes):
+// never an address a caller made up. An id no node knows is ErrTxnNotFound.
 func (c *Client) Locate(ctx context.Context, id, hint string) (Txn, error) {
-	if len(c.nodes) < 2 {
-		return c.Status(ctx, id)
-	}
 	order := []string{c.baseOf(id)}
 	hint = strings.TrimRight(hint, "/")
-	for _, n := range c.nodes {
-		if n.base == hint {
-			order = []string{hint, order[0]}
-		}
+	if hint != "" && hint != order[0] && c.trusted(ctx, hint) {
+		order = []string{hint, order[0]}
 	}
 	for _, n := range c.nodes {
 		order = append(order, n.base)

@@ -2,8 +2,13 @@ package middleware
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +94,79 @@ func TestMiddlewareOverNodes(t *testing.T) {
 	}
 	if rep := e.send("POST", "/read", "", api.HeaderAfter, "not-a-version"); rep.status != 400 || !strings.Contains(rep.body, api.CodeBadVersion) {
 		t.Errorf("a bad Aft-After: %d %s, want 400 %s", rep.status, rep.body, api.CodeBadVersion)
+	}
+}
+
+// nodeAt serves a shim node on st at a loopback address of its own, advertised as such, and
+// returns its base URL.
+func nodeAt(t *testing.T, st *mem.Store, node string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	s := shimtest.Open(t, st, txn.Config{Node: node, NodeAddr: url, SyncInterval: time.Hour})
+	srv := &http.Server{Handler: s.Handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return url
+}
+
+// Behind a load balancer (a Kubernetes Service) that sends each request to either node,
+// the middleware still keeps every call of a transaction on its node: the begin's answer
+// names the node (Aft-Node). A nested call through another middleware, which knows only
+// the load balancer, finds the transaction on the node the caller names in X-Aft-Shim,
+// which it follows because the shim lists that node (GET /v1/nodes).
+func TestMiddlewareBehindLoadBalancer(t *testing.T) {
+	st := mem.New()
+	a, b := nodeAt(t, st, "a"), nodeAt(t, st, "b")
+	var turn atomic.Int64
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := a
+		if turn.Add(1)%2 == 0 {
+			target = b
+		}
+		u, _ := url.Parse(target)
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	defer lb.Close()
+	// Both nodes list each other once they have read each other's leases.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nodes, err := client.New(lb.URL).Nodes(t.Context())
+		if err == nil && len(nodes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /v1/nodes through the load balancer: %v, %v; want both nodes", nodes, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var nested *env
+	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		node, id := r.Header.Get(api.HeaderShim), r.Header.Get(api.HeaderTxnID)
+		if r.URL.Path == "/inner" {
+			fmt.Fprint(w, node)
+			return
+		}
+		c := client.New(node)
+		for i := range 4 { // several calls: each must reach the transaction's node
+			if err := c.Put(r.Context(), id, fmt.Sprintf("k%d", i), []byte("v")); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+		}
+		rep := nested.send("POST", "/inner", "", api.HeaderTxnID, id, api.HeaderShim, node)
+		fmt.Fprintf(w, "%s %d %s", node, rep.status, rep.body)
+	})
+	e := newEnv(t, Config{ShimURL: lb.URL}, fn)
+	nested = newEnv(t, Config{ShimURL: lb.URL}, fn)
+	for range 6 {
+		rep := e.send("POST", "/outer", "")
+		node, rest, _ := strings.Cut(rep.body, " ")
+		if rep.status != 200 || (node != a && node != b) || rest != "200 "+node {
+			t.Fatalf("through a load balancer: %d %q (nodes %s and %s)", rep.status, rep.body, a, b)
+		}
 	}
 }

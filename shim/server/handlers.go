@@ -72,6 +72,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if node := s.m.Config().NodeAddr; s.m.Shared() && node != "" {
+		w.Header().Set(api.HeaderNode, node)
+	}
 	if ops != nil && info.Status == txn.Running {
 		s.runBegun(w, r, info, ops)
 		return

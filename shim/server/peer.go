@@ -54,5 +54,20 @@ func (s *Server) peerCommits(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// nodes answers the base URLs of the live nodes on the store (this one's own when no other
+// node may share it): {"nodes": [...]}.
+func (s *Server) nodes(w http.ResponseWriter) {
+	urls := []string{}
+	if self := s.m.Config().NodeAddr; self != "" && !s.m.Shared() {
+		urls = append(urls, self)
+	}
+	for _, h := range s.m.Nodes() {
+		if h.Addr != "" {
+			urls = append(urls, h.Addr)
+		}
+	}
+	writeJSON(w, http.StatusOK, api.NodesAnswer{Nodes: urls})
+}
+
 // learnParallel bounds the pushed commits one push verifies at once.
 const learnParallel = 16

@@ -125,6 +125,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 			s.keys(w, r)
 		}
 		return "keys"
+	case "/v1/nodes":
+		if method(w, r, http.MethodGet) {
+			s.nodes(w)
+		}
+		return "nodes"
 	case peer.Path:
 		if method(w, r, http.MethodPost) {
 			s.peerCommits(w, r)
