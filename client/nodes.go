@@ -3,11 +3,11 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
