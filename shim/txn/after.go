@@ -37,7 +37,7 @@ func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 	sh.mu.Unlock()
 	for {
 		sh.mu.Lock()
-		_, known := sh.applied[v.Txn]
+		known := sh.applied[v.Txn]&doneBit != 0 // taken and applied, not only taken
 		learned, settled, polled := sh.learned, sh.settled, sh.polled
 		sh.mu.Unlock()
 		known = known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn)

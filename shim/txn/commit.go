@@ -85,6 +85,7 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 	info, err := m.conclude(ctx, t, landed, items)
 	if err == nil && m.shared != nil {
 		m.announce(ctx, id, t.idemKey, stamp, earlier)
+		m.shared.done(id)
 	}
 	if err == nil {
 		m.metrics.commitLatency.Observe(time.Since(start).Seconds())

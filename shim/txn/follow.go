@@ -42,7 +42,7 @@ func (m *Manager) follow(ctx context.Context) error {
 		sh.mu.Lock()
 		sh.settled = target
 		for id, until := range sh.applied {
-			if until <= target {
+			if until&^doneBit <= target {
 				delete(sh.applied, id)
 			}
 		}

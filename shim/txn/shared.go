@@ -70,7 +70,7 @@ type shared struct {
 	lease   *lease.Lease
 
 	mu       sync.Mutex
-	applied  map[string]uint64          // ids of commits applied or ruled out here -> stamp after which they are forgotten
+	applied  map[string]uint64          // ids of commits taken here (applied, or ruled out) -> stamp after which they are forgotten, | doneBit once applied
 	pending  map[string]record.LogEntry // log keys newer than settled whose record was not found yet
 	settled  uint64                     // every log key with a stamp <= settled was read and its commit applied
 	seen     uint64                     // the newest stamp read from the log
@@ -166,7 +166,7 @@ func (sh *shared) recovered(ids []string, end uint64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for _, id := range ids {
-		sh.applied[id] = end + uint64(MaxClockSkew)
+		sh.applied[id] = (end + uint64(MaxClockSkew)) | doneBit
 	}
 	sh.maxStamp = max(sh.maxStamp, end)
 }
@@ -176,7 +176,7 @@ func (sh *shared) recovered(ids []string, end uint64) {
 func (sh *shared) tried(id string, stamp uint64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.applied[id] = max(sh.applied[id], stamp)
+	sh.applied[id] = max(sh.applied[id]&^doneBit, stamp)
 	sh.maxStamp = max(sh.maxStamp, stamp)
 }
 
@@ -191,6 +191,18 @@ func (sh *shared) take(id string, stamp uint64) bool {
 	delete(sh.pending, id)
 	sh.maxStamp = max(sh.maxStamp, stamp)
 	return true
+}
+
+// doneBit marks an entry of applied whose commit is visible here (stamps stay below 2^63).
+const doneBit = 1 << 63
+
+// done marks the commit id, taken, as visible here: a begin after it may go on (waitFor).
+func (sh *shared) done(id string) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if until, ok := sh.applied[id]; ok {
+		sh.applied[id] = until | doneBit
+	}
 }
 
 // signal wakes the waits for a commit (waitFor).
@@ -254,6 +266,7 @@ func (m *Manager) learn(rec *record.Record, stamp uint64, from string) {
 		m.finished.add(id, finishedTxn{status: Committed, version: rec.Version})
 		m.mu.Unlock()
 	}
+	m.shared.done(id)
 	m.metrics.learned.WithLabelValues(from).Inc()
 	if wall := m.cfg.Now().UnixNano(); uint64(wall) > stamp {
 		m.metrics.propagation.Observe(time.Duration(uint64(wall) - stamp).Seconds())
