@@ -92,8 +92,18 @@ func pod(t *testing.T, mode string) string {
 			t.Logf("queue-proxy:\n%s", q.Tail())
 		}
 	})
+	// Knative routes to a pod only once it is ready: wait as it does, with the kubelet's
+	// probe, which queue-proxy answers 200 only after its readiness probe passed through
+	// the proxy to the function's /healthz (before that an attempt could find the function
+	// not yet listening, and be retried, so the function's count would trail the proxy's).
+	if probe, _ := call(t, "GET", "http://"+ns.ip+":8012/", kubeletProbe); probe.StatusCode != http.StatusOK {
+		t.Fatalf("the pod never got ready: the kubelet's probe answered %d, want 200", probe.StatusCode)
+	}
 	return ns.ip
 }
+
+// kubeletProbe is the kubelet's probe of a Knative pod, as Knative configures it.
+var kubeletProbe = map[string]string{"K-Network-Probe": "queue", "User-Agent": "kube-probe/1.35"}
 
 // call sends a request with headers h and returns the answer, waiting for the chain to come
 // up (queue-proxy answers 502 or 503 until the proxy behind it listens).
@@ -171,7 +181,7 @@ func TestQueueProxyChain(t *testing.T) {
 		// The kubelet's probe of the pod, as Knative configures it (K-Network-Probe: queue):
 		// queue-proxy answers from its readiness probe of the proxy, which the proxy passed
 		// to the function's /healthz in no transaction.
-		probe, _ := call(t, "GET", base+"/", map[string]string{"K-Network-Probe": "queue", "User-Agent": "kube-probe/1.35"})
+		probe, _ := call(t, "GET", base+"/", kubeletProbe)
 		if probe.StatusCode != 200 {
 			t.Errorf("kubelet probe of the pod: %d, want 200", probe.StatusCode)
 		}
