@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -192,14 +195,14 @@ func TestWebhookAPIServer(t *testing.T) {
 		t.Errorf("a malformed annotation: %v, want the API server to refuse it naming aft.dev/deadline", err)
 	}
 
-	t.Run("charts dry run", func(t *testing.T) { chartsDryRun(t, c) })
+	t.Run("charts dry run", func(t *testing.T) { chartsDryRun(t, c, cfg) })
 }
 
 // chartsDryRun renders every Helm chart with each of its ci/ values and creates each object
 // in the API server with a server-side dry run and strict field validation: the API server
 // itself checks the manifests, as `kubectl apply --dry-run=server` would. Kinds from CRDs
 // this server lacks (the Prometheus Operator's, cert-manager's) are left out, and counted.
-func chartsDryRun(t *testing.T, c client.Client) {
+func chartsDryRun(t *testing.T, c client.Client, cfg *rest.Config) {
 	ctx := context.Background()
 	helm, err := toolcache.Helm.Path()
 	if err != nil {
@@ -213,12 +216,17 @@ func chartsDryRun(t *testing.T, c client.Client) {
 		t.Fatalf("ci values files %v, want two per chart", files)
 	}
 	skipped := map[string]int{}
+	kinds := map[string]bool{}
 	created := 0
-	for _, f := range files {
+	manifests := t.TempDir()
+	for i, f := range files {
 		chart := filepath.Dir(filepath.Dir(f))
 		out, err := exec.Command(helm, "template", "rel", chart, "--namespace", "aft", "-f", f).CombinedOutput()
 		if err != nil {
 			t.Fatalf("helm template %s -f %s: %v\n%s", chart, f, err, out)
+		}
+		if err := os.WriteFile(filepath.Join(manifests, fmt.Sprintf("%02d-%s.yaml", i, filepath.Base(chart))), out, 0o644); err != nil {
+			t.Fatal(err)
 		}
 		for _, doc := range strings.Split(string(out), "\n---") {
 			var m map[string]any
@@ -226,6 +234,7 @@ func chartsDryRun(t *testing.T, c client.Client) {
 				continue
 			}
 			u := &unstructured.Unstructured{Object: m}
+			kinds[u.GetKind()] = true
 			switch u.GetKind() {
 			case "ServiceMonitor", "Certificate", "Issuer":
 				skipped[u.GetKind()]++
@@ -242,6 +251,7 @@ func chartsDryRun(t *testing.T, c client.Client) {
 		}
 	}
 	t.Logf("server-side dry run: %d objects accepted; left out for want of their CRDs: %v", created, skipped)
+	kubeconform(t, cfg, manifests, kinds, []string{"ServiceMonitor", "Certificate", "Issuer"})
 }
 
 // caPEM is ca's certificate, as a caBundle holds it.

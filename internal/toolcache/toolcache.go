@@ -34,6 +34,7 @@ var (
 	Helm          = Tool{Env: "AFT_HELM", Name: "helm", Version: "v3.21.4", Binary: "helm"}
 	KubeAPIServer = Tool{Env: "AFT_KUBE_APISERVER", Name: "kube", Version: "v1.35.4", Binary: "kube-apiserver"}
 	QueueProxy    = Tool{Env: "AFT_QUEUE_PROXY", Name: "queue-proxy", Version: "v0.50.0", Binary: "queue"}
+	Kubeconform   = Tool{Env: "AFT_KUBECONFORM", Name: "kubeconform", Version: "v0.8.0", Binary: "kubeconform"}
 )
 
 // Path returns the path of the tool's binary: the value of its environment variable when
