@@ -5,6 +5,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,7 +22,9 @@ import (
 type Client struct {
 	base  string
 	hc    *http.Client
-	nodes []*node // with WithNodes: every node, base first (nodes.go)
+	auth  string      // the Authorization header of every request, "" for none
+	tls   *tls.Config // WithTLS
+	nodes []*node     // with WithNodes: every node, base first (nodes.go)
 	bal   balance
 }
 
@@ -33,6 +36,25 @@ type Option func(*Client)
 // never sent twice.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
+// WithToken makes the client present token (Authorization: Bearer) on every request, as a
+// shim run with --auth-file requires (http-api.md, "Callers and tenants"). An empty token
+// sends none.
+func WithToken(token string) Option {
+	return func(c *Client) {
+		c.auth = ""
+		if token != "" {
+			c.auth = "Bearer " + token
+		}
+	}
+}
+
+// WithTLS makes the client reach https:// shims with cfg (a CA bundle of its own, a client
+// certificate), through an http.Transport that never resends (NoResend). It is ignored
+// when WithHTTPClient gives the client.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *Client) { c.tls = cfg }
+}
+
 // New returns a client of the shim at baseURL, such as "http://127.0.0.1:7654".
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{base: strings.TrimRight(baseURL, "/")}
@@ -41,7 +63,13 @@ func New(baseURL string, opts ...Option) *Client {
 		o(c)
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: &Transport{}}
+		t := &Transport{}
+		if c.tls != nil {
+			ht := http.DefaultTransport.(*http.Transport).Clone()
+			ht.TLSClientConfig = c.tls
+			t.Fallback = NoResend(ht)
+		}
+		c.hc = &http.Client{Transport: t}
 	}
 	c.hc = NoResendClient(c.hc)
 	return c
@@ -250,6 +278,9 @@ func (c *Client) send(ctx context.Context, method, url string, h http.Header, bo
 	}
 	for k, vs := range h {
 		req.Header[k] = vs
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
 	}
 	return c.hc.Do(req)
 }
