@@ -28,6 +28,8 @@ const (
 	CodeInternal          = "internal"            // 500: an error with no code of its own
 	CodeNotCaughtUp       = "not_caught_up"       // 503: a begin with Aft-After: this node did not learn of that commit in time
 	CodeBadVersion        = "bad_version"         // 400: an Aft-After header that is not a version a commit answered
+	CodeUnauthorized      = "unauthorized"        // 401: no token, or one the shim does not know (--auth-file); WWW-Authenticate: Bearer
+	CodeTenantBusy        = "tenant_busy"         // 429: the tenant is at its own limit of running transactions or buffered bytes; Retry-After
 )
 
 // Codes of the middleware's own error answers (middleware.md, "Outcomes", and the

@@ -26,19 +26,19 @@ func (s *Server) batchBodyLimit() int64 {
 // readBatch reads and checks the batch body of r. On error it has answered; on success the
 // caller holds reserved bytes of the manager's budget, to Release when the ops have run.
 // With optional, an empty body is no batch: ops is nil.
-func (s *Server) readBatch(w http.ResponseWriter, r *http.Request, optional bool) (ops []batchOp, reserved int64, ok bool) {
-	body, reserved, err := s.readBody(w, r, "batch", s.batchBodyLimit())
+func (s *Server) readBatch(w http.ResponseWriter, r *http.Request, tenant string, optional bool) (ops []batchOp, reserved int64, ok bool) {
+	body, reserved, err := s.readBody(w, r, tenant, "batch", s.batchBodyLimit())
 	if err != nil {
 		s.fail(w, err)
 		return nil, 0, false
 	}
 	if optional && len(bytes.TrimSpace(body)) == 0 {
-		s.m.Release(reserved)
+		s.m.Release(tenant, reserved)
 		return nil, 0, true
 	}
 	ops, err = parseBatch(body)
 	if err != nil {
-		s.m.Release(reserved)
+		s.m.Release(tenant, reserved)
 		var tooMany *tooManyOps
 		if errors.As(err, &tooMany) {
 			api.WriteError(w, http.StatusRequestEntityTooLarge, api.CodeBatchTooLarge, err.Error())
@@ -88,11 +88,12 @@ func parseBatch(body []byte) ([]batchOp, error) {
 
 // batch is POST /v1/txns/{id}/batch.
 func (s *Server) batch(w http.ResponseWriter, r *http.Request, id string) {
-	ops, reserved, ok := s.readBatch(w, r, false)
+	tenant := tenantOf(id)
+	ops, reserved, ok := s.readBatch(w, r, tenant, false)
 	if !ok {
 		return
 	}
-	defer s.m.Release(reserved)
+	defer s.m.Release(tenant, reserved)
 	results, err := s.runOps(r.Context(), id, ops)
 	if err != nil {
 		s.fail(w, err)

@@ -27,7 +27,7 @@ var (
 	errBadBody     = errors.New("reading the request body failed")
 )
 
-// readBody reads the whole body of r, at most limit bytes; a larger one is a LimitError
+// readBody reads the whole body of r, a request of tenant, at most limit bytes; a larger one is a LimitError
 // naming what ("value", "result"). Memory is charged to the manager's --max-buffered budget
 // (txn.Manager.Reserve) chunk by chunk before it is allocated, so a full budget answers
 // ErrBusy. On success the caller holds reserved bytes of that charge and must Release them
@@ -37,7 +37,7 @@ var (
 // before anything else, kept after an error so that it also bounds net/http's reading of an
 // unread rest (under 256 KiB) before the answer, and lifted once the body is read (as
 // net/http does too when a body ends), so that it never applies to the work that follows.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, limit int64) (data []byte, reserved int64, err error) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what string, limit int64) (data []byte, reserved int64, err error) {
 	if r.ContentLength == 0 {
 		return []byte{}, 0, nil
 	}
@@ -49,7 +49,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, l
 	}
 	defer func() {
 		if err != nil {
-			s.m.Release(reserved)
+			s.m.Release(tenant, reserved)
 			data, reserved = nil, 0
 		}
 	}()
@@ -76,7 +76,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, l
 			// the old one is garbage once copied, bounded by the collector (GOGC) like all
 			// garbage, not charged with the new one, so a value of --max-buffered bytes fits.
 			n := min(size, max(2*int64(cap(buf)), firstChunk))
-			if err := s.m.Reserve(n - reserved); err != nil {
+			if err := s.m.Reserve(tenant, n-reserved); err != nil {
 				return nil, reserved, err
 			}
 			reserved = n
@@ -105,7 +105,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, l
 		// since Write charges only len(data).
 		exact := make([]byte, len(buf))
 		copy(exact, buf)
-		s.m.Release(reserved - int64(len(buf)))
+		s.m.Release(tenant, reserved-int64(len(buf)))
 		buf, reserved = exact, int64(len(buf))
 	}
 	return buf, reserved, nil

@@ -23,6 +23,7 @@ var codes = []struct {
 	{txn.ErrBadKey, http.StatusBadRequest, api.CodeBadKey},
 	{txn.ErrBadIdemKey, http.StatusBadRequest, api.CodeBadIdempotencyKey},
 	{txn.ErrReadSetTooLarge, http.StatusRequestEntityTooLarge, api.CodeReadSetTooLarge},
+	{txn.ErrTenantBusy, http.StatusTooManyRequests, api.CodeTenantBusy},
 	{txn.ErrBusy, http.StatusServiceUnavailable, api.CodeBusy},
 	{txn.ErrNotCaughtUp, http.StatusServiceUnavailable, api.CodeNotCaughtUp},
 	{txn.ErrClosed, http.StatusServiceUnavailable, api.CodeShuttingDown},
@@ -34,7 +35,7 @@ var codes = []struct {
 // fail answers err.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	status, code := s.classify(err)
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
 	api.WriteError(w, status, code, err.Error())

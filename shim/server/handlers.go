@@ -39,8 +39,8 @@ func writeBody(w http.ResponseWriter, code int, b []byte) {
 	w.Write(b)
 }
 
-func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
-	opts := txn.BeginOptions{FenceOlder: r.Header.Get(api.HeaderFenceOlder) == "true"}
+func (s *Server) begin(w http.ResponseWriter, r *http.Request, tenant string) {
+	opts := txn.BeginOptions{Tenant: tenant, FenceOlder: r.Header.Get(api.HeaderFenceOlder) == "true"}
 	if vs, ok := r.Header[api.HeaderIdempotencyKey]; ok {
 		if len(vs) != 1 {
 			api.WriteError(w, http.StatusBadRequest, api.CodeBadIdempotencyKey, "give one "+api.HeaderIdempotencyKey+" header, not "+strconv.Itoa(len(vs)))
@@ -62,11 +62,11 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) {
 	}
 	// A body is a batch to run in the new transaction (http-api.md, "Batches"); it is read
 	// and checked before anything begins.
-	ops, reserved, ok := s.readBatch(w, r, true)
+	ops, reserved, ok := s.readBatch(w, r, tenant, true)
 	if !ok {
 		return
 	}
-	defer s.m.Release(reserved)
+	defer s.m.Release(tenant, reserved)
 	info, err := s.m.Begin(r.Context(), opts)
 	if err != nil {
 		s.fail(w, err)
@@ -114,7 +114,8 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, id, escaped strin
 	if !ok {
 		return
 	}
-	body, reserved, err := s.readBody(w, r, "value", s.m.Config().MaxValueSize)
+	tenant := tenantOf(id)
+	body, reserved, err := s.readBody(w, r, tenant, "value", s.m.Config().MaxValueSize)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -122,7 +123,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, id, escaped strin
 	// Hand the bytes over: Write charges what it keeps to the write buffer itself. Between
 	// the two nothing blocks, so the bytes uncounted meanwhile are bounded by the handlers
 	// running on a CPU at that instant, not by what clients send.
-	s.m.Release(reserved)
+	s.m.Release(tenant, reserved)
 	if err := s.m.Write(id, k, body); err != nil {
 		s.fail(w, err)
 		return
@@ -171,14 +172,15 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, id, escaped string
 }
 
 func (s *Server) commit(w http.ResponseWriter, r *http.Request, id string) {
-	body, reserved, err := s.readBody(w, r, "result", txn.MaxResultSize)
+	tenant := tenantOf(id)
+	body, reserved, err := s.readBody(w, r, tenant, "result", txn.MaxResultSize)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	// Commit does not charge the result, which stays alive until the commit ends: keep the
 	// body's charge until then.
-	defer s.m.Release(reserved)
+	defer s.m.Release(tenant, reserved)
 	var result []byte
 	if len(body) > 0 {
 		result = body
@@ -219,7 +221,7 @@ type keysJSON struct {
 // keys lists committed keys: GET /v1/keys?prefix=P&after=A&limit=N (an addition to the
 // spec, for operators: the present state, outside any transaction). P is the raw prefix;
 // A is a key in base64, as keys and next are answered, so that next is passed on as it is.
-func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) keys(w http.ResponseWriter, r *http.Request, tenant string) {
 	q := r.URL.Query()
 	after, err := base64.StdEncoding.DecodeString(q.Get("after"))
 	if err != nil {
@@ -236,7 +238,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	keys := s.m.Keys(q.Get("prefix"), string(after), limit+1)
+	keys := s.m.Keys(tenant, q.Get("prefix"), string(after), limit+1)
 	out := keysJSON{Keys: make([]string, 0, min(len(keys), limit))}
 	for i, k := range keys {
 		if i == limit {

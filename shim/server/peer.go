@@ -11,15 +11,20 @@ import (
 	"github.com/aft-shim/aft/shim/txn"
 )
 
+// peersUse is what the bodies of pushes are charged to in the manager's budget: no
+// tenant's name (record.ValidTenant refuses it), so that pushes and tenants do not share a
+// limit.
+const peersUse = "(peers)"
+
 // peerCommits takes the commits another node pushes (package peer): each is applied here
 // once the store confirms it (txn.Manager.Learn). 204 when all were taken.
 func (s *Server) peerCommits(w http.ResponseWriter, r *http.Request) {
-	body, reserved, err := s.readBody(w, r, "push", peer.MaxBody)
+	body, reserved, err := s.readBody(w, r, peersUse, "push", peer.MaxBody)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	defer s.m.Release(reserved)
+	defer s.m.Release(peersUse, reserved)
 	commits, err := peer.Decode(body)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, api.CodeBadBody, err.Error())

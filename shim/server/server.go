@@ -29,6 +29,10 @@ type Server struct {
 	// BodyMinRate makes BodyTimeout the bound of the whole body.
 	BodyTimeout time.Duration
 	BodyMinRate int64
+	// Auth, when set before serving, requires a known bearer token on every request but
+	// the probes and /metrics, and makes the token's tenant the namespace of the request
+	// (http-api.md, "Callers and tenants"); nil serves everyone as the default tenant.
+	Auth Authenticator
 
 	m        *txn.Manager
 	log      *slog.Logger
@@ -36,6 +40,7 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	series   sync.Map // routeCode -> *routeSeries: the metrics of a route and code, looked up once
+	tenants  *prometheus.CounterVec
 }
 
 // routeCode names the metric series of a request.
@@ -66,7 +71,8 @@ func New(m *txn.Manager, reg *prometheus.Registry, log *slog.Logger) *Server {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "aft", Name: "http_request_duration_seconds",
 			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}, []string{"route"}),
 	}
-	reg.MustRegister(s.requests, s.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.tenants = newTenantRequests()
+	reg.MustRegister(s.requests, s.latency, s.tenants, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.Collectors()...)
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return s
@@ -77,7 +83,15 @@ func New(m *txn.Manager, reg *prometheus.Registry, log *slog.Logger) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	route := s.route(rw, r)
+	route := "unauthorized"
+	if open(r.URL.Path) {
+		route = s.route(rw, r, "")
+	} else if tenant, ok := s.authenticate(rw, r); ok {
+		route = s.route(rw, r, tenant)
+		if s.Auth != nil {
+			s.tenants.WithLabelValues(tenantLabel(tenant), strconv.Itoa(rw.code/100)+"xx").Inc()
+		}
+	}
 	rs := s.seriesOf(routeCode{route, rw.code})
 	rs.requests.Inc()
 	rs.latency.Observe(time.Since(start).Seconds())
@@ -94,8 +108,9 @@ func (s *Server) seriesOf(rc routeCode) *routeSeries {
 	return v.(*routeSeries)
 }
 
-// route serves r and returns the name of its route, for metrics.
-func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
+// route serves r, a request of tenant, and returns the name of its route, for metrics.
+// A transaction id of another tenant is answered as an unknown one.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, tenant string) string {
 	path := r.URL.EscapedPath()
 	switch path {
 	case "/healthz":
@@ -117,12 +132,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 		return "metrics"
 	case "/v1/txns":
 		if method(w, r, http.MethodPost) {
-			s.begin(w, r)
+			s.begin(w, r, tenant)
 		}
 		return "begin"
 	case "/v1/keys":
 		if method(w, r, http.MethodGet) {
-			s.keys(w, r)
+			s.keys(w, r, tenant)
 		}
 		return "keys"
 	case "/v1/nodes":
@@ -142,6 +157,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) string {
 		return "unknown"
 	}
 	id, tail, _ := strings.Cut(rest, "/")
+	if tenantOf(id) != tenant {
+		api.WriteError(w, http.StatusNotFound, api.CodeTxnNotFound, "txn "+strconv.Quote(id)+": "+txn.ErrTxnNotFound.Error())
+		return "foreign_txn"
+	}
 	switch {
 	case tail == "" && !strings.HasSuffix(rest, "/"):
 		if method(w, r, http.MethodGet) {

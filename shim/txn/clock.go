@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"sync"
 	"time"
+
+	"github.com/aft-shim/aft/shim/record"
 )
 
 // hlc hands out commit timestamps: wall-clock nanoseconds, but strictly increasing on one
@@ -42,8 +44,13 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// validID reports whether s could be an id newID made; other strings are never looked up.
+// validID reports whether s could be an id Begin made: newID's, after a tenant's name
+// (record.TenantID); other strings are never looked up.
 func validID(s string) bool {
+	tenant, s := record.SplitTenantID(s)
+	if tenant != record.DefaultTenant && record.ValidTenant(tenant) != nil {
+		return false
+	}
 	if len(s) != 32 {
 		return false
 	}

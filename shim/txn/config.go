@@ -48,6 +48,12 @@ type Config struct {
 	// next attempt is numbered 1 again), and fails with ErrBusy only when all have one
 	// (default MaxRunning).
 	MaxIdemKeys int
+	// TenantMaxRunning and TenantMaxBuffered bound what one tenant (record/tenant.go) may
+	// hold of MaxRunning and MaxBufferedBytes, so that a noisy tenant cannot take it all;
+	// past them its begins and writes fail with ErrTenantBusy (default 0: no bound of
+	// their own).
+	TenantMaxRunning  int
+	TenantMaxBuffered int64
 	// MaxLifetime bounds how long a transaction runs: one this old is aborted even while it
 	// is used, so that no transaction holds garbage collection back for longer (default
 	// 5 times IdleTimeout; at least IdleTimeout).

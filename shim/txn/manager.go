@@ -15,6 +15,7 @@ import (
 	"github.com/aft-shim/aft/shim/index"
 	"github.com/aft-shim/aft/shim/lease"
 	"github.com/aft-shim/aft/shim/ra"
+	"github.com/aft-shim/aft/shim/record"
 	"github.com/aft-shim/aft/shim/retry"
 	"github.com/aft-shim/aft/shim/store"
 )
@@ -50,7 +51,8 @@ type Manager struct {
 
 	mu       sync.Mutex
 	running  map[string]*txn
-	keys     map[string]*keyState // attempts per idempotency key
+	tenants  map[string]*tenantUse // every tenant that began a transaction
+	keys     map[string]*keyState  // attempts per idempotency key
 	finished finishedSet
 
 	gcMu     sync.Mutex   // serialises collect and the sweep's release of expired keyed records
@@ -63,7 +65,9 @@ type Manager struct {
 // txn is one running or finished attempt.
 type txn struct {
 	id       string
-	idemKey  string
+	idemKey  string // as stored: in the tenant's namespace
+	tenant   string
+	use      *tenantUse // the tenant's share of the limits
 	attempt  int
 	beginSeq uint64 // index.Seq()+1 at begin: the garbage collection horizon it holds
 	// On a shared store: the settled stamp at begin, the horizon it holds for every node.
@@ -117,6 +121,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		cache:       index.NewCache(max(cfg.CacheBytes, 0)),
 		metrics:     newMetrics(),
 		running:     map[string]*txn{},
+		tenants:     map[string]*tenantUse{},
 		keys:        map[string]*keyState{},
 		finished:    newFinishedSet(cfg.FinishedStatuses),
 		stop:        make(chan struct{}),
@@ -266,11 +271,12 @@ func (m *Manager) lookup(id string) (*txn, error) {
 // finish moves t out of the running set with status s; t.mu is held.
 func (m *Manager) finish(t *txn, s Status) {
 	t.status = s
-	m.buffered.Add(-t.bytes)
+	m.charge(t.use, -t.bytes)
 	t.writes, t.reads, t.deleted, t.bytes = nil, ra.Reads{}, nil, 0
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.running, t.id)
+	t.use.running--
 	f := finishedTxn{status: s, winner: t.winner}
 	if s == Committed {
 		f.version = t.version // a version only for what committed
@@ -301,6 +307,7 @@ type finishedSet struct {
 
 type finishedEntry struct {
 	ts     uint64
+	tenant string   // of the id, and of its winner (one idempotency key, one tenant)
 	winner [16]byte // zero: none
 	status uint8
 }
@@ -327,6 +334,7 @@ func (f *finishedSet) add(id string, t finishedTxn) {
 		}
 	}
 	e := finishedEntry{ts: t.version.TS}
+	e.tenant, _ = record.SplitTenantID(id)
 	if w, ok := idBytes(t.winner); ok {
 		e.winner = w
 	}
@@ -344,7 +352,7 @@ func (f *finishedSet) get(id string) (finishedTxn, bool) {
 		return finishedTxn{}, false
 	}
 	e, ok := f.m[k]
-	if !ok {
+	if tenant, _ := record.SplitTenantID(id); !ok || e.tenant != tenant {
 		return finishedTxn{}, false
 	}
 	t := finishedTxn{status: statusCodes[e.status]}
@@ -352,16 +360,17 @@ func (f *finishedSet) get(id string) (finishedTxn, bool) {
 		t.version = ra.Version{TS: e.ts, Txn: id}
 	}
 	if e.winner != ([16]byte{}) {
-		t.winner = hex.EncodeToString(e.winner[:])
+		t.winner = record.TenantID(e.tenant, hex.EncodeToString(e.winner[:]))
 	}
 	return t, true
 }
 
-// idBytes decodes an id newID made.
+// idBytes decodes the random part of an id Begin made (newID, after the tenant).
 func idBytes(id string) (k [16]byte, ok bool) {
 	if !validID(id) {
 		return k, false
 	}
-	_, err := hex.Decode(k[:], []byte(id))
+	_, rest := record.SplitTenantID(id)
+	_, err := hex.Decode(k[:], []byte(rest))
 	return k, err == nil
 }

@@ -29,8 +29,11 @@ func ValidIdemKey(k string) error {
 
 // BeginOptions are the options of Begin.
 type BeginOptions struct {
-	IdemKey    string // idempotency key of the logical request; "" for none
-	FenceOlder bool   // fence the running attempts of IdemKey on this node at once
+	IdemKey string // idempotency key of the logical request; "" for none
+	// Tenant is the tenant the transaction belongs to (record.DefaultTenant: none): its
+	// id, keys and idempotency key live in the tenant's namespace (record/tenant.go).
+	Tenant     string
+	FenceOlder bool // fence the running attempts of IdemKey on this node at once
 	// After is a version an earlier commit answered, on any node: the transaction sees
 	// that commit or newer versions of its keys. Begin waits for this node to learn of it
 	// (see waitFor) and fails with ErrNotCaughtUp when it does not in time.
@@ -58,10 +61,14 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 			return Info{}, err
 		}
 	}
+	if err := record.ValidTenant(opts.Tenant); err != nil {
+		return Info{}, fmt.Errorf("%w: %w", ErrBadTenant, err)
+	}
 	if opts.IdemKey != "" {
 		if err := ValidIdemKey(opts.IdemKey); err != nil {
 			return Info{}, err
 		}
+		opts.IdemKey = record.TenantName(opts.Tenant, opts.IdemKey)
 		rec, err := m.committedRecord(ctx, opts.IdemKey)
 		if err != nil {
 			return Info{}, err
@@ -71,7 +78,7 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 			return Info{ID: rec.Version.Txn, Status: Committed, Attempt: rec.Attempt, Version: rec.Version, Result: rec.Result}, nil
 		}
 	}
-	t := &txn{id: newID(), idemKey: opts.IdemKey, attempt: 1, status: Running, begun: m.cfg.Now().UnixNano()}
+	t := &txn{id: record.TenantID(opts.Tenant, newID()), idemKey: opts.IdemKey, tenant: opts.Tenant, attempt: 1, status: Running, begun: m.cfg.Now().UnixNano()}
 	t.lastUsed.Store(t.begun)
 	var older []*txn
 	m.mu.Lock()
@@ -79,6 +86,12 @@ func (m *Manager) Begin(ctx context.Context, opts BeginOptions) (Info, error) {
 		m.mu.Unlock()
 		return Info{}, err
 	}
+	use, err := m.admitTenant(opts.Tenant)
+	if err != nil {
+		m.mu.Unlock()
+		return Info{}, err
+	}
+	t.use = use
 	t.beginSeq = m.idx.Seq() + 1 // under m.mu: see collect
 	if m.shared != nil {
 		t.beginSettled, _ = m.shared.cursor()
@@ -183,6 +196,7 @@ func (m *Manager) buffer(id, key string, w write) error {
 	if err != nil {
 		return err
 	}
+	key = record.TenantName(t.tenant, key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.status != Running {
@@ -199,9 +213,8 @@ func (m *Manager) buffer(id, key string, w write) error {
 	if t.bytes+delta > m.cfg.MaxTxnBytes {
 		return &LimitError{What: "transaction", Size: t.bytes + delta, Limit: m.cfg.MaxTxnBytes}
 	}
-	if m.buffered.Add(delta) > m.cfg.MaxBufferedBytes && delta > 0 {
-		m.buffered.Add(-delta)
-		return fmt.Errorf("%w: the write buffers of all transactions are full (--max-buffered %d bytes); retry later", ErrBusy, m.cfg.MaxBufferedBytes)
+	if err := m.charge(t.use, delta); err != nil {
+		return err
 	}
 	t.bytes += delta
 	if t.writes == nil {
@@ -233,6 +246,7 @@ func (m *Manager) Read(ctx context.Context, id, key string) (ReadResult, error) 
 	if err != nil {
 		return ReadResult{}, err
 	}
+	key = record.TenantName(t.tenant, key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.status != Running {
@@ -293,12 +307,23 @@ func (m *Manager) fetch(ctx context.Context, key string, v ra.Version) ([]byte, 
 // MaxKeysListed bounds one Keys call.
 const MaxKeysListed = 10_000
 
-// Keys lists committed keys that start with prefix and sort after after, up to limit (at
-// most MaxKeysListed; 0 means that), whose newest version is not a delete. It is an
-// operator's listing of the present state, outside any transaction.
-func (m *Manager) Keys(prefix, after string, limit int) []string {
+// Keys lists tenant's committed keys that start with prefix and sort after after, up to
+// limit (at most MaxKeysListed; 0 means that), whose newest version is not a delete. It is
+// an operator's listing of the present state, outside any transaction.
+func (m *Manager) Keys(tenant, prefix, after string, limit int) []string {
 	if limit <= 0 || limit > MaxKeysListed {
 		limit = MaxKeysListed
 	}
-	return m.idx.Keys(prefix, after, limit)
+	if tenant == record.DefaultTenant {
+		// Every other tenant's keys sort before the default tenant's.
+		return m.idx.Keys(prefix, max(after, record.TenantLastName), limit)
+	}
+	if after != "" {
+		after = record.TenantName(tenant, after)
+	}
+	keys := m.idx.Keys(record.TenantName(tenant, prefix), after, limit)
+	for i, k := range keys {
+		_, keys[i] = record.SplitTenantName(k)
+	}
+	return keys
 }

@@ -11,10 +11,10 @@ import (
 // budget, MaxBufferedBytes, and a refused reservation charges nothing.
 func TestReserve(t *testing.T) {
 	m := newManager(t, mem.New(), Config{MaxValueSize: 10, MaxTxnBytes: 30, MaxBufferedBytes: 30})
-	if err := m.Reserve(20); err != nil {
+	if err := m.Reserve("", 20); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Reserve(11); !errors.Is(err, ErrBusy) {
+	if err := m.Reserve("", 11); !errors.Is(err, ErrBusy) {
 		t.Errorf("reserving past the budget: %v, want ErrBusy", err)
 	}
 	id := begin(t, m, "")
@@ -22,12 +22,12 @@ func TestReserve(t *testing.T) {
 	if err := m.Write(id, "l", []byte("0")); !errors.Is(err, ErrBusy) {
 		t.Errorf("write with the budget held by reservations: %v, want ErrBusy", err)
 	}
-	m.Release(20)
+	m.Release("", 20)
 	mustWrite(t, m, id, "l", "0")
-	if err := m.Reserve(18); err != nil {
+	if err := m.Reserve("", 18); err != nil {
 		t.Errorf("reserving what was released: %v", err)
 	}
-	m.Release(18)
+	m.Release("", 18)
 	if _, err := m.Abort(ctx, id); err != nil {
 		t.Fatal(err)
 	}

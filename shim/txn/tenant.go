@@ -1,0 +1,71 @@
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// ErrTenantBusy is returned when a tenant is at its own limit of running transactions or
+// buffered bytes (Config.TenantMaxRunning, TenantMaxBuffered): the others go on.
+var ErrTenantBusy = errors.New("tenant busy")
+
+// ErrBadTenant is returned for a tenant name record.ValidTenant refuses.
+var ErrBadTenant = errors.New("bad tenant")
+
+// tenantUse is one tenant's share of the manager's limits.
+type tenantUse struct {
+	name     string
+	running  int          // m.mu is held
+	buffered atomic.Int64 // write buffers and request bodies
+}
+
+// admitTenant returns the use of tenant, counting one more running transaction, or an
+// error matching ErrTenantBusy when the tenant runs TenantMaxRunning already. m.mu is held.
+func (m *Manager) admitTenant(tenant string) (*tenantUse, error) {
+	u := m.tenants[tenant]
+	if u == nil {
+		u = &tenantUse{name: tenant}
+		m.tenants[tenant] = u
+	}
+	if max := m.cfg.TenantMaxRunning; max > 0 && u.running >= max {
+		return nil, fmt.Errorf("%w: tenant %q runs %d transactions, its limit (--tenant-max-running %d); retry later", ErrTenantBusy, tenant, u.running, max)
+	}
+	u.running++
+	return u, nil
+}
+
+// tenant returns the use of tenant, for charges outside a transaction (Reserve).
+func (m *Manager) tenant(tenant string) *tenantUse {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.tenants[tenant]
+	if u == nil {
+		u = &tenantUse{name: tenant}
+		m.tenants[tenant] = u
+	}
+	return u
+}
+
+// charge adds n bytes (less when negative) to what u's tenant and all tenants buffer. It
+// charges nothing and returns an error matching ErrTenantBusy or ErrBusy when n > 0 would
+// take the tenant past TenantMaxBuffered or everyone past MaxBufferedBytes.
+func (m *Manager) charge(u *tenantUse, n int64) error {
+	tenant := u.buffered.Add(n)
+	total := m.buffered.Add(n)
+	if n <= 0 {
+		return nil
+	}
+	if max := m.cfg.TenantMaxBuffered; max > 0 && tenant > max {
+		u.buffered.Add(-n)
+		m.buffered.Add(-n)
+		return fmt.Errorf("%w: tenant %q buffers %d bytes, %d more would pass its limit (--tenant-max-buffered %d); retry later",
+			ErrTenantBusy, u.name, tenant-n, n, max)
+	}
+	if total > m.cfg.MaxBufferedBytes {
+		u.buffered.Add(-n)
+		m.buffered.Add(-n)
+		return fmt.Errorf("%w: the write buffers and request bodies of all transactions would pass --max-buffered %d bytes; retry later", ErrBusy, m.cfg.MaxBufferedBytes)
+	}
+	return nil
+}
