@@ -71,7 +71,7 @@ func pod(t *testing.T, mode string) string {
 	}
 	ns := newNetns(t)
 	bin := aftBinary(t)
-	shim := ns.start(t, nil, bin, "serve", "--listen", "0.0.0.0:7654", "--data-dir", t.TempDir())
+	shim := ns.start(t, nil, bin, "serve", "--listen", "0.0.0.0:7654", "--insecure", "--data-dir", t.TempDir())
 	if _, err := shim.WaitLine(t.Context(), serve.ReadyAddr, 30*time.Second); err != nil {
 		t.Fatalf("aft serve: %v\n%s", err, shim.Tail())
 	}

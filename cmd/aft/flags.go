@@ -57,6 +57,7 @@ var synopses = map[string]string{
 	"workloads compare": "aft workloads compare A B   (A and B: report folders or results.json files)",
 	"dlq":               "aft dlq list|replay [flags]",
 	"provider":          "aft provider openfaas|local [flags]",
+	"token":             "aft token new TENANT   (prints a fresh token, then its --auth-file line)",
 }
 
 // printUsage prints the usage line of `aft name` on stderr, then the flags of fs, if any.

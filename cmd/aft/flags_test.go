@@ -61,7 +61,7 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			cfg, err := serveCmd{}.config(tt.args)
+			cfg, err := (&serveCmd{}).config(tt.args)
 			var ue *usageError
 			if tt.wantUsage {
 				if !errors.As(err, &ue) {

@@ -25,6 +25,7 @@ var commands = []struct {
 	new           func() command
 }{
 	{"serve", "run the shim: the HTTP API over a store (spec/http-api.md)", func() command { return &serveCmd{} }},
+	{"token", "make a token for a tenant: aft token new TENANT (for --auth-file)", func() command { return tokenCmd{} }},
 	{"proxy", "put the middleware in front of one function (spec/middleware.md)", func() command { return &proxyCmd{} }},
 	{"webhook", "the Knative webhook: aft proxy into annotated Services (cli.md)", func() command { return webhookCmd{} }},
 	{"provider", "an OpenFaaS provider: openfaas (the aft plugin) or local (functions as processes)", func() command { return providerCmd{} }},

@@ -10,9 +10,11 @@ import (
 )
 
 // serveCmd is `aft serve`: its flags fill a serve.Config, and package serve runs it.
-type serveCmd struct{}
+type serveCmd struct {
+	tokenFile string // --shim-token-file
+}
 
-func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
+func (s *serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	d, td := serve.Defaults(), txn.Defaults()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", d.Listen, "HTTP address of the API")
@@ -34,7 +36,16 @@ func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	fs.StringVar(&c.Advertise, "advertise", "", "the base URL other nodes and functions use to reach this node (default: http:// and the address listened on)")
 	fs.StringVar(&c.Peers, "peers", "", "the other nodes on the shared store, to push commits to: comma-separated base URLs, or dns+http://NAME:PORT (every address NAME resolves to, re-resolved)")
 	fs.DurationVar(&c.Txn.SyncInterval, "sync-interval", td.SyncInterval, "shared store: how often the store's commit log is read for other nodes' commits (the bound on their visibility here while they are reachable)")
+	fs.StringVar(&c.AuthFile, "auth-file", "", "tokens and their tenants, one \"TENANT SHA256-HEX-OF-TOKEN\" per line (aft token new TENANT prints one); re-read when it changes (empty: no authentication)")
+	fs.BoolVar(&c.Insecure, "insecure", false, "allow listening beyond loopback without --auth-file: everyone who reaches the node may read and write every key")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM), re-read when it changes")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "and this key (PEM)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "also require client certificates signed by this CA (PEM bundle, read at start)")
+	fs.StringVar(&s.tokenFile, "shim-token-file", "", "with --peers and peers run with --auth-file: the file of the token this node's pushes carry (or AFT_SHIM_TOKEN)")
+	fs.StringVar(&c.PeerCA, "shim-ca", "", "with https:// peers: the CA bundle (PEM) that checks them")
 	t := &c.Txn
+	fs.IntVar(&t.TenantMaxRunning, "tenant-max-running", 0, "running transactions of one tenant at once; past it its begins answer 429 tenant_busy (0: no bound but --max-running)")
+	fs.Var((*size)(&t.TenantMaxBuffered), "tenant-max-buffered", "write buffers and request bodies of one tenant together; past it 429 tenant_busy (0: no bound but --max-buffered)")
 	fs.DurationVar(&t.IdleTimeout, "txn-timeout", td.IdleTimeout, "abort running transactions idle this long")
 	fs.DurationVar(&t.CommitTimeout, "commit-timeout", td.CommitTimeout, "bound on the storage writes of one commit")
 	fs.Var((*size)(&t.MaxValueSize), "max-value-size", "largest value of one write (default 4MiB)")
@@ -56,18 +67,23 @@ func (serveCmd) flags(c *serve.Config) *flag.FlagSet {
 
 // config parses args (and the environment) into a validated serve.Config; a bad flag or
 // value is a usage error.
-func (s serveCmd) config(args []string) (serve.Config, error) {
+func (s *serveCmd) config(args []string) (serve.Config, error) {
 	var cfg serve.Config
 	if err := parseFlags(s.flags(&cfg), args); err != nil {
 		return cfg, err
 	}
+	token, err := readToken(s.tokenFile)
+	if err != nil {
+		return cfg, &usageError{err}
+	}
+	cfg.PeerToken = token
 	if err := cfg.Validate(); err != nil {
 		return cfg, &usageError{err}
 	}
 	return cfg, nil
 }
 
-func (s serveCmd) Run(ctx context.Context, args []string) error {
+func (s *serveCmd) Run(ctx context.Context, args []string) error {
 	cfg, err := s.config(args)
 	if err != nil {
 		return err

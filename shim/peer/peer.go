@@ -15,10 +15,13 @@ import (
 
 // Options configure a Pusher.
 type Options struct {
-	Peers     []string      // from ParsePeers
-	Self      string        // this node's advertised base URL, left out of the peers
-	Interval  time.Duration // how often names are resolved again and peers checked (default 1s)
-	Client    *http.Client  // default: a client with 2s timeouts
+	Peers    []string      // from ParsePeers
+	Self     string        // this node's advertised base URL, left out of the peers
+	Interval time.Duration // how often names are resolved again and peers checked (default 1s)
+	Client   *http.Client  // default: a client with 2s timeouts
+	// Token is sent with every push (Authorization: Bearer) to peers run with --auth-file:
+	// a token of any tenant, as the peers check every pushed commit in the store anyway.
+	Token     string
 	Log       *slog.Logger
 	QueueSize int // commits waiting per peer before pushes are dropped (default 4096)
 }
@@ -209,7 +212,15 @@ func (p *Pusher) send(t *target) {
 }
 
 func (p *Pusher) post(base string, body []byte) error {
-	resp, err := p.o.Client.Post(base+Path, "application/octet-stream", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, base+Path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if p.o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.o.Token)
+	}
+	resp, err := p.o.Client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,17 @@ type Config struct {
 	Advertise string
 	Peers     string
 
+	// Callers and TLS (http-api.md, "Callers and tenants"; see auth.go and tls.go).
+	AuthFile    string // tokens and their tenants, re-read when it changes; "": no authentication
+	Insecure    bool   // listen beyond loopback without AuthFile
+	TLSCert     string // serve HTTPS with this certificate and TLSKey, re-read when they change
+	TLSKey      string
+	TLSClientCA string // also require client certificates signed by this CA (read at start)
+	// This node as a caller of its peers: the token its pushes carry and the CA bundle
+	// that checks https peers (--shim-token-file or AFT_SHIM_TOKEN, --shim-ca).
+	PeerToken string
+	PeerCA    string
+
 	// Registry gets the shim's metrics, which Handler serves on /metrics; nil: a registry
 	// of its own. Not a flag: for a process that gathers the shim's metrics with its own.
 	Registry *prometheus.Registry
@@ -105,6 +116,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--advertise %q: want a base URL such as http://10.0.0.2:7654", c.Advertise)
 		}
+	}
+	if err := c.validateCallers(); err != nil {
+		return err
 	}
 	if c.Txn.Node != "" {
 		if err := lease.CheckNodeID(c.Txn.Node); err != nil {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,8 +44,17 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another aft running? pick another address with --listen)", cfg.Listen, err)
 	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	scheme := "http://"
+	if tlsCfg != nil {
+		ln, scheme = tls.NewListener(ln, tlsCfg), "https://"
+	}
 	if cfg.Advertise == "" {
-		cfg.Advertise = "http://" + ln.Addr().String()
+		cfg.Advertise = scheme + ln.Addr().String()
 	}
 	s, err := Open(ctx, cfg, log)
 	if err != nil {

@@ -118,9 +118,18 @@ func (c *Config) startContext(ctx context.Context) (context.Context, context.Can
 func start(ctx context.Context, st store.Store, desc string, cfg Config, log *slog.Logger, undo []func() error) (*Shim, error) {
 	cfg.Txn.Log = log
 	st, desc = WithLatency(st, desc, cfg.StoreLatency, cfg.StoreJitter)
+	hc, err := cfg.peerClient()
+	if err != nil {
+		return nil, err
+	}
+	authFile, stopAuth, err := cfg.openAuth(log)
+	if err != nil {
+		return nil, err
+	}
 	began := time.Now()
 	m, err := txn.New(ctx, st, cfg.Txn)
 	if err != nil {
+		stopAuth()
 		return nil, err
 	}
 	undo = append(undo, m.Close)
@@ -134,8 +143,14 @@ func start(ctx context.Context, st store.Store, desc string, cfg Config, log *sl
 	}
 	api := server.New(m, reg, log)
 	api.BodyTimeout, api.BodyMinRate = cfg.BodyTimeout, cfg.BodyMinRate
+	undo = append(undo, stopAuth)
+	api.ClientCerts = cfg.TLSClientCA != ""
+	if authFile != nil {
+		api.Auth = authFile
+		desc += ", tokens from " + cfg.AuthFile
+	}
 	if peers, _ := peer.ParsePeers(cfg.Peers); len(peers) > 0 && m.Shared() {
-		p := peer.New(peer.Options{Peers: peers, Self: cfg.Txn.NodeAddr, Log: log})
+		p := peer.New(peer.Options{Peers: peers, Self: cfg.Txn.NodeAddr, Log: log, Client: hc, Token: cfg.PeerToken})
 		reg.MustRegister(p.Collectors()...)
 		pctx, stop := context.WithCancel(context.Background())
 		go p.Run(pctx)

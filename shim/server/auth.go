@@ -24,6 +24,10 @@ func open(path string) bool {
 // Authenticator, else the tenant of r's bearer token. A request without a known token is
 // answered 401 and authenticate returns false.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if s.ClientCerts && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		api.WriteError(w, http.StatusUnauthorized, api.CodeUnauthorized, "this shim needs a client certificate signed by its --tls-client-ca")
+		return "", false
+	}
 	if s.Auth == nil {
 		return record.DefaultTenant, true
 	}

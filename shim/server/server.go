@@ -33,6 +33,10 @@ type Server struct {
 	// the probes and /metrics, and makes the token's tenant the namespace of the request
 	// (http-api.md, "Callers and tenants"); nil serves everyone as the default tenant.
 	Auth Authenticator
+	// ClientCerts requires a verified client certificate (tls.VerifyClientCertIfGiven
+	// verifies what is given) on the same requests as Auth, so that probes and metrics
+	// scrapers need none.
+	ClientCerts bool
 
 	m        *txn.Manager
 	log      *slog.Logger
