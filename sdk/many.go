@@ -62,7 +62,7 @@ func (t *Txn) batch(ctx context.Context, ops []client.Op) ([]client.OpResult, er
 	for chunk := range slices.Chunk(ops, api.MaxBatchOps) {
 		res, err := t.c.Batch(ctx, t.id, chunk...)
 		if err != nil {
-			return nil, fmt.Errorf("aft: %w", err)
+			return nil, t.explain(err)
 		}
 		out = append(out, res...)
 	}

@@ -21,6 +21,12 @@
 //
 // Other errors of the shim are *client.Error values (errors.As) with the shim's status
 // and stable code, and match the client package's sentinels, such as client.ErrFenced.
+//
+// The middleware relays a function's calls to the shim and presents its own token, so a
+// function behind it needs none. A program that reaches a shim run with --auth-file
+// directly presents a token (WithToken, WithTokenFile, or the environment's
+// AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE), and trusts the CA of an https:// shim (WithCA or
+// AFT_SHIM_CA); a missing or unknown token gets errors matching ErrUnauthorized.
 package sdk
 
 import (
@@ -29,6 +35,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/aft-shim/aft/api"
@@ -54,10 +61,14 @@ var defaultHTTP = &http.Client{Transport: &client.Transport{MaxIdlePerHost: 64},
 
 // Txn is the transaction of one function invocation. It is safe for concurrent use.
 type Txn struct {
-	id   string
-	shim string
-	c    *client.Client
-	hc   *http.Client
+	id     string
+	shim   string
+	c      *client.Client
+	hc     *http.Client // of Call, and of the shim but for an https:// shim with a CA (auth.go)
+	access access       // WithToken, WithTokenFile, WithCA
+	// tokenFrom says where the token came from, for error messages ("AFT_SHIM_TOKEN");
+	// "" when the Txn presents none.
+	tokenFrom string
 }
 
 // Option configures a Txn.
@@ -91,6 +102,11 @@ func FromHeader(h http.Header, opts ...Option) (*Txn, error) {
 
 // New returns transaction id of the shim at shimURL, for a function that learned them
 // other than from its request's headers.
+//
+// A caller that reaches the shim directly, not through the middleware, may need a token
+// and, for an https:// shim, a CA bundle: WithToken, WithTokenFile and WithCA give them,
+// else the environment (AFT_SHIM_TOKEN, AFT_SHIM_TOKEN_FILE, AFT_SHIM_CA). New fails when a
+// token file or CA bundle does not read.
 func New(shimURL, id string, opts ...Option) (*Txn, error) {
 	if id == "" {
 		return nil, errors.New("aft: empty transaction id")
@@ -103,12 +119,18 @@ func New(shimURL, id string, opts ...Option) (*Txn, error) {
 	for _, o := range opts {
 		o(t)
 	}
-	if t.hc == nil {
-		t.hc = defaultHTTP
-	} else {
+	own := t.hc != nil
+	if own {
 		t.hc = client.NoResendClient(t.hc)
+	} else {
+		t.hc = defaultHTTP
 	}
-	t.c = client.New(shimURL, client.WithHTTPClient(t.hc))
+	copts, from, err := shimAccess(shimURL, t.access, os.Getenv, t.hc, own)
+	if err != nil {
+		return nil, err
+	}
+	t.tokenFrom = from
+	t.c = client.New(shimURL, copts...)
 	return t, nil
 }
 
@@ -127,7 +149,7 @@ func (t *Txn) Client() *client.Client { return t.c }
 func (t *Txn) Get(ctx context.Context, key string) ([]byte, error) {
 	v, err := t.c.Get(ctx, t.id, key)
 	if err != nil {
-		return nil, fmt.Errorf("aft: %w", err)
+		return nil, t.explain(err)
 	}
 	return v.Bytes, nil
 }
@@ -135,7 +157,7 @@ func (t *Txn) Get(ctx context.Context, key string) ([]byte, error) {
 // Put writes value as key in the transaction; others see it once the transaction commits.
 func (t *Txn) Put(ctx context.Context, key string, value []byte) error {
 	if err := t.c.Put(ctx, t.id, key, value); err != nil {
-		return fmt.Errorf("aft: %w", err)
+		return t.explain(err)
 	}
 	return nil
 }
@@ -143,7 +165,7 @@ func (t *Txn) Put(ctx context.Context, key string, value []byte) error {
 // Delete deletes key in the transaction.
 func (t *Txn) Delete(ctx context.Context, key string) error {
 	if err := t.c.Delete(ctx, t.id, key); err != nil {
-		return fmt.Errorf("aft: %w", err)
+		return t.explain(err)
 	}
 	return nil
 }
