@@ -13,15 +13,25 @@ transaction. The function never commits or aborts: the middleware commits when i
     got = txn.get_many(["accounts/alice", "accounts/bob"])   # one round trip: {key: bytes}
     txn.put_many({"accounts/alice": b"60", "accounts/bob": b"40"})
     resp = txn.call(os.environ["B_URL"], data={"order": 42})  # B joins this transaction
+
+The middleware relays a function's calls to the shim and presents its own token, so a
+function behind it needs none. A program that reaches a shim run with --auth-file directly
+presents a token: Txn's token= or token_file=, else the environment's AFT_SHIM_TOKEN, else
+the file that AFT_SHIM_TOKEN_FILE names; and checks an https:// shim's certificate against
+the CA bundle of ca= or AFT_SHIM_CA. A missing or unknown token raises AftError with code
+"unauthorized".
 """
 
 import base64
+import functools
 import json
+import os
+import ssl
 import urllib.error
 import urllib.request
 
 __all__ = ["Txn", "AftError", "Response", "escape_key", "after_headers", "TXN_HEADER", "SHIM_HEADER",
-           "VERSION_HEADER", "AFTER_HEADER", "MAX_BATCH_OPS"]
+           "VERSION_HEADER", "AFTER_HEADER", "MAX_BATCH_OPS", "ENV_TOKEN", "ENV_TOKEN_FILE", "ENV_CA"]
 
 TXN_HEADER = "X-Aft-Txn-Id"
 SHIM_HEADER = "X-Aft-Shim"
@@ -44,6 +54,14 @@ def after_headers(answer_headers):
 # The most ops one batch of the shim's API holds; get_many and put_many send more in several.
 MAX_BATCH_OPS = 1000
 
+# The environment variables that say how to reach a shim run with --auth-file or TLS, read
+# when a Txn is made for what its arguments do not say: the token to present
+# (Authorization: Bearer), a file that holds it (surrounding whitespace trimmed), and a PEM
+# file of the CA certificates that an https:// shim's certificate is checked against.
+ENV_TOKEN = "AFT_SHIM_TOKEN"
+ENV_TOKEN_FILE = "AFT_SHIM_TOKEN_FILE"
+ENV_CA = "AFT_SHIM_CA"
+
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~-")
 
 
@@ -51,9 +69,10 @@ class AftError(Exception):
     """An error of the shim, of a call, or a missing transaction.
 
     status is the HTTP status of the shim's answer (None when there was no answer), code
-    its stable snake_case code, such as "txn_not_found", "committed" or "fenced"; "no_txn"
-    when the function is not running under the middleware, "shim_unreachable" or
-    "call_failed" when no answer came.
+    its stable snake_case code, such as "txn_not_found", "committed" or "fenced";
+    "unauthorized" when the shim wants a token that it was not given; "no_txn" when the
+    function is not running under the middleware; "bad_token_file" or "bad_ca" when a token
+    file or CA bundle does not read; "shim_unreachable" or "call_failed" when no answer came.
     """
 
     def __init__(self, message, status=None, code=None):
@@ -150,6 +169,50 @@ def _check_result(op, key, r):
         raise AftError("%s %r: %s" % (op, key, r.get("error", r["code"])), status=r.get("status"), code=r["code"])
 
 
+def _token(token, token_file):
+    """The token to present and where it came from (for messages, never the token itself):
+    token, else the file token_file, else ENV_TOKEN, else the file ENV_TOKEN_FILE names;
+    (None, None) for none."""
+    if token:
+        return token, "the token argument"
+    if token_file:
+        return _read_token(token_file), "token file %s" % token_file
+    if os.environ.get(ENV_TOKEN):
+        return os.environ[ENV_TOKEN], ENV_TOKEN
+    path = os.environ.get(ENV_TOKEN_FILE)
+    if path:
+        return _read_token(path), "token file %s (%s)" % (path, ENV_TOKEN_FILE)
+    return None, None
+
+
+def _read_token(path):
+    """The token in the file at path, without surrounding whitespace."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise AftError("read the token file %s: %s" % (path, e), code="bad_token_file") from None
+    if not token:
+        raise AftError("the token file %s is empty" % path, code="bad_token_file")
+    return token
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(cafile):
+    """An SSL context that trusts the CA bundle at cafile alone (read once per process)."""
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as e:
+        raise AftError("read the CA bundle %s: %s" % (cafile, e), code="bad_ca") from None
+
+
+def _unreachable_hint(reason):
+    """What to do about the reason a shim was not reached, or ""."""
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return " (set %s to the file of the CA that signed the shim's certificate)" % ENV_CA
+    return ""
+
+
 def _body(data, headers):
     """Bytes of data (bytes, str, or a JSON-able object), adding a Content-Type for JSON."""
     if data is None or isinstance(data, bytes):
@@ -166,7 +229,16 @@ def _body(data, headers):
 class Txn:
     """The transaction of one function invocation, in the shim at shim."""
 
-    def __init__(self, txn_id, shim, timeout=30.0):
+    def __init__(self, txn_id, shim, timeout=30.0, token=None, token_file=None, ca=None):
+        """The transaction txn_id of the shim at shim (a base URL).
+
+        A program that reaches a shim run with --auth-file directly presents token, else the
+        token in the file token_file, else AFT_SHIM_TOKEN, else the token in the file
+        AFT_SHIM_TOKEN_FILE names; and checks an https:// shim's certificate against the CA
+        bundle (a PEM file) ca, else AFT_SHIM_CA, else the system's. A function behind the
+        middleware needs neither. Raises AftError with code "bad_token_file" or "bad_ca" when
+        the file does not read.
+        """
         if not txn_id:
             raise AftError("empty transaction id", code="no_txn")
         if not shim or not shim.startswith(("http://", "https://")):
@@ -176,21 +248,25 @@ class Txn:
         self.timeout = timeout
         self._txn_url = shim.rstrip("/") + "/v1/txns/" + escape_key(txn_id)
         self._base = self._txn_url + "/keys/"
+        token, self._token_from = _token(token, token_file)
+        self._auth = "Bearer " + token if token else None
+        ca = ca or os.environ.get(ENV_CA)
+        self._ssl = _ssl_context(ca) if ca and shim.startswith("https://") else None
 
     @classmethod
-    def from_headers(cls, headers, timeout=30.0):
+    def from_headers(cls, headers, timeout=30.0, token=None, token_file=None, ca=None):
         """The transaction named by the X-Aft-Txn-Id and X-Aft-Shim headers of a request.
 
         headers may be a dict (keys in any case), the headers of http.server, flask or
         werkzeug, django's request.headers, a WSGI environ or a list of pairs. Raises
         AftError with code "no_txn" when a header is missing: the function is not running
-        under the aft middleware.
+        under the aft middleware. token, token_file and ca are as for Txn.
         """
         txn_id, shim = _header(headers, TXN_HEADER), _header(headers, SHIM_HEADER)
         missing = [n for n, v in ((TXN_HEADER, txn_id), (SHIM_HEADER, shim)) if not v]
         if missing:
             raise AftError("no %s header: not running under the aft middleware" % " and ".join(missing), code="no_txn")
-        return cls(txn_id, shim, timeout=timeout)
+        return cls(txn_id, shim, timeout=timeout, token=token, token_file=token_file, ca=ca)
 
     def headers(self):
         """The headers that make a called function join this transaction."""
@@ -277,8 +353,10 @@ class Txn:
         req = urllib.request.Request(url, data=body, method=method)
         if body is not None:
             req.add_header("Content-Type", content_type)
+        if self._auth:
+            req.add_header("Authorization", self._auth)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self._ssl) as resp:
                 return resp.read()
         except urllib.error.HTTPError as e:
             with e:
@@ -288,9 +366,21 @@ class Txn:
                 message, code = j["error"], j["code"]
             except (ValueError, KeyError, TypeError):
                 message, code = raw.decode("utf-8", "replace"), "http_%d" % e.code
+            if e.code == 401:
+                code = "unauthorized"
+                message += self._unauthorized_hint()
             raise AftError("%s: %s" % (what, message), status=e.code, code=code) from None
         except (urllib.error.URLError, OSError) as e:
-            raise AftError("shim %s unreachable: %s" % (self.shim, getattr(e, "reason", e)), code="shim_unreachable") from e
+            reason = getattr(e, "reason", e)
+            raise AftError("shim %s unreachable: %s%s" % (self.shim, reason, _unreachable_hint(reason)),
+                           code="shim_unreachable") from e
+
+    def _unauthorized_hint(self):
+        """What to do about a 401 of the shim."""
+        if self._token_from is None:
+            return " (the shim wants a token: set %s or %s, or pass the token argument)" % (ENV_TOKEN, ENV_TOKEN_FILE)
+        return " (the shim does not know the token of %s: set %s or %s to one of its tokens)" % (
+            self._token_from, ENV_TOKEN, ENV_TOKEN_FILE)
 
     def __repr__(self):
         return "<aft.Txn %s at %s>" % (self.id, self.shim)

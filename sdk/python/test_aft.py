@@ -3,15 +3,20 @@
 The tests against a shim run when AFT_TEST_SHIM (its base URL) and AFT_TEST_TXN (a running
 transaction) are set, as the Go test sdk/lang_test.go does; it then commits the transaction
 and checks the writes. AFT_TEST_PREFIX prefixes the keys written; AFT_TEST_SEED is the
-value that prefix+"seed" holds before the transaction, when set.
+value that prefix+"seed" holds before the transaction, when set. When the shim wants a
+token, AFT_SHIM_TOKEN holds it; AFT_TEST_TLS_SHIM is then the same shim over HTTPS, with a
+certificate of the CA in the file AFT_TEST_CA.
 """
 
+import contextlib
 import email.message
 import http.server
 import json
 import os
+import tempfile
 import threading
 import unittest
+import unittest.mock
 
 import aft
 
@@ -19,6 +24,8 @@ SHIM = os.environ.get("AFT_TEST_SHIM")
 TXN = os.environ.get("AFT_TEST_TXN")
 PREFIX = os.environ.get("AFT_TEST_PREFIX", "python/")
 SEED = os.environ.get("AFT_TEST_SEED")
+TLS_SHIM = os.environ.get("AFT_TEST_TLS_SHIM")
+CA = os.environ.get("AFT_TEST_CA")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -117,6 +124,7 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
             "txn": self.headers.get_all("X-Aft-Txn-Id"),
             "shim": self.headers.get_all("X-Aft-Shim"),
             "custom": self.headers.get("X-Custom"),
+            "auth": self.headers.get("Authorization"),
             "type": self.headers.get("Content-Type"),
             "body": body.decode("utf-8"),
         }).encode()
@@ -179,6 +187,112 @@ class TestCall(unittest.TestCase):
         self.assertEqual(cm.exception.code, "shim_unreachable")
 
 
+@contextlib.contextmanager
+def shim_env(env=None):
+    """os.environ with AFT_SHIM_TOKEN, AFT_SHIM_TOKEN_FILE and AFT_SHIM_CA as env has them
+    (unset when absent), restored after."""
+    with unittest.mock.patch.dict(os.environ):
+        for k in (aft.ENV_TOKEN, aft.ENV_TOKEN_FILE, aft.ENV_CA):
+            os.environ.pop(k, None)
+        os.environ.update(env or {})
+        yield
+
+
+def token_file(test, content):
+    """The path of a new file holding content, removed when test ends."""
+    f = tempfile.NamedTemporaryFile("w", suffix=".token", delete=False)
+    with f:
+        f.write(content)
+    test.addCleanup(os.remove, f.name)
+    return f.name
+
+
+class TokenHandler(http.server.BaseHTTPRequestHandler):
+    """A shim that answers a read with the Authorization header it got, and 401 as a shim
+    run with --auth-file does to a request with no token or one holding "wrong"."""
+
+    def do_GET(self):
+        auth = self.headers.get("Authorization")
+        if auth and "wrong" not in auth:
+            status, ctype, out = 200, "application/octet-stream", auth.encode()
+        else:
+            status, ctype = 401, "application/json"
+            out = json.dumps({"error": "missing or unknown token", "code": "unauthorized"}).encode()
+        self.send_response(status)
+        if status == 401:
+            self.send_header("WWW-Authenticate", "Bearer")
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+class TestToken(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenHandler)
+        cls.shim = "http://127.0.0.1:%d" % cls.server.server_address[1]
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+
+    def test_precedence(self):
+        for name, kwargs, env, want in [
+            ("argument before all", {"token": "a"}, {aft.ENV_TOKEN: "b"}, "a"),
+            ("file argument before the environment", {"token_file": token_file(self, " c\n")}, {aft.ENV_TOKEN: "b"}, "c"),
+            ("AFT_SHIM_TOKEN before AFT_SHIM_TOKEN_FILE", {}, {aft.ENV_TOKEN: "b", aft.ENV_TOKEN_FILE: "/nonexistent"}, "b"),
+            ("AFT_SHIM_TOKEN_FILE, trimmed", {}, {aft.ENV_TOKEN_FILE: token_file(self, "\n\td \n")}, "d"),
+        ]:
+            with self.subTest(name), shim_env(env):
+                self.assertEqual(aft.Txn("t-1", self.shim, **kwargs).get("k"), b"Bearer " + want.encode())
+
+    def test_no_token(self):
+        with shim_env():
+            with self.assertRaises(aft.AftError) as cm:
+                aft.Txn("t-1", self.shim).get("k")
+        self.assertEqual((cm.exception.status, cm.exception.code), (401, "unauthorized"))
+        self.assertIn("the shim wants a token: set AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE", str(cm.exception))
+
+    def test_token_never_shown(self):
+        with shim_env():
+            txn = aft.Txn("t-1", self.shim, token="wrong-secret")
+            with self.assertRaises(aft.AftError) as cm:
+                txn.get("k")
+        self.assertEqual(cm.exception.code, "unauthorized")
+        self.assertIn("does not know the token of the token argument", str(cm.exception))
+        for text in (str(cm.exception), repr(cm.exception), repr(txn)):
+            self.assertNotIn("secret", text)
+
+    def test_bad_files(self):
+        with shim_env():
+            for kwargs, code in [
+                ({"token_file": "/nonexistent/token"}, "bad_token_file"),
+                ({"token_file": token_file(self, " \n")}, "bad_token_file"),
+                ({"ca": "/nonexistent/ca.pem"}, "bad_ca"),
+            ]:
+                with self.subTest(kwargs), self.assertRaises(aft.AftError) as cm:
+                    aft.Txn("t-1", "https://shim:7654", **kwargs)
+                self.assertEqual(cm.exception.code, code)
+            aft.Txn("t-1", "http://shim:7654", ca="/nonexistent/ca.pem")  # a CA is for https only
+
+    def test_call_sends_no_token(self):
+        echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+        threading.Thread(target=echo.serve_forever, daemon=True).start()
+        try:
+            txn = aft.Txn("t-1", self.shim, token="secret")
+            got = txn.call("http://127.0.0.1:%d/fn" % echo.server_address[1], b"x").json()
+        finally:
+            echo.shutdown()
+            echo.server_close()
+        self.assertIsNone(got["auth"])
+
+
 @unittest.skipUnless(SHIM and TXN, "set AFT_TEST_SHIM and AFT_TEST_TXN to test against a shim")
 class TestShim(unittest.TestCase):
     def setUp(self):
@@ -232,6 +346,46 @@ class TestShim(unittest.TestCase):
         with self.assertRaises(aft.AftError) as cm:
             self.txn.put("", b"x")
         self.assertEqual((cm.exception.status, cm.exception.code), (400, "bad_key"))
+
+
+@unittest.skipUnless(SHIM and TXN and TLS_SHIM and CA, "set AFT_TEST_TLS_SHIM, AFT_TEST_CA and AFT_SHIM_TOKEN too to test a shim's token and TLS")
+class TestShimAuth(unittest.TestCase):
+    token = os.environ.get(aft.ENV_TOKEN)
+
+    def read_seed(self, shim, **kwargs):
+        got = aft.Txn(TXN, shim, **kwargs).get(PREFIX + "seed")
+        if SEED is not None:
+            self.assertEqual(got, SEED.encode())
+
+    def test_token_from_env(self):
+        with shim_env({aft.ENV_TOKEN: self.token}):
+            self.read_seed(SHIM)
+
+    def test_no_token(self):
+        with shim_env(), self.assertRaises(aft.AftError) as cm:
+            self.read_seed(SHIM)
+        self.assertEqual((cm.exception.status, cm.exception.code), (401, "unauthorized"))
+        self.assertIn("set AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE", str(cm.exception))
+
+    def test_unknown_token(self):
+        with shim_env({aft.ENV_TOKEN: "wrong-" + self.token}), self.assertRaises(aft.AftError) as cm:
+            self.read_seed(SHIM)
+        self.assertEqual(cm.exception.code, "unauthorized")
+        self.assertIn("does not know the token of AFT_SHIM_TOKEN", str(cm.exception))
+        self.assertNotIn(self.token, str(cm.exception))
+
+    def test_https_with_ca(self):
+        with shim_env({aft.ENV_TOKEN: self.token, aft.ENV_CA: CA}):
+            self.read_seed(TLS_SHIM)
+        with shim_env({aft.ENV_TOKEN_FILE: token_file(self, self.token + "\n")}):
+            self.read_seed(TLS_SHIM, ca=CA)
+
+    def test_https_without_ca(self):
+        with shim_env({aft.ENV_TOKEN: self.token}), self.assertRaises(aft.AftError) as cm:
+            self.read_seed(TLS_SHIM)
+        self.assertEqual(cm.exception.code, "shim_unreachable")
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", str(cm.exception))
+        self.assertIn("set AFT_SHIM_CA to the file of the CA", str(cm.exception))
 
 
 if __name__ == "__main__":
