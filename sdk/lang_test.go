@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/internal/launch"
+	"github.com/aft-shim/aft/sdk"
 	"github.com/aft-shim/aft/shim/shimtest"
 )
 
@@ -50,13 +51,16 @@ func interpreter(t *testing.T, l lang) string {
 // TestLangSDKs runs the unit tests of the Python and Node SDKs against a shim in this
 // process, in a transaction this test began, then commits it and checks that their writes
 // are there: the SDKs really wrote through the shim, with keys encoded as the Go client
-// encodes them.
+// encodes them. The shim wants a token, which the SDKs take from AFT_SHIM_TOKEN, and
+// serves HTTPS too (AFT_TEST_TLS_SHIM), with a certificate of the CA in AFT_TEST_CA; their
+// tests of a refused token and of TLS must have reached it.
 func TestLangSDKs(t *testing.T) {
 	for _, l := range langs {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
 			bin := interpreter(t, l)
-			shimURL, c := shimtest.Start(t)
+			s := startAuthShim(t)
+			shimURL, c := s.url, s.admin
 			prefix := l.name + "/"
 			shimtest.Seed(t, c, prefix+"seed", "seeded")
 			id, _ := begin(t, c, shimURL)
@@ -66,13 +70,18 @@ func TestLangSDKs(t *testing.T) {
 			cmd := exec.CommandContext(ctx, bin, l.test...)
 			cmd.Dir = l.name
 			cmd.Env = append(append(os.Environ(), langEnv...),
-				"AFT_TEST_SHIM="+shimURL, "AFT_TEST_TXN="+id, "AFT_TEST_PREFIX="+prefix, "AFT_TEST_SEED=seeded")
+				"AFT_TEST_SHIM="+shimURL, "AFT_TEST_TXN="+id, "AFT_TEST_PREFIX="+prefix, "AFT_TEST_SEED=seeded",
+				"AFT_TEST_TLS_SHIM="+s.tlsURL, "AFT_TEST_CA="+s.caFile,
+				sdk.EnvToken+"="+s.token, sdk.EnvTokenFile+"=", sdk.EnvCA+"=")
 			cmd.WaitDelay = 2 * time.Second
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("the %s SDK tests failed (%s %v in sdk/%s): %v\n%s", l.name, l.bin, l.test, l.name, err, out)
 			}
 			t.Logf("%s %v:\n%s", l.bin, l.test, out)
+			if s.refused.Load() == 0 || s.tlsOK.Load() == 0 {
+				t.Errorf("the shim refused %d requests and served %d over TLS: the %s SDK's tests of tokens and TLS did not run", s.refused.Load(), s.tlsOK.Load(), l.name)
+			}
 
 			commit(t, c, id)
 			shimtest.Want(t, c, map[string]string{

@@ -16,7 +16,18 @@
  *   const got = await txn.getMany(['accounts/alice', 'accounts/bob']);  // one round trip: Map key -> Buffer
  *   await txn.putMany({ 'accounts/alice': '60', 'accounts/bob': '40' });
  *   const res = await txn.call(process.env.B_URL, { order: 42 });  // B joins this transaction
+ *
+ * The middleware relays a function's calls to the shim and presents its own token, so a
+ * function behind it needs none. A program that reaches a shim run with --auth-file
+ * directly presents a token: the Txn option token or tokenFile, else the environment's
+ * AFT_SHIM_TOKEN, else the file that AFT_SHIM_TOKEN_FILE names; and checks an https://
+ * shim's certificate against the CA bundle of the option ca or AFT_SHIM_CA. A missing or
+ * unknown token throws an AftError with code 'unauthorized'.
  */
+
+const fs = require('node:fs');
+const http = require('node:http');
+const https = require('node:https');
 
 const TXN_HEADER = 'X-Aft-Txn-Id';
 const SHIM_HEADER = 'X-Aft-Shim';
@@ -43,14 +54,24 @@ function afterHeaders(answerHeaders) {
   return v ? { [AFTER_HEADER]: v } : {};
 }
 const HEX = '0123456789ABCDEF';
+
+// The environment variables that say how to reach a shim run with --auth-file or TLS, read
+// when a Txn is made for what its options do not say: the token to present (Authorization:
+// Bearer), a file that holds it (surrounding whitespace trimmed), and a PEM file of the CA
+// certificates that an https:// shim's certificate is checked against.
+const ENV_TOKEN = 'AFT_SHIM_TOKEN';
+const ENV_TOKEN_FILE = 'AFT_SHIM_TOKEN_FILE';
+const ENV_CA = 'AFT_SHIM_CA';
 /** The most ops one batch of the shim's API holds; getMany and putMany send more in several. */
 const MAX_BATCH_OPS = 1000;
 
 /**
  * An error of the shim, of a call, or a missing transaction. status is the HTTP status of
  * the shim's answer (null when there was no answer); code its stable snake_case code, such
- * as 'txn_not_found', 'committed' or 'fenced'; 'no_txn' when the function is not running
- * under the middleware, 'shim_unreachable' or 'call_failed' when no answer came.
+ * as 'txn_not_found', 'committed' or 'fenced'; 'unauthorized' when the shim wants a token
+ * that it was not given; 'no_txn' when the function is not running under the middleware;
+ * 'bad_token_file' or 'bad_ca' when a token file or CA bundle does not read;
+ * 'shim_unreachable' or 'call_failed' when no answer came.
  */
 class AftError extends Error {
   constructor(message, { status = null, code = null, cause } = {}) {
@@ -107,14 +128,83 @@ function body(data, headers) {
   return JSON.stringify(data);
 }
 
+/**
+ * The token to present and where it came from (for messages, never the token itself):
+ * token, else the file tokenFile, else ENV_TOKEN, else the file ENV_TOKEN_FILE names;
+ * { token: null, from: null } for none.
+ */
+function tokenOf(token, tokenFile) {
+  if (token) return { token, from: 'the token option' };
+  if (tokenFile) return { token: readToken(tokenFile), from: `token file ${tokenFile}` };
+  if (process.env[ENV_TOKEN]) return { token: process.env[ENV_TOKEN], from: ENV_TOKEN };
+  const path = process.env[ENV_TOKEN_FILE];
+  if (path) return { token: readToken(path), from: `token file ${path} (${ENV_TOKEN_FILE})` };
+  return { token: null, from: null };
+}
+
+/** The token in the file at path, without surrounding whitespace. */
+function readToken(path) {
+  let token;
+  try {
+    token = fs.readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new AftError(`read the token file ${path}: ${e.message}`, { code: 'bad_token_file' });
+  }
+  if (!token) throw new AftError(`the token file ${path} is empty`, { code: 'bad_token_file' });
+  return token;
+}
+
+// The connections to shims, kept alive for every Txn of the process: plain HTTP, and https
+// by CA bundle ('' for the system's). Node's http never sends a request twice.
+const httpAgent = new http.Agent({ keepAlive: true });
+const httpsAgents = new Map();
+
+/** The agent of https:// shims whose certificates the CA bundle at caFile signs (read once per process). */
+function httpsAgent(caFile) {
+  let agent = httpsAgents.get(caFile);
+  if (agent) return agent;
+  let ca;
+  if (caFile) {
+    try {
+      ca = fs.readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw new AftError(`read the CA bundle ${caFile}: ${e.message}`, { code: 'bad_ca' });
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new AftError(`the CA bundle ${caFile} holds no PEM certificate`, { code: 'bad_ca' });
+    }
+  }
+  agent = new https.Agent({ keepAlive: true, ca });
+  httpsAgents.set(caFile, agent);
+  return agent;
+}
+
+// The codes of Node's TLS errors that say the shim's certificate is signed by a CA it does
+// not trust.
+const UNTRUSTED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED']);
+
+// How each Txn reaches its shim: { auth, agent }, auth the Authorization header (null for
+// none). Kept off the Txn, so that neither util.inspect nor JSON.stringify of a Txn shows
+// the token, nor a request in flight through the agent.
+const reach = new WeakMap();
+
 /** The transaction of one function invocation, in the shim at shim. */
 class Txn {
   /**
+   * A program that reaches a shim run with --auth-file directly presents token, else the
+   * token in the file tokenFile, else AFT_SHIM_TOKEN, else the token in the file
+   * AFT_SHIM_TOKEN_FILE names; and checks an https:// shim's certificate against the CA
+   * bundle (a PEM file) ca, else AFT_SHIM_CA, else the system's. A function behind the
+   * middleware needs neither. Throws an AftError with code 'bad_token_file' or 'bad_ca'
+   * when the file does not read.
+   *
    * @param {string} id the transaction id
    * @param {string} shim the shim's base URL
-   * @param {{timeoutMs?: number}} [options] bound on each request (default 30 s)
+   * @param {{timeoutMs?: number, token?: string, tokenFile?: string, ca?: string}} [options]
+   *   timeoutMs bounds each request (default 30 s)
    */
-  constructor(id, shim, { timeoutMs = 30000 } = {}) {
+  constructor(id, shim, { timeoutMs = 30000, token, tokenFile, ca } = {}) {
     if (!id) throw new AftError('empty transaction id', { code: 'no_txn' });
     if (typeof shim !== 'string' || !/^https?:\/\/./.test(shim)) {
       throw new AftError(`shim URL ${JSON.stringify(shim)} is not an http(s) URL`, { code: 'bad_shim_url' });
@@ -124,13 +214,19 @@ class Txn {
     this.timeoutMs = timeoutMs;
     this._txnURL = `${shim.replace(/\/+$/, '')}/v1/txns/${escapeKey(id)}`;
     this._base = `${this._txnURL}/keys/`;
+    const t = tokenOf(token, tokenFile);
+    this._tokenFrom = t.from;
+    reach.set(this, {
+      auth: t.token ? `Bearer ${t.token}` : null,
+      agent: shim.startsWith('https://') ? httpsAgent(ca || process.env[ENV_CA] || '') : httpAgent,
+    });
   }
 
   /**
    * The transaction named by the X-Aft-Txn-Id and X-Aft-Shim headers of a request: http's
    * req.headers (lower case), a plain object in any case, a fetch Headers or a Map. Throws
    * an AftError with code 'no_txn' when a header is missing: the function is not running
-   * under the aft middleware.
+   * under the aft middleware. options are the constructor's.
    */
   static fromHeaders(headers, options) {
     const id = header(headers, TXN_HEADER);
@@ -235,30 +331,56 @@ class Txn {
 
   /** One request to the shim: the answer's body as a Buffer, or an AftError naming what. */
   async _request(method, url, bytes, contentType, what) {
+    const headers = {};
+    if (bytes) Object.assign(headers, { 'Content-Type': contentType, 'Content-Length': bytes.length });
+    const { auth, agent } = reach.get(this);
+    if (auth) headers.Authorization = auth;
     let res;
-    let raw;
     try {
-      res = await fetch(url, {
-        method,
-        body: bytes,
-        headers: bytes ? { 'Content-Type': contentType } : {},
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      raw = Buffer.from(await res.arrayBuffer());
+      res = await send(url, { method, headers, body: bytes, agent, timeoutMs: this.timeoutMs });
     } catch (e) {
-      throw new AftError(`shim ${this.shim} unreachable: ${reason(e)}`, { code: 'shim_unreachable', cause: e });
+      const hint = UNTRUSTED.has(e && e.code) ? ` (set ${ENV_CA} to the file of the CA that signed the shim's certificate)` : '';
+      throw new AftError(`shim ${this.shim} unreachable: ${reason(e)}${hint}`, { code: 'shim_unreachable', cause: e });
     }
-    if (res.ok) return raw;
+    const { status, body: raw } = res;
+    if (status >= 200 && status < 300) return raw;
     let message = raw.toString('utf8');
-    let code = `http_${res.status}`;
+    let code = `http_${status}`;
     try {
       const j = JSON.parse(message);
       if (j && typeof j.code === 'string') ({ error: message, code } = j);
     } catch {
       // not the JSON error shape: keep the raw body
     }
-    throw new AftError(`${what}: ${message}`, { status: res.status, code });
+    if (status === 401) {
+      code = 'unauthorized';
+      message += this._tokenFrom === null
+        ? ` (the shim wants a token: set ${ENV_TOKEN} or ${ENV_TOKEN_FILE}, or pass the token option)`
+        : ` (the shim does not know the token of ${this._tokenFrom}: set ${ENV_TOKEN} or ${ENV_TOKEN_FILE} to one of its tokens)`;
+    }
+    throw new AftError(`${what}: ${message}`, { status, code });
   }
+}
+
+/**
+ * Send one request with node's http or https (which, unlike fetch, take a CA bundle) through
+ * agent, bounded by timeoutMs: its status and whole body, or the error of the request.
+ */
+function send(url, { method, headers, body: bytes, agent, timeoutMs }) {
+  const mod = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method, headers, agent, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+      res.on('close', () => {
+        if (!res.complete) reject(new Error('the connection closed before the whole answer came'));
+      });
+    });
+    req.on('error', reject);
+    req.end(bytes);
+  });
 }
 
 /** The bytes of a value: a Buffer, Uint8Array, or a string sent as UTF-8. */
@@ -286,4 +408,7 @@ function reason(e) {
   return e && e.cause && e.cause.message ? e.cause.message : (e && e.message) || String(e);
 }
 
-module.exports = { Txn, AftError, escapeKey, afterHeaders, TXN_HEADER, SHIM_HEADER, VERSION_HEADER, AFTER_HEADER, MAX_BATCH_OPS };
+module.exports = {
+  Txn, AftError, escapeKey, afterHeaders, TXN_HEADER, SHIM_HEADER, VERSION_HEADER, AFTER_HEADER, MAX_BATCH_OPS,
+  ENV_TOKEN, ENV_TOKEN_FILE, ENV_CA,
+};

@@ -5,18 +5,52 @@
 // running transaction) are set, as the Go test sdk/lang_test.go does; it then commits the
 // transaction and checks the writes. AFT_TEST_PREFIX prefixes the keys written;
 // AFT_TEST_SEED is the value that prefix+"seed" holds before the transaction, when set.
+// When the shim wants a token, AFT_SHIM_TOKEN holds it; AFT_TEST_TLS_SHIM is then the same
+// shim over HTTPS, with a certificate of the CA in the file AFT_TEST_CA.
 
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
+const os = require('node:os');
 const path = require('node:path');
-const { Txn, AftError, escapeKey, afterHeaders } = require('./aft');
+const util = require('node:util');
+const { Txn, AftError, escapeKey, afterHeaders, ENV_TOKEN, ENV_TOKEN_FILE, ENV_CA } = require('./aft');
 
 const SHIM = process.env.AFT_TEST_SHIM;
 const TXN = process.env.AFT_TEST_TXN;
 const PREFIX = process.env.AFT_TEST_PREFIX || 'node/';
 const SEED = process.env.AFT_TEST_SEED;
+const TLS_SHIM = process.env.AFT_TEST_TLS_SHIM;
+const CA = process.env.AFT_TEST_CA;
+const TOKEN = process.env[ENV_TOKEN];
+
+/**
+ * Run fn with AFT_SHIM_TOKEN, AFT_SHIM_TOKEN_FILE and AFT_SHIM_CA as env has them (unset
+ * when absent), restored after.
+ */
+async function withShimEnv(env, fn) {
+  const keys = [ENV_TOKEN, ENV_TOKEN_FILE, ENV_CA];
+  const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+  for (const k of keys) delete process.env[k];
+  Object.assign(process.env, env);
+  try {
+    return await fn();
+  } finally {
+    for (const k of keys) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
+/** The path of a new file holding content. */
+function tokenFile(content) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-token-'));
+  const p = path.join(dir, 'token');
+  fs.writeFileSync(p, content);
+  return p;
+}
 
 describe('afterHeaders', () => {
   test('the version sent back', () => {
@@ -131,6 +165,78 @@ describe('call', () => {
   });
 });
 
+describe('token', () => {
+  // A shim that answers a read with the Authorization header it got, and 401 as a shim run
+  // with --auth-file does to a request with no token or one holding "wrong".
+  let server;
+  let shim;
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const auth = req.headers.authorization;
+      if (auth && !auth.includes('wrong')) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+        res.end(auth);
+        return;
+      }
+      res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer' });
+      res.end(JSON.stringify({ error: 'missing or unknown token', code: 'unauthorized' }));
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    shim = `http://127.0.0.1:${server.address().port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  test('precedence', async () => {
+    for (const [name, options, env, want] of [
+      ['option before all', { token: 'a' }, { [ENV_TOKEN]: 'b' }, 'a'],
+      ['file option before the environment', { tokenFile: tokenFile(' c\n') }, { [ENV_TOKEN]: 'b' }, 'c'],
+      ['AFT_SHIM_TOKEN before AFT_SHIM_TOKEN_FILE', {}, { [ENV_TOKEN]: 'b', [ENV_TOKEN_FILE]: '/nonexistent' }, 'b'],
+      ['AFT_SHIM_TOKEN_FILE, trimmed', {}, { [ENV_TOKEN_FILE]: tokenFile('\n\td \n') }, 'd'],
+    ]) {
+      const got = await withShimEnv(env, () => new Txn('t-1', shim, options).get('k'));
+      assert.equal(got.toString(), `Bearer ${want}`, name);
+    }
+  });
+  test('no token', async () => {
+    await withShimEnv({}, () => assert.rejects(new Txn('t-1', shim).get('k'), (e) => e instanceof AftError &&
+      e.status === 401 && e.code === 'unauthorized' && e.message.includes('the shim wants a token: set AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE')));
+  });
+  test('the token is never shown', async () => {
+    await withShimEnv({}, async () => {
+      const txn = new Txn('t-1', shim, { token: 'wrong-secret' });
+      const e = await txn.get('k').catch((err) => err);
+      assert.ok(e instanceof AftError && e.code === 'unauthorized' && e.message.includes('does not know the token of the token option'), e);
+      for (const text of [e.message, e.stack, util.inspect(e), util.inspect(txn, { depth: 10 }), JSON.stringify(txn)]) {
+        assert.ok(!text.includes('secret'), text);
+      }
+    });
+  });
+  test('bad files', async () => {
+    await withShimEnv({}, () => {
+      for (const [options, code] of [
+        [{ tokenFile: '/nonexistent/token' }, 'bad_token_file'],
+        [{ tokenFile: tokenFile(' \n') }, 'bad_token_file'],
+        [{ ca: '/nonexistent/ca.pem' }, 'bad_ca'],
+        [{ ca: tokenFile('not a certificate') }, 'bad_ca'],
+      ]) {
+        assert.throws(() => new Txn('t-1', 'https://shim:7654', options), (e) => e instanceof AftError && e.code === code, JSON.stringify(options));
+      }
+      new Txn('t-1', 'http://shim:7654', { ca: '/nonexistent/ca.pem' }); // a CA is for https only
+    });
+  });
+  test('call sends no token', async () => {
+    const echo = http.createServer((req, res) => res.end(JSON.stringify({ auth: req.headers.authorization || null })));
+    await new Promise((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await new Txn('t-1', shim, { token: 'secret' }).call(`http://127.0.0.1:${echo.address().port}/fn`, 'x');
+      assert.deepEqual(await res.json(), { auth: null });
+    } finally {
+      echo.closeAllConnections();
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  });
+});
+
 describe('against a shim', { skip: !(SHIM && TXN) && 'set AFT_TEST_SHIM and AFT_TEST_TXN to test against a shim' }, () => {
   const txn = () => Txn.fromHeaders({ 'x-aft-txn-id': TXN, 'x-aft-shim': SHIM });
 
@@ -175,4 +281,25 @@ describe('against a shim', { skip: !(SHIM && TXN) && 'set AFT_TEST_SHIM and AFT_
       (e) => e instanceof AftError && e.status === 404 && e.code === 'txn_not_found' && e.message.includes('404 txn_not_found'));
     await assert.rejects(txn().put('', 'x'), (e) => e instanceof AftError && e.status === 400 && e.code === 'bad_key');
   });
+});
+
+describe('a shim that wants a token, over HTTP and HTTPS', {
+  skip: !(SHIM && TXN && TLS_SHIM && CA && TOKEN) && 'set AFT_TEST_TLS_SHIM, AFT_TEST_CA and AFT_SHIM_TOKEN too to test a shim\'s token and TLS',
+}, () => {
+  const readSeed = async (shim, options) => {
+    const got = await new Txn(TXN, shim, options).get(PREFIX + 'seed');
+    if (SEED !== undefined) assert.deepEqual(got, Buffer.from(SEED));
+  };
+  test('token from the environment', () => withShimEnv({ [ENV_TOKEN]: TOKEN }, () => readSeed(SHIM)));
+  test('no token', () => withShimEnv({}, () => assert.rejects(readSeed(SHIM), (e) => e instanceof AftError &&
+    e.status === 401 && e.code === 'unauthorized' && e.message.includes('set AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE'))));
+  test('unknown token', () => withShimEnv({ [ENV_TOKEN]: `wrong-${TOKEN}` }, () => assert.rejects(readSeed(SHIM), (e) =>
+    e instanceof AftError && e.code === 'unauthorized' && e.message.includes('does not know the token of AFT_SHIM_TOKEN') &&
+    !e.message.includes(TOKEN))));
+  test('https with a CA', async () => {
+    await withShimEnv({ [ENV_TOKEN]: TOKEN, [ENV_CA]: CA }, () => readSeed(TLS_SHIM));
+    await withShimEnv({ [ENV_TOKEN_FILE]: tokenFile(`${TOKEN}\n`) }, () => readSeed(TLS_SHIM, { ca: CA }));
+  });
+  test('https without a CA', () => withShimEnv({ [ENV_TOKEN]: TOKEN }, () => assert.rejects(readSeed(TLS_SHIM), (e) =>
+    e instanceof AftError && e.code === 'shim_unreachable' && e.message.includes('set AFT_SHIM_CA to the file of the CA'))));
 });
