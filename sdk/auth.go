@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 )
 
@@ -29,7 +30,7 @@ const (
 // ErrUnauthorized matches the answer 401 unauthorized of a shim run with --auth-file: the
 // Txn presented no token, or one the shim does not know. The error says where the token
 // came from, never the token.
-var ErrUnauthorized = &client.Error{Code: "unauthorized"}
+var ErrUnauthorized = &client.Error{Code: api.CodeUnauthorized}
 
 // access is how a Txn reaches its shim, as its options say; New fills in the rest from the
 // environment (shimAccess).

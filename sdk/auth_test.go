@@ -1,11 +1,8 @@
 package sdk_test
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log"
@@ -17,18 +14,20 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/internal/certfile/certfiletest"
 	"github.com/aft-shim/aft/sdk"
+	"github.com/aft-shim/aft/shim/auth"
+	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
 )
 
-// authShim is a shim in this process that wants a token as `aft serve --auth-file` does
-// (http-api.md, "Callers and tenants"), served over plain HTTP and over HTTPS with a
-// certificate of a CA made for the test.
+// authShim is a shim in this process that wants a token, as `aft serve --auth-file` makes
+// it (http-api.md, "Callers and tenants"): its server checks tokens against an auth file's
+// table of one tenant. It is served over plain HTTP and over HTTPS with a certificate of a
+// CA made for the test.
 type authShim struct {
 	url    string         // http://
 	tlsURL string         // https://, the same shim
@@ -43,8 +42,17 @@ type authShim struct {
 // startAuthShim starts an authShim, stopped when t ends.
 func startAuthShim(t *testing.T) *authShim {
 	t.Helper()
-	s := &authShim{token: randomToken(t)}
-	h := s.requireToken(shimtest.Open(t, mem.New(), txn.Config{}).Handler())
+	s := &authShim{token: auth.NewToken()}
+	srv, ok := shimtest.Open(t, mem.New(), txn.Config{}).Handler().(*server.Server)
+	if !ok {
+		t.Fatal("the shim's handler is not a *server.Server: give it its auth table another way")
+	}
+	table, err := auth.Parse(strings.NewReader(auth.Line("sdk", s.token) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Auth = table
+	h := s.count(srv)
 
 	plain := httptest.NewServer(h)
 	t.Cleanup(plain.Close)
@@ -69,37 +77,32 @@ func startAuthShim(t *testing.T) *authShim {
 	return s
 }
 
-// requireToken answers every request but /healthz, /readyz and /metrics that does not
-// present the token with the spec's 401, and passes the others to next.
-func (s *authShim) requireToken(next http.Handler) http.Handler {
-	want := []byte("Bearer " + s.token)
+// count counts the answers of next: the 401s, and the others over TLS.
+func (s *authShim) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
-		default:
-			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-				s.refused.Add(1)
-				w.Header().Set("WWW-Authenticate", "Bearer")
-				api.WriteError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown token")
-				return
-			}
-			if r.TLS != nil {
-				s.tlsOK.Add(1)
-			}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		switch {
+		case sw.code == http.StatusUnauthorized:
+			s.refused.Add(1)
+		case r.TLS != nil:
+			s.tlsOK.Add(1)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 
-// randomToken returns a token such as `aft token new` prints.
-func randomToken(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
+// statusWriter remembers the status written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
 }
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writeFile writes s to a new file in t's temporary folder and returns its path.
 func writeFile(t *testing.T, name, s string) string {
@@ -118,7 +121,7 @@ func TestAuth(t *testing.T) {
 	s := startAuthShim(t)
 	shimtest.Seed(t, s.admin, "k", "v")
 	id, _ := begin(t, s.admin, s.url)
-	wrong := randomToken(t)
+	wrong := auth.NewToken()
 	tokenFile := writeFile(t, "token", "\n  "+s.token+" \n")
 
 	for _, tc := range []struct {
@@ -136,7 +139,7 @@ func TestAuth(t *testing.T) {
 		{name: "WithToken before the environment", env: map[string]string{sdk.EnvToken: wrong}, opts: []sdk.Option{sdk.WithToken(s.token)}},
 		{name: "WithTokenFile before the environment", env: map[string]string{sdk.EnvToken: wrong}, opts: []sdk.Option{sdk.WithTokenFile(tokenFile)}},
 		{name: "AFT_SHIM_TOKEN before AFT_SHIM_TOKEN_FILE", env: map[string]string{sdk.EnvToken: s.token, sdk.EnvTokenFile: "/nonexistent"}},
-		{name: "no token", wantErr: "401 unauthorized: missing or unknown token (the shim wants a token: set AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE", unauthorized: true},
+		{name: "no token", wantErr: "(the shim wants a token: set AFT_SHIM_TOKEN or AFT_SHIM_TOKEN_FILE, or use sdk.WithToken)", unauthorized: true},
 		{name: "unknown token", env: map[string]string{sdk.EnvToken: wrong},
 			wantErr: "does not know the token of AFT_SHIM_TOKEN", unauthorized: true},
 		{name: "empty token file", env: map[string]string{sdk.EnvTokenFile: writeFile(t, "empty", " \n")}, newErr: "is empty"},
@@ -179,6 +182,9 @@ func TestAuth(t *testing.T) {
 			for _, err := range []error{err, manyErr} {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || errors.Is(err, sdk.ErrUnauthorized) != tc.unauthorized {
 					t.Errorf("err = %v, want one saying %q (unauthorized: %v)", err, tc.wantErr, tc.unauthorized)
+				}
+				if tc.unauthorized && !strings.Contains(err.Error(), "shim answered 401 unauthorized") {
+					t.Errorf("err = %v, want the shim's 401", err)
 				}
 				if err != nil && (strings.Contains(err.Error(), s.token) || strings.Contains(err.Error(), wrong)) {
 					t.Errorf("the error shows a token: %v", err)
