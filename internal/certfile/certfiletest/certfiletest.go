@@ -53,9 +53,10 @@ func (ca *CA) WriteBundle(t testing.TB, path string) {
 	write(t, path, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 }
 
-// Issue writes a server certificate for 127.0.0.1, ::1 and localhost with serial to
-// certPath and its key to keyPath: the key first, then the certificate, each replaced whole
-// (as a Kubernetes Secret's files are).
+// Issue writes a certificate for 127.0.0.1, ::1 and localhost with serial to certPath and
+// its key to keyPath: the key first, then the certificate, each replaced whole (as a
+// Kubernetes Secret's files are). It serves, and it is a client certificate too (a node's to
+// its peers, a caller's to a shim run with --tls-client-ca).
 func (ca *CA) Issue(t testing.TB, serial int64, certPath, keyPath string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -65,7 +66,7 @@ func (ca *CA) Issue(t testing.TB, serial int64, certPath, keyPath string) {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "aft test server"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, DNSNames: []string{"localhost"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
