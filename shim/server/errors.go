@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/txn"
@@ -32,11 +33,19 @@ var codes = []struct {
 	{errBadBody, http.StatusBadRequest, api.CodeBadBody},
 }
 
-// fail answers err.
+// DefaultBusyDelay is Server.BusyDelay's default.
+const DefaultBusyDelay = 100 * time.Millisecond
+
+// fail answers err. A tenant at its own limit (429) gets its answer after BusyDelay: a
+// tenant that ignores Retry-After and asks again at once would otherwise spend the node's
+// CPU on refusals, which the other tenants need.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	status, code := s.classify(err)
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
+	}
+	if status == http.StatusTooManyRequests && s.BusyDelay > 0 {
+		time.Sleep(s.BusyDelay)
 	}
 	api.WriteError(w, status, code, err.Error())
 }

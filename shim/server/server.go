@@ -33,6 +33,9 @@ type Server struct {
 	// the probes and /metrics, and makes the token's tenant the namespace of the request
 	// (http-api.md, "Callers and tenants"); nil serves everyone as the default tenant.
 	Auth Authenticator
+	// BusyDelay holds each 429 tenant_busy answer this long (see fail); New sets
+	// DefaultBusyDelay, 0 answers at once.
+	BusyDelay time.Duration
 	// ClientCerts requires a verified client certificate (tls.VerifyClientCertIfGiven
 	// verifies what is given) on the same requests as Auth, so that probes and metrics
 	// scrapers need none.
@@ -68,6 +71,7 @@ func New(m *txn.Manager, reg *prometheus.Registry, log *slog.Logger) *Server {
 	s := &Server{
 		BodyTimeout: DefaultBodyTimeout,
 		BodyMinRate: DefaultBodyMinRate,
+		BusyDelay:   DefaultBusyDelay,
 		m:           m,
 		log:         log,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "http_requests_total",
