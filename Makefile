@@ -60,6 +60,8 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzBase64$$' -fuzztime=$(FUZZ_CODEC) ./api/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseLogKey$$' -fuzztime=$(FUZZ_CODEC) ./shim/record/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZ_CODEC) ./shim/peer/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZ_CODEC) ./shim/auth/
+	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZ_CODEC) ./shim/auth/
 
 fuzz: FUZZTIME = 5m
 fuzz:

@@ -2,12 +2,19 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"math/rand"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/auth"
+	"github.com/aft-shim/aft/shim/server"
 	"github.com/aft-shim/aft/shim/shimtest"
 	"github.com/aft-shim/aft/shim/store/bolt"
 	"github.com/aft-shim/aft/shim/txn"
@@ -27,9 +34,50 @@ func BenchmarkPaperShape(b *testing.B) {
 		ts, _ := shimtest.StartStore(b, openBolt(b), txn.Config{})
 		runParallel(b, AftBatchTxn(client.New(ts.URL)))
 	})
+	// The cost of the callers' protection (http-api.md, "Callers and tenants"): bearer
+	// tokens checked against an auth file of 100 tenants, TLS, both.
+	for _, v := range []struct {
+		name      string
+		auth, tls bool
+	}{{"aft-http-auth", true, false}, {"aft-https", false, true}, {"aft-https-auth", true, true}} {
+		b.Run(v.name, func(b *testing.B) {
+			runParallel(b, AftTxn(protectedShim(b, v.auth, v.tls)))
+		})
+	}
 	b.Run("store-direct", func(b *testing.B) {
 		runParallel(b, DirectTxn(openBolt(b)))
 	})
+}
+
+// protectedShim serves a shim on the embedded store with an auth file of 100 tenants
+// (withAuth) and over TLS (withTLS), and returns a client of it with one tenant's token.
+func protectedShim(b *testing.B, withAuth, withTLS bool) *client.Client {
+	s := shimtest.Open(b, openBolt(b), txn.Config{})
+	var opts []client.Option
+	if withAuth {
+		var file strings.Builder
+		token := ""
+		for i := range 100 {
+			token = auth.NewToken()
+			file.WriteString(auth.Line(fmt.Sprintf("tenant-%d", i), token) + "\n")
+		}
+		tab, err := auth.Parse(strings.NewReader(file.String()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Handler().(*server.Server).Auth = tab
+		opts = append(opts, client.WithToken(token))
+	}
+	if !withTLS {
+		ts := httptest.NewServer(s.Handler())
+		b.Cleanup(ts.Close)
+		return client.New(ts.URL, opts...)
+	}
+	ts := httptest.NewTLSServer(s.Handler())
+	b.Cleanup(ts.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(ts.Certificate())
+	return client.New(ts.URL, append(opts, client.WithTLS(&tls.Config{RootCAs: roots}))...)
 }
 
 func openBolt(b *testing.B) *bolt.Store {

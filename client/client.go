@@ -65,9 +65,7 @@ func New(baseURL string, opts ...Option) *Client {
 	if c.hc == nil {
 		t := &Transport{}
 		if c.tls != nil {
-			ht := http.DefaultTransport.(*http.Transport).Clone()
-			ht.TLSClientConfig = c.tls
-			t.Fallback = NoResend(ht)
+			t.Fallback = NoResend(HTTPSTransport(c.tls))
 		}
 		c.hc = &http.Client{Transport: t}
 	}

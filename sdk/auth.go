@@ -125,9 +125,7 @@ func caClient(path string) (*http.Client, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("the CA bundle %s holds no PEM certificate", path)
 	}
-	ht := http.DefaultTransport.(*http.Transport).Clone()
-	ht.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	ht.MaxIdleConnsPerHost = 64
+	ht := client.HTTPSTransport(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	hc := &http.Client{Transport: client.NoResend(ht), Timeout: defaultHTTP.Timeout}
 	got, _ := caClients.LoadOrStore(path, hc)
 	return got.(*http.Client), nil
