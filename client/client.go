@@ -22,7 +22,7 @@ import (
 type Client struct {
 	base  string
 	hc    *http.Client
-	auth  string      // the Authorization header of every request, "" for none
+	token TokenSource // WithToken, WithTokenSource: presented on every request; nil for none
 	tls   *tls.Config // WithTLS
 	nodes []*node     // with WithNodes: every node, base first (nodes.go)
 	bal   balance
@@ -40,13 +40,27 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // shim run with --auth-file requires (http-api.md, "Callers and tenants"). An empty token
 // sends none.
 func WithToken(token string) Option {
-	return func(c *Client) {
-		c.auth = ""
-		if token != "" {
-			c.auth = "Bearer " + token
-		}
+	if token == "" {
+		return WithTokenSource(nil)
 	}
+	return WithTokenSource(staticToken(token))
 }
+
+// TokenSource gives the token a client presents. Token is called for every request, so a
+// source may follow a token that changes (FileToken); an empty token presents none.
+type TokenSource interface {
+	Token() string
+}
+
+// WithTokenSource makes the client present the token of src (Authorization: Bearer) on
+// every request; nil presents none. Credentials.Options gives a FileToken.
+func WithTokenSource(src TokenSource) Option {
+	return func(c *Client) { c.token = src }
+}
+
+type staticToken string
+
+func (t staticToken) Token() string { return string(t) }
 
 // WithTLS makes the client reach https:// shims with cfg (a CA bundle of its own, a client
 // certificate), through an http.Transport that never resends (NoResend). It is ignored
@@ -277,10 +291,39 @@ func (c *Client) send(ctx context.Context, method, url string, h http.Header, bo
 	for k, vs := range h {
 		req.Header[k] = vs
 	}
-	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth)
-	}
+	c.authorize(req.Header)
 	return c.hc.Do(req)
+}
+
+// authorize sets the Authorization header of h to the client's token, when it has one.
+func (c *Client) authorize(h http.Header) {
+	if c.token == nil {
+		return
+	}
+	if t := c.token.Token(); t != "" {
+		h.Set("Authorization", "Bearer "+t)
+	}
+}
+
+// RoundTripper returns an http.RoundTripper that sends a request as the client sends its
+// own: through the client's transport (its TLS configuration), at most once (NoResend),
+// with the client's token as the Authorization header in place of any the request has.
+// The request's URL is used as it is. The middleware's relay passes a function's calls on
+// to the shim through it, so that the function never holds the token. An http.Client
+// given with WithHTTPClient lends its Transport only: its Timeout does not apply.
+func (c *Client) RoundTripper() http.RoundTripper { return relayTransport{c} }
+
+type relayTransport struct{ c *Client }
+
+func (t relayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := *req // a RoundTripper must not change the request it is given
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	out.Header.Del("Authorization")
+	t.c.authorize(out.Header)
+	return t.c.hc.Transport.RoundTrip(&out)
 }
 
 func keyPath(id, key string) string { return "/v1/txns/" + escape(id) + "/keys/" + escape(key) }
