@@ -47,4 +47,5 @@ const (
 	CodeUpstreamUnreachable  = "upstream_unreachable"   // 502: the hop to the function (or its provider) found no answer; retried
 	CodeBadFunctionOptions   = "bad_function_options"   // 500: the OpenFaaS plugin: a function's annotations make invalid options
 	CodeProviderUnavailable  = "provider_unavailable"   // 502: the OpenFaaS plugin: the provider cannot tell a function's settings, so it does not run
+	CodeRelayRefused         = "relay_refused"          // 403: the middleware's relay: a call that is not a function's (begin, commit, abort, listings), which it does not pass on
 )

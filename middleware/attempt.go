@@ -54,18 +54,21 @@ func (c *call) launch(n int, id string) *attempt {
 	req.TransferEncoding = nil
 	req.Header.Del("Content-Length")
 	req.Header.Set(api.HeaderTxnID, id)
-	req.Header.Set(api.HeaderShim, c.m.shim.NodeOf(id))
+	req.Header.Set(api.HeaderShim, c.m.shimURL(id))
 	req.Header.Set(api.HeaderAttempt, strconv.Itoa(n))
 	a := &attempt{c: c, n: n, id: id, rec: &recorder{header: http.Header{}, limit: c.opt.MaxResponseBytes},
 		start: time.Now(), cancel: cancel, done: make(chan struct{})}
 	c.m.wg.Add(1)
-	go a.run(req)
+	go a.run(req, c.m.hold(id))
 	return a
 }
 
-func (a *attempt) run(req *http.Request) {
+// run runs the function; release ends the relay's hold of the transaction once the
+// function returned, before the attempt is committed or aborted.
+func (a *attempt) run(req *http.Request, release func()) {
 	defer a.c.m.wg.Done()
 	defer func() {
+		release()
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				a.broken = errors.New("the connection to the function broke")

@@ -173,7 +173,15 @@ type Config struct {
 	// use another node, and each attempt's X-Aft-Shim names its own node.
 	ShimNodes []string
 	// Client talks to the shim; nil means client.New(ShimURL, client.WithNodes(ShimNodes...)).
+	// Its credentials (client.Credentials) are the middleware's own: with RelayURL, the
+	// functions never see them.
 	Client *client.Client
+	// RelayURL, when not empty, is the base URL at which the functions reach the Group's
+	// relay (Group.Relay), which the caller serves there: X-Aft-Shim names it instead of the
+	// shim's node, and the relay passes the function's calls of its running transaction on
+	// to the node with Client's token and TLS, so that the function never holds them
+	// (relay.go). Empty: X-Aft-Shim names the node, and the function calls it directly.
+	RelayURL string
 	// MaxZombies bounds the attempts that timed out and still run, to be committed should
 	// they succeed (default DefaultMaxZombies). Past the bound a timed-out attempt is
 	// cancelled and aborted instead. A negative value allows none.
@@ -197,6 +205,11 @@ func (c *Config) validate() error {
 	for _, n := range c.ShimNodes {
 		if u, err := url.Parse(n); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("shim node URL %q: want http(s)://host:port", n))
+		}
+	}
+	if c.RelayURL != "" {
+		if u, err := url.Parse(c.RelayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("relay URL %q: want http(s)://host:port", c.RelayURL))
 		}
 	}
 	if c.Client == nil {

@@ -97,6 +97,21 @@
 // begin, no commit, no retry, no buffering. Transaction ids are 128-bit random: knowing one
 // is what joins it.
 //
+// # The relay
+//
+// A shim run with --auth-file wants a token on every call. The function must not hold
+// it: it would show in its logs, in the headers it sends on, and in what it answers (a
+// result stored with a commit is replayed to every duplicate). With Config.RelayURL, the
+// middleware runs a relay (Group.Relay) and X-Aft-Shim names it: the relay passes the
+// function's calls on to the node holding the transaction with the middleware's token and
+// TLS. It passes on only calls of transactions whose attempts run in this Group right now
+// (and of those that nested calls joined, while they run: a running attempt's id is the
+// capability; another id is answered 404 txn_not_found), and of those only the
+// function's operations: status, read, write, delete, batch. Begin, commit and abort are
+// the middleware's (403 relay_refused). Like every hop that carries a transaction it
+// sends each call once. Without RelayURL, X-Aft-Shim names the shim's node, as it always
+// did.
+//
 // # Metrics
 //
 // In the registry given to New, labelled by function: aft_middleware_invocations_total

@@ -24,6 +24,7 @@ var (
 	errFunctionFailed  = errors.New("function failed")
 	errResponseLarge   = errors.New("response too large")
 	errCallerGone      = errors.New("caller gone")
+	// errRelayRefused is in relay.go.
 )
 
 var codes = []struct {
@@ -44,6 +45,7 @@ var codes = []struct {
 	{errAttemptTimeout, http.StatusGatewayTimeout, api.CodeAttemptTimeout},
 	{errResponseLarge, http.StatusBadGateway, api.CodeResponseTooLarge},
 	{errFunctionFailed, http.StatusBadGateway, api.CodeFunctionFailed},
+	{errRelayRefused, http.StatusForbidden, api.CodeRelayRefused},
 }
 
 // classify returns the status and code that answer err.

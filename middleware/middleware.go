@@ -40,6 +40,7 @@ type Group struct {
 	metrics *metrics
 	flights flights
 	zombies chan struct{} // one token per zombie running
+	relay   *relay        // with Config.RelayURL: what X-Aft-Shim names (relay.go)
 	wg      sync.WaitGroup
 }
 
@@ -62,7 +63,11 @@ func NewGroup(cfg Config, reg prometheus.Registerer) (*Group, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Group{cfg: cfg, shim: cfg.Client, metrics: newMetrics(reg), zombies: make(chan struct{}, cfg.MaxZombies)}, nil
+	g := &Group{cfg: cfg, shim: cfg.Client, metrics: newMetrics(reg), zombies: make(chan struct{}, cfg.MaxZombies)}
+	if cfg.RelayURL != "" {
+		g.relay = newRelay(cfg.Client, cfg.RelayURL, cfg.Log)
+	}
+	return g, nil
 }
 
 // Handler returns the middleware of one function in front of next, with o: each zero
@@ -144,7 +149,9 @@ func (m *Middleware) nested(w http.ResponseWriter, r *http.Request, opt Options)
 		return
 	}
 	m.metrics.invocations.WithLabelValues(opt.Function, "nested").Inc()
-	r.Header.Set(api.HeaderShim, m.shim.NodeOf(r.Header.Get(api.HeaderTxnID))) // the node where it was found running
+	id := r.Header.Get(api.HeaderTxnID)
+	defer m.hold(id)()                          // the relay passes the callee's calls on while it runs
+	r.Header.Set(api.HeaderShim, m.shimURL(id)) // the relay, or the node where it was found running
 	m.next.ServeHTTP(w, r)
 }
 

@@ -723,6 +723,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad policy", func(c *Config) { c.OnRunning = "maybe" }, true},
 		{"negative size", func(c *Config) { c.MaxRequestBytes = -1 }, true},
 		{"negative shim timeout", func(c *Config) { c.ShimTimeout = -1 }, true},
+		{"relay", func(c *Config) { c.RelayURL = "http://127.0.0.1:9000" }, false},
+		{"relay not http", func(c *Config) { c.RelayURL = "127.0.0.1:9000" }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok

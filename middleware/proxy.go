@@ -25,6 +25,10 @@ type Proxy struct {
 	// Admin serves GET /metrics (the middleware's metrics, Go's and the process's) and
 	// GET /healthz ({"status":"ok"}).
 	Admin http.Handler
+	// Relay serves the relay (Group.Relay) where Config.RelayURL says, an address of its
+	// own that the function reaches (for a function in the same pod, a loopback one); nil
+	// without RelayURL. Handler does not serve it: the callers have no business there.
+	Relay http.Handler
 }
 
 // ProxyConfig configures a Proxy.
@@ -55,7 +59,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	})
-	p := &Proxy{mw: mw, Handler: mw, Admin: admin}
+	p := &Proxy{mw: mw, Handler: mw, Admin: admin, Relay: mw.Relay()}
 	if cfg.SameAddressAdmin {
 		p.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if (r.URL.Path == "/metrics" || r.URL.Path == "/healthz") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
