@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/bench/mode"
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/backend"
 )
 
@@ -26,20 +27,23 @@ type Config struct {
 	// Options are the shape, the clients and the bound of each run; ProgressEvery is the
 	// interval of the progress lines of a single run (Progress is set by the run).
 	Options
-	Shim       string          // base URL of a running shim; "" starts one in process
-	ShimNodes  []string        // more nodes of that shim on the same store: transactions spread over all
-	Direct     bool            // a single run also runs the comparison
-	Batches    bool            // a single run also runs aft in batches (AftBatchTxn)
-	Rounds     int             // a single run runs its modes this many times, interleaved, and gives median ratios
-	NoSync     bool            // in-process stores skip fsync
-	DataDir    string          // where in-process stores live; "" is a temporary directory, removed after
-	RSSAt      string          // comma-separated counts at which a single run prints resident memory
-	MemProfile string          // a single run writes a heap profile of the in-process shim here
-	CPUProfile string          // a single run writes a CPU profile of each of its runs: CPUProfile.MODE
-	Stores     []string        // --store URLs ("" or none: a fresh embedded store); several need Out
-	Baseline   string          // BaselineStore or BaselineDynamoDBTxn (single runs)
-	Latencies  []time.Duration // injected store latencies; several need Out (default with Out: 5ms)
-	Jitter     time.Duration   // plus a uniform random extra up to this
+	Shim      string   // base URL of a running shim; "" starts one in process
+	ShimNodes []string // more nodes of that shim on the same store: transactions spread over all
+	// ShimOptions configure the clients of a single run's shim: the credentials that a
+	// Shim run with --auth-file or TLS wants (client.Credentials). Not with Out.
+	ShimOptions []client.Option
+	Direct      bool            // a single run also runs the comparison
+	Batches     bool            // a single run also runs aft in batches (AftBatchTxn)
+	Rounds      int             // a single run runs its modes this many times, interleaved, and gives median ratios
+	NoSync      bool            // in-process stores skip fsync
+	DataDir     string          // where in-process stores live; "" is a temporary directory, removed after
+	RSSAt       string          // comma-separated counts at which a single run prints resident memory
+	MemProfile  string          // a single run writes a heap profile of the in-process shim here
+	CPUProfile  string          // a single run writes a CPU profile of each of its runs: CPUProfile.MODE
+	Stores      []string        // --store URLs ("" or none: a fresh embedded store); several need Out
+	Baseline    string          // BaselineStore or BaselineDynamoDBTxn (single runs)
+	Latencies   []time.Duration // injected store latencies; several need Out (default with Out: 5ms)
+	Jitter      time.Duration   // plus a uniform random extra up to this
 
 	Out           string        // the suite's report folder; "" is a single run
 	Quick         bool          // the suite's short runs, for the durations not in Given
@@ -123,6 +127,8 @@ func (c *Config) validateSuite() error {
 	switch {
 	case c.Shim != "" || len(c.ShimNodes) > 0:
 		return configErr("--out starts its own shims: drop --shim and --shim-nodes")
+	case len(c.ShimOptions) > 0:
+		return configErr("--out starts its own shims, which want no token: drop --shim-token-file, --shim-ca and AFT_SHIM_TOKEN")
 	case c.Txns > 0:
 		return configErr("--out runs by time: drop --txns")
 	case c.Baseline != BaselineStore:

@@ -53,10 +53,10 @@ func single(ctx context.Context, c *Config) error {
 	if c.Shim == "" {
 		detail = inProcessMemory(filepath.Join(dir, "aft", backend.DataFile))
 	}
-	nodes := client.WithNodes(c.ShimNodes...)
-	modes := []singleMode{{name: "aft over HTTP", mode: "aft", fn: AftTxn(client.New(shim, nodes)), rss: rss, marks: c.marks}}
+	copts := append([]client.Option{client.WithNodes(c.ShimNodes...)}, c.ShimOptions...)
+	modes := []singleMode{{name: "aft over HTTP", mode: "aft", fn: AftTxn(client.New(shim, copts...)), rss: rss, marks: c.marks}}
 	if c.Batches {
-		modes = append(modes, singleMode{name: "aft in batches (begin with ops, commit)", mode: "aft-batch", fn: AftBatchTxn(client.New(shim, nodes)), rss: rss})
+		modes = append(modes, singleMode{name: "aft in batches (begin with ops, commit)", mode: "aft-batch", fn: AftBatchTxn(client.New(shim, copts...)), rss: rss})
 	}
 	if c.Direct {
 		st, desc, err := sc.Open(ctx, "direct")

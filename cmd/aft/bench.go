@@ -64,7 +64,13 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.CrashDuration, "crash-duration", 20*time.Second, "with --out: length of the load across a kill -9 and restart of aft serve (0: none)")
 	fs.DurationVar(&c.KillAt, "kill-at", 8*time.Second, "with --out: when, into that load, the shim gets SIGKILL")
 	fs.Var((*stringList)(&c.Notes), "note", "with --out: a line for the report's notes, such as the script that ran this (may be repeated)")
+	var creds shimCreds
+	creds.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if c.ShimOptions, err = creds.options(); err != nil {
 		return err
 	}
 	c.Stores, c.Latencies = stores, latencies
@@ -73,7 +79,7 @@ func (benchCmd) Run(ctx context.Context, args []string) error {
 	if c.Given["txns"] && !c.Given["duration"] {
 		c.Duration = 0 // --txns alone: the run goes on until that many
 	}
-	err := bench.Execute(ctx, c)
+	err = bench.Execute(ctx, c)
 	if ce := (*bench.ConfigError)(nil); errors.As(err, &ce) {
 		return usage("%v", err)
 	}

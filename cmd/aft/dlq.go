@@ -41,9 +41,30 @@ func (d dlqCmd) Run(ctx context.Context, args []string) error {
 	return usage("unknown dlq command %q: %s", args[0], dlqUsage)
 }
 
-// shimFlag adds --shim to fs.
-func shimFlag(fs *flag.FlagSet) *string {
-	return fs.String("shim", "http://127.0.0.1:7654", "base URL of the shim")
+// shimFlags are --shim and the credentials to present there.
+type shimFlags struct {
+	url   string
+	creds shimCreds
+}
+
+// newShimFlags adds --shim, --shim-token-file and --shim-ca to fs.
+func newShimFlags(fs *flag.FlagSet) *shimFlags {
+	f := &shimFlags{}
+	fs.StringVar(&f.url, "shim", "http://127.0.0.1:7654", "base URL of the shim")
+	f.creds.register(fs)
+	return f
+}
+
+// client returns a client of the shim, after parseFlags.
+func (f *shimFlags) client() (*client.Client, error) {
+	if err := checkURL("shim", f.url); err != nil {
+		return nil, err
+	}
+	opts, err := f.creds.options()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(f.url, opts...), nil
 }
 
 func checkURL(flagName, v string) error {
@@ -56,15 +77,16 @@ func checkURL(flagName, v string) error {
 
 func (dlqCmd) list(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("dlq list", flag.ContinueOnError)
-	shim := shimFlag(fs)
+	shim := newShimFlags(fs)
 	asJSON := fs.Bool("json", false, "print the entries as JSON lines, with their requests")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := checkURL("shim", *shim); err != nil {
+	c, err := shim.client()
+	if err != nil {
 		return err
 	}
-	es, err := dlq.List(ctx, client.New(*shim))
+	es, err := dlq.List(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -101,7 +123,7 @@ func printable(s string) string {
 
 func (dlqCmd) replay(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
-	shim := shimFlag(fs)
+	shim := newShimFlags(fs)
 	target := fs.String("target", "", "base URL of the proxy or gateway in front of the function (required)")
 	key := fs.String("key", "", "replay the dead request with this idempotency key")
 	all := fs.Bool("all", false, "replay every dead request")
@@ -111,7 +133,8 @@ func (dlqCmd) replay(ctx context.Context, args []string, out io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := checkURL("shim", *shim); err != nil {
+	c, err := shim.client()
+	if err != nil {
 		return err
 	}
 	if err := checkURL("target", *target); err != nil {
@@ -120,10 +143,8 @@ func (dlqCmd) replay(ctx context.Context, args []string, out io.Writer) error {
 	if (*key == "") == !*all {
 		return usage("give either --key K or --all")
 	}
-	c := client.New(*shim)
 	var es []dlq.Entry
 	if *all {
-		var err error
 		if es, err = dlq.List(ctx, c); err != nil {
 			return err
 		}

@@ -53,7 +53,17 @@ func runOpenFaaSPlugin(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Defaults.Deadline, "deadline", middleware.DefaultDeadline, "default deadline of all attempts together")
 	fs.Var(&o.Defaults.OnRunning, "on-running", "default duplicate policy: run, wait or refuse")
 	fs.DurationVar(&o.SettingsTTL, "settings-ttl", 5*time.Second, "how long a function's annotations are cached")
+	var creds shimCreds
+	creds.register(fs)
+	fs.Lookup("shim-token-file").Usage += "; default: " + openfaasTokenFile + " when it exists (an OpenFaaS secret named aft-shim-token)"
+	var rf relayFlags
+	rf.register(fs, ":8082", "function pods reach it: --relay-url must name this instance, such as its pod IP, not a Service")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	creds.fallbackTokenFile(openfaasTokenFile)
+	var err error
+	if o.ShimOptions, err = creds.options(); err != nil {
 		return err
 	}
 	if o.Upstream == "" {
@@ -64,12 +74,27 @@ func runOpenFaaSPlugin(ctx context.Context, args []string) error {
 	}
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	o.Registry = prometheus.DefaultRegisterer // faas-provider serves the default registry at /metrics
+	var relayLn net.Listener
+	if creds.relay() {
+		if relayLn, o.RelayURL, err = rf.listen(); err != nil {
+			return err
+		}
+		defer relayLn.Close()
+	}
 	p, err := openfaas.New(o)
 	if err != nil {
 		return &usageError{err}
 	}
+	relayAt := ""
+	if relayLn != nil {
+		// Served until the attempts are done, zombies too: they call it.
+		relay := newProxyServer(p.Relay(), o.Log)
+		go relay.Serve(relayLn)
+		defer relay.Close()
+		relayAt = "; functions call the shim through the relay at " + o.RelayURL
+	}
 	cfg := &types.FaaSConfig{TCPPort: port, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute}
-	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s)\n", *port, redact.URL(o.Upstream), redact.URL(o.ShimURL))
+	fmt.Printf("aft provider openfaas: listening on :%d (upstream %s, shim %s%s)\n", *port, redact.URL(o.Upstream), redact.URL(o.ShimURL), relayAt)
 	bootstrap.Serve(ctx, p.Handlers(), cfg) // returns when ctx ends
 	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

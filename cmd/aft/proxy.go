@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/internal/redact"
 	"github.com/aft-shim/aft/middleware"
 )
@@ -25,6 +26,8 @@ type proxyConfig struct {
 	ShutdownTimeout time.Duration // 0: the deadline plus 5s
 	LogLevel        string
 	MW              middleware.Config
+	Creds           shimCreds  // the middleware's own: with them, functions call the shim through the relay
+	Relay           relayFlags // where the relay listens, when Creds.relay()
 }
 
 func (c *proxyConfig) validate() error {
@@ -53,6 +56,11 @@ func (c *proxyConfig) validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return usage("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
+	opts, err := c.Creds.options()
+	if err != nil {
+		return err
+	}
+	c.MW.Client = client.New(c.MW.ShimURL, append(opts, client.WithNodes(c.MW.ShimNodes...))...)
 	return nil
 }
 
@@ -83,6 +91,8 @@ func (proxyCmd) flags(c *proxyConfig) *flag.FlagSet {
 	fs.IntVar(&m.MaxZombies, "max-zombies", middleware.DefaultMaxZombies, "timed-out attempts allowed to run on and commit (-1: none)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 0, "how long SIGTERM waits for in-flight requests (default: --deadline plus 5s)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	c.Creds.register(fs)
+	c.Relay.register(fs, "127.0.0.1:0", "default: a free loopback port, for a function in the same pod")
 	return fs
 }
 
@@ -105,11 +115,25 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	cfg.MW.Log = log
 
+	var relayLn net.Listener
+	if cfg.Creds.relay() {
+		var err error
+		if relayLn, cfg.MW.RelayURL, err = cfg.Relay.listen(); err != nil {
+			return err
+		}
+		defer relayLn.Close()
+	}
 	upstream, _ := url.Parse(cfg.Upstream)
 	px, err := middleware.NewProxy(middleware.ProxyConfig{Config: cfg.MW, Upstream: upstream,
 		SameAddressAdmin: cfg.AdminListen == "", Hop: middleware.HopOptions{XForwarded: true}})
 	if err != nil {
 		return usage("%v", err)
+	}
+	// The relay is served until the attempts are done, zombies too: they call it.
+	if relayLn != nil {
+		relay := newProxyServer(px.Relay, log)
+		go relay.Serve(relayLn)
+		defer relay.Close()
 	}
 	servers := []*http.Server{newProxyServer(px.Handler, log)}
 	listens := []string{cfg.Listen}
@@ -133,6 +157,9 @@ func runProxy(ctx context.Context, cfg proxyConfig, out io.Writer) error {
 	adminAt := "/metrics and /healthz on the same address"
 	if len(addrs) > 1 {
 		adminAt = "/metrics and /healthz on " + addrs[1]
+	}
+	if cfg.MW.RelayURL != "" {
+		adminAt += "; functions call the shim through the relay at " + cfg.MW.RelayURL
 	}
 	fmt.Fprintf(out, "aft proxy: listening on %s (function %s at %s, shim %s; %s)\n", addrs[0], cfg.MW.Function, redact.URL(cfg.Upstream), redact.URL(cfg.MW.ShimURL), adminAt)
 

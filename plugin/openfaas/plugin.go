@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/api"
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/middleware"
 	"github.com/gorilla/mux"
 	"github.com/openfaas/faas-provider/types"
@@ -32,7 +33,14 @@ type Options struct {
 	ShimURL  string // base URL of the shim. Required.
 	// ShimNodes are more shim nodes on the same store (middleware.Config.ShimNodes).
 	ShimNodes []string
-	Defaults  middleware.Options // settings of transactional functions that annotations do not set
+	// ShimOptions configure the shim client: its credentials (client.Credentials).
+	ShimOptions []client.Option
+	// RelayURL, when not empty, is where the functions reach the relay (Relay), which the
+	// caller serves there: the functions call the shim through it, without the token
+	// (middleware.Config.RelayURL). It must name this plugin instance, not a Service in
+	// front of several: an instance relays the calls of its own attempts only.
+	RelayURL string
+	Defaults middleware.Options // settings of transactional functions that annotations do not set
 	// SettingsTTL is how long a function's annotations are cached (default 5s); deploys,
 	// updates and deletes through the plugin clear the cache at once.
 	SettingsTTL time.Duration
@@ -87,7 +95,9 @@ func New(o Options) (*Plugin, error) {
 	})
 	def := o.Defaults
 	def.Function = "openfaas" // each function's middleware is named after it
-	p.mws, err = middleware.NewGroup(middleware.Config{Options: def, ShimURL: o.ShimURL, ShimNodes: o.ShimNodes, Log: o.Log}, o.Registry)
+	shim := client.New(o.ShimURL, append(o.ShimOptions, client.WithNodes(o.ShimNodes...))...)
+	p.mws, err = middleware.NewGroup(middleware.Config{Options: def, ShimURL: o.ShimURL, ShimNodes: o.ShimNodes,
+		Client: shim, RelayURL: o.RelayURL, Log: o.Log}, o.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("openfaas plugin: %w", err)
 	}
@@ -113,6 +123,11 @@ func (p *Plugin) Handlers() *types.FaaSHandlers {
 		Health:          func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) },
 	}
 }
+
+// Relay returns the handler of the relay, to be served at Options.RelayURL on a
+// listener of its own (not through faas-provider's router, which cleans paths and would
+// redirect a key such as "a/../b"); nil without RelayURL.
+func (p *Plugin) Relay() http.Handler { return p.mws.Relay() }
 
 // Wait waits for the middlewares' background attempts (zombies) after shutdown.
 func (p *Plugin) Wait(ctx context.Context) error { return p.mws.Wait(ctx) }
