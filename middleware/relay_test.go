@@ -17,16 +17,14 @@ import (
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/shimtest"
-	"github.com/aft-shim/aft/shim/store/mem"
-	"github.com/aft-shim/aft/shim/txn"
 )
 
 // testToken is the shim token of the relay tests: it must reach the shim on every call,
 // and the function must never see it.
 const testToken = "s3cret-shim-token"
 
-// gate is the real shim behind what `aft serve --auth-file` does: a call without
-// Authorization: Bearer testToken is answered 401; the others go to the shim without it.
+// gate watches the calls that reach a shim run with a token, as `aft serve --auth-file`
+// wants one (shimtest.StartAuth): tenant acme's testToken.
 type gate struct {
 	URL string
 
@@ -37,28 +35,21 @@ type gate struct {
 
 func newGate(t testing.TB) *gate {
 	t.Helper()
-	shim := shimtest.Open(t, mem.New(), txn.Config{}).Handler()
 	g := &gate{}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		call := r.Method + " " + r.URL.EscapedPath()
-		g.mu.Lock()
-		ok := r.Header.Get("Authorization") == "Bearer "+testToken
-		if ok {
-			g.calls = append(g.calls, call)
-		} else {
-			g.bad = append(g.bad, call)
-		}
-		g.mu.Unlock()
-		if !ok {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			api.WriteError(w, http.StatusUnauthorized, "unauthorized", "no token or an unknown one")
-			return
-		}
-		r.Header.Del("Authorization")
-		shim.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ts.Close)
-	g.URL = ts.URL
+	watch := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			call := r.Method + " " + r.URL.EscapedPath()
+			g.mu.Lock()
+			if r.Header.Get("Authorization") == "Bearer "+testToken {
+				g.calls = append(g.calls, call)
+			} else {
+				g.bad = append(g.bad, call)
+			}
+			g.mu.Unlock()
+			h.ServeHTTP(w, r) // which answers 401 without the token
+		})
+	}
+	g.URL = shimtest.StartAuth(t, watch, "acme", testToken).URL
 	return g
 }
 
