@@ -113,7 +113,7 @@ func (r *run) setupAft(ctx context.Context) error {
 		r.closers = append(r.closers, ls.close)
 		shimURL = ls.url
 	}
-	c := client.New(shimURL, client.WithHTTPClient(shimHC), client.WithNodes(shimNodes...))
+	c := client.New(shimURL, append([]client.Option{client.WithHTTPClient(shimHC), client.WithNodes(shimNodes...)}, r.s.o.ShimOptions...)...)
 	r.snap, r.final = shimSnapshot(c), shimSnapshot(c)
 	r.rt.kv = func(req *http.Request, _ *pod) (kv, error) {
 		t, err := sdk.FromRequest(req, sdk.WithHTTPClient(shimHC))

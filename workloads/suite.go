@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aft-shim/aft/bench/mode"
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/store"
 	"github.com/aft-shim/aft/workloads/anomaly"
@@ -51,6 +52,10 @@ type Options struct {
 	// ServeCommand returns the command that runs `aft serve` with args, for the scenarios
 	// that kill the shim process; nil skips their aft mode.
 	ServeCommand func(args ...string) *exec.Cmd
+	// ShimOptions configure the client of aft mode's shims and middleware: the
+	// credentials it presents (client.Credentials; `aft workloads --shim-token-file`).
+	// The suite's own shims run without --auth-file and take calls without them.
+	ShimOptions []client.Option
 	// Progress, when not nil, is called as each run starts and ends.
 	Progress func(Event)
 

@@ -57,7 +57,7 @@ func runOpenFaaSPlugin(ctx context.Context, args []string) error {
 	creds.register(fs)
 	fs.Lookup("shim-token-file").Usage += "; default: " + openfaasTokenFile + " when it exists (an OpenFaaS secret named aft-shim-token)"
 	var rf relayFlags
-	rf.register(fs, ":8082", "function pods reach it: --relay-url must name this instance, such as its pod IP, not a Service")
+	rf.register(fs, ":8084", "function pods reach it: --relay-url must name this instance, such as its pod IP, not a Service")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -49,7 +49,13 @@ func (w *workloadsCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&w.out, "out", "", "write the report folder `DIR`: report.md, results.json, results.csv, charts (default: print only)")
 	fs.StringVar(&w.dataDir, "data-dir", "", "where the embedded stores and the shim processes keep their data (default: a temporary directory, removed after)")
 	fs.BoolVar(&w.list, "list", false, "list the scenarios and exit")
+	var creds shimCreds
+	creds.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	shimOpts, err := creds.options()
+	if err != nil {
 		return err
 	}
 	if w.list {
@@ -62,7 +68,7 @@ func (w *workloadsCmd) Run(ctx context.Context, args []string) error {
 		return usage("--store: %v", err)
 	}
 	o := workloads.Options{Store: w.store, DataDir: w.dataDir, Quick: w.quick, Scenarios: wlSplit(w.scenarios),
-		ServeCommand: wlServeCommand(), Progress: wlProgress}
+		ServeCommand: wlServeCommand(), Progress: wlProgress, ShimOptions: shimOpts}
 	for _, m := range wlSplit(w.modes) {
 		o.Modes = append(o.Modes, workloads.Mode(m))
 	}

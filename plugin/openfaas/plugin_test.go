@@ -319,3 +319,49 @@ func TestPluginHandlerCached(t *testing.T) {
 		t.Error("after a deploy, the invocation did not make a new middleware")
 	}
 }
+
+// With a shim that wants a token, a transactional function calls it through the plugin's
+// relay (Options.RelayURL) without holding the token, and its writes commit.
+func TestPluginRelay(t *testing.T) {
+	const token = "plugin-test-token"
+	shim := shimtest.StartAuth(t, nil, "default", token)
+	var fnShim string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/system/function/fn":
+			ann := map[string]string{AnnotationTransactional: "true"}
+			json.NewEncoder(w).Encode(types.FunctionStatus{Name: "fn", Annotations: &ann})
+		case "/function/fn":
+			fnShim = r.Header.Get(api.HeaderShim)
+			c := client.New(fnShim) // what an SDK does, with no token
+			if err := c.Put(r.Context(), r.Header.Get(api.HeaderTxnID), "k", []byte("v")); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			io.WriteString(w, "ok")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer up.Close()
+	relay := httptest.NewUnstartedServer(nil)
+	relayURL := "http://" + relay.Listener.Addr().String()
+	p, err := New(Options{Upstream: up.URL, ShimURL: shim.URL, ShimOptions: []client.Option{client.WithToken(token)}, RelayURL: relayURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay.Config.Handler = p.Relay()
+	relay.Start()
+	defer relay.Close()
+	plugin := httptest.NewServer(router(p.Handlers()))
+	defer plugin.Close()
+
+	resp, body := send(t, plugin, "POST", "/function/fn", "r1")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("answered %d %q", resp.StatusCode, body)
+	}
+	if fnShim != relayURL {
+		t.Errorf("the function got %s %q, want the relay %s", api.HeaderShim, fnShim, relayURL)
+	}
+	shimtest.Want(t, client.New(shim.URL, client.WithToken(token)), map[string]string{"k": "v"})
+}
