@@ -39,6 +39,9 @@ var (
 	ErrCommitted   = &Error{Code: api.CodeCommitted}
 	ErrBadKey      = &Error{Code: api.CodeBadKey}
 	ErrNotCaughtUp = &Error{Code: api.CodeNotCaughtUp}
+	// ErrUnauthorized: a shim run with --auth-file got no token, or one it does not know
+	// (Credentials).
+	ErrUnauthorized = &Error{Code: api.CodeUnauthorized}
 )
 
 func decodeError(resp *http.Response) *Error {

@@ -46,10 +46,10 @@
 // when the stored request Fingerprint differs (it is inside the stored result, so this
 // holds across restarts and middleware instances). A commit fenced by another attempt of
 // the key answers the winner's stored result. When the shim does not answer, or answers
-// 5xx, to begin, the caller gets 503 shim_unavailable: the function never runs without a
-// transaction. A commit without answer is tried again (commit is idempotent); when it
-// still has none the caller gets 503 shim_unavailable, and a retry with the same key finds
-// out what happened.
+// 5xx or 401 (it does not know the middleware's token), to begin, the caller gets 503
+// shim_unavailable: the function never runs without a transaction. A commit without
+// answer is tried again (commit is idempotent); when it still has none the caller gets
+// 503 shim_unavailable, and a retry with the same key finds out what happened.
 //
 // # The stored result
 //

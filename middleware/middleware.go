@@ -178,6 +178,11 @@ func (m *Middleware) checkRunning(r *http.Request) error {
 // shimError classifies an error of a shim call: no answer or a 5xx is errShimUnavailable.
 func shimError(op string, err error) error {
 	var ce *client.Error
+	if errors.As(err, &ce) && ce.Code == api.CodeUnauthorized {
+		// The middleware's own token is missing or unknown: the shim is unavailable to
+		// this caller, which may try again (a token being rotated is read within a second).
+		return fmt.Errorf("%w: %s: the shim refused the middleware's token (--shim-token-file, AFT_SHIM_TOKEN): %v", errShimUnavailable, op, err)
+	}
 	if errors.As(err, &ce) && ce.Code == api.CodeNotCaughtUp {
 		return fmt.Errorf("%w: %s: %v", errNotCaughtUp, op, err)
 	}

@@ -161,6 +161,22 @@ func TestRelayKeepsTheToken(t *testing.T) {
 	}
 }
 
+// A token the shim does not know is the shim being unavailable to the caller: 503, to be
+// tried again, and the function does not run.
+func TestMiddlewareWrongToken(t *testing.T) {
+	g := newGate(t)
+	ran := false
+	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran = true })
+	e := newEnv(t, Config{ShimURL: g.URL, Client: client.New(g.URL, client.WithToken("wrong"))}, fn)
+	r := e.send("POST", "/", "x", api.HeaderIdempotencyKey, "w1")
+	if r.status != http.StatusServiceUnavailable || r.code != api.CodeShimUnavailable || !strings.Contains(r.body, "token") || ran {
+		t.Errorf("answered %d %s %q, function ran %v; want 503 shim_unavailable naming the token, and no run", r.status, r.code, r.body, ran)
+	}
+	if strings.Contains(r.body, "wrong") {
+		t.Errorf("the answer shows the token: %s", r.body)
+	}
+}
+
 // What the relay passes on, and what it refuses: only the function's operations, of a
 // transaction it holds, with its token in place of any the caller sent.
 func TestRelayRefuses(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/auth"
 	"github.com/aft-shim/aft/shim/record"
 )
@@ -34,18 +35,15 @@ func (tokenCmd) Run(_ context.Context, args []string) error {
 }
 
 // readToken returns the token of a caller of the shim (cli.md): the content of file, when
-// given, else $AFT_SHIM_TOKEN; "" for none.
+// given, else $AFT_SHIM_TOKEN; "" for none. The file is read as client.Credentials reads
+// it (OpenFileToken), once.
 func readToken(file string) (string, error) {
 	if file == "" {
-		return strings.TrimSpace(os.Getenv("AFT_SHIM_TOKEN")), nil
+		return strings.TrimSpace(os.Getenv(envShimToken)), nil
 	}
-	b, err := os.ReadFile(file)
+	f, err := client.OpenFileToken(file)
 	if err != nil {
 		return "", fmt.Errorf("--shim-token-file: %w", err)
 	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("--shim-token-file %s is empty: put a token from `aft token new TENANT` in it", file)
-	}
-	return token, nil
+	return f.Token(), nil
 }
