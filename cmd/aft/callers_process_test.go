@@ -17,6 +17,7 @@ import (
 
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/certfile/certfiletest"
 	"github.com/aft-shim/aft/internal/launch"
 )
 
@@ -38,12 +39,19 @@ func newToken(t *testing.T, bin, tenant string) (token, line string) {
 var proxyReady = regexp.MustCompile(`^aft proxy: listening on (\S+) .*relay at (\S+)\)`)
 
 // TestProxyTokenProcess runs `aft serve --auth-file` and `aft proxy --shim-token-file` as
-// processes, in front of a function that calls X-Aft-Shim as the SDKs do, without a token:
-// its writes commit, it cannot commit through the relay, it never sees the token, and when
-// the token is rotated (a new auth file and token file, as a Secret update swaps them) the
-// proxy presents the new one without a restart.
+// processes, over HTTP and over HTTPS (--tls-cert, --shim-ca), in front of a function that
+// calls X-Aft-Shim as the SDKs do, without a token: its writes commit, it cannot commit
+// through the relay, it never sees the token, and when the token is rotated (a new auth
+// file and token file, as a Secret update swaps them) the proxy presents the new one
+// without a restart.
 func TestProxyTokenProcess(t *testing.T) {
 	bin := buildAft(t)
+	for _, https := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[https], func(t *testing.T) { proxyToken(t, bin, https) })
+	}
+}
+
+func proxyToken(t *testing.T, bin string, https bool) {
 	dir := t.TempDir()
 	token, line := newToken(t, bin, "acme")
 	authFile, tokenFile := filepath.Join(dir, "auth"), filepath.Join(dir, "token")
@@ -59,8 +67,28 @@ func TestProxyTokenProcess(t *testing.T) {
 	}
 	write(authFile, line+"\n")
 	write(tokenFile, token+"\n")
-	_, addr := startServe(t, bin, "--data-dir", filepath.Join(dir, "data"), "--auth-file", authFile)
-	shimURL := "http://" + addr
+	serveArgs := []string{"--data-dir", filepath.Join(dir, "data"), "--auth-file", authFile}
+	var proxyArgs []string
+	var shimOpts []client.Option // the test's own client of the shim
+	scheme := "http://"
+	if https {
+		ca := certfiletest.NewCA(t)
+		cert, key, bundle := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+		ca.Issue(t, 1, cert, key)
+		ca.WriteBundle(t, bundle)
+		serveArgs = append(serveArgs, "--tls-cert", cert, "--tls-key", key)
+		proxyArgs = append(proxyArgs, "--shim-ca", bundle)
+		opts, err := client.Credentials{CAFile: bundle}.Options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shimOpts, scheme = opts, "https://"
+	}
+	_, addr := startServe(t, bin, serveArgs...)
+	shimURL := scheme + addr
+	shimClient := func(token string) *client.Client {
+		return client.New(shimURL, append([]client.Option{client.WithToken(token)}, shimOpts...)...)
+	}
 
 	var mu sync.Mutex
 	var seen []http.Header
@@ -90,7 +118,7 @@ func TestProxyTokenProcess(t *testing.T) {
 	}))
 	defer fn.Close()
 
-	cmd := exec.Command(bin, "proxy", "--listen", "127.0.0.1:0", "--upstream", fn.URL, "--shim", shimURL, "--shim-token-file", tokenFile)
+	cmd := exec.Command(bin, append([]string{"proxy", "--listen", "127.0.0.1:0", "--upstream", fn.URL, "--shim", shimURL, "--shim-token-file", tokenFile}, proxyArgs...)...)
 	cmd.Env = launch.Environ()
 	cmd.Stderr = os.Stderr
 	p, err := launch.Start(cmd)
@@ -152,10 +180,10 @@ func TestProxyTokenProcess(t *testing.T) {
 	mu.Unlock()
 
 	ctx := context.Background()
-	if _, err := client.New(shimURL).Begin(ctx, ""); !errors.Is(err, client.ErrUnauthorized) {
+	if _, err := shimClient("").Begin(ctx, ""); !errors.Is(err, client.ErrUnauthorized) {
 		t.Errorf("begin without a token: %v, want unauthorized: is --auth-file on?", err)
 	}
-	if v, ok := committed(t, client.New(shimURL, client.WithToken(token)), "k1"); !ok || v != "v" {
+	if v, ok := committed(t, shimClient(token), "k1"); !ok || v != "v" {
 		t.Errorf("k1 = %q, %v; want v, committed", v, ok)
 	}
 
@@ -165,7 +193,7 @@ func TestProxyTokenProcess(t *testing.T) {
 	write(tokenFile, token2+"\n")
 	deadline := time.Now().Add(15 * time.Second)
 	for { // until the shim read its new auth file
-		_, err := client.New(shimURL, client.WithToken(token)).Begin(ctx, "")
+		_, err := shimClient(token).Begin(ctx, "")
 		if errors.Is(err, client.ErrUnauthorized) {
 			break
 		}
@@ -185,7 +213,7 @@ func TestProxyTokenProcess(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	noToken("the answer after the rotation", resp.Header, body, token, token2)
-	if v, ok := committed(t, client.New(shimURL, client.WithToken(token2)), "k2"); !ok || v != "v" {
+	if v, ok := committed(t, shimClient(token2), "k2"); !ok || v != "v" {
 		t.Errorf("k2 = %q, %v; want v, committed", v, ok)
 	}
 	mu.Lock()
