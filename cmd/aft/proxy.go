@@ -92,7 +92,7 @@ func (proxyCmd) flags(c *proxyConfig) *flag.FlagSet {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 0, "how long SIGTERM waits for in-flight requests (default: --deadline plus 5s)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	c.Creds.register(fs)
-	c.Relay.register(fs, "127.0.0.1:0", "default: a free loopback port, for a function in the same pod")
+	c.Relay.register(fs, "127.0.0.1:0", "loopback, for a function in the same pod; port 0 picks a free one")
 	return fs
 }
 
