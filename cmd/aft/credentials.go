@@ -48,9 +48,10 @@ func (s *shimCreds) options() ([]client.Option, error) {
 	return opts, nil
 }
 
-// relay reports whether the functions behind a middleware call the shim through its relay
-// (middleware.Config.RelayURL). They do exactly when the middleware presents something a
-// function would otherwise need: a token, or a CA bundle of its own for an https shim.
+// relay reports, after options, whether the functions behind a middleware call the shim
+// through its relay (middleware.Config.RelayURL). They do exactly when the middleware
+// presents something a function would otherwise need: a token, or a CA bundle of its own
+// for an https shim.
 // Without either, nothing changes for existing users: X-Aft-Shim names the shim's node,
 // and functions call it directly, a hop shorter. A function then needs nothing it does
 // not have, since a shim that wants no token and has a certificate the system trusts can
