@@ -62,15 +62,25 @@ func (c Credentials) Options() ([]Option, error) {
 
 // caConfig returns a TLS configuration that trusts the CAs of the PEM bundle at path.
 func caConfig(path string) (*tls.Config, error) {
+	pool, err := LoadCAs(path)
+	if err != nil {
+		return nil, fmt.Errorf("shim %w (give the PEM file of the CA that signed the shim's certificate)", err)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// LoadCAs reads a bundle of PEM certificates: a CA bundle of --shim-ca, AFT_SHIM_CA or
+// --tls-client-ca. An error names the file.
+func LoadCAs(path string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("shim CA bundle: %w (give the PEM file of the CA that signed the shim's certificate)", err)
+		return nil, fmt.Errorf("CA bundle: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("shim CA bundle %s holds no PEM certificate: give the PEM file (-----BEGIN CERTIFICATE-----) of the CA that signed the shim's certificate", path)
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path)
 	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	return pool, nil
 }
 
 // FileToken is a TokenSource that reads its token from a file and follows the file as it
@@ -89,7 +99,7 @@ type FileToken struct {
 // OpenFileToken returns the FileToken of path, failing when the file does not hold a
 // token now.
 func OpenFileToken(path string) (*FileToken, error) {
-	tok, err := readToken(path)
+	tok, err := ReadToken(path)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +112,7 @@ func (f *FileToken) Token() string {
 	defer f.mu.Unlock()
 	if now := time.Now(); now.Sub(f.checked) >= f.every {
 		f.checked = now
-		if tok, err := readToken(f.path); err == nil {
+		if tok, err := ReadToken(f.path); err == nil {
 			f.token = tok
 		}
 	}
@@ -113,7 +123,7 @@ func (f *FileToken) Token() string {
 const maxTokenFile = 4 << 10
 
 // readToken returns the token in the file at path, without its surrounding whitespace.
-func readToken(path string) (string, error) {
+func ReadToken(path string) (string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("shim token file: %w (give the file that holds the token `aft token new` printed)", err)

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,69 +13,6 @@ import (
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/auth"
 )
-
-// quietStats are the figures of a tenant's steady work.
-type quietStats struct {
-	txns, errs int
-	p50, p99   time.Duration
-	d          time.Duration
-}
-
-func (s quietStats) rate() float64 { return float64(s.txns) / s.d.Seconds() }
-
-func (s quietStats) String() string {
-	return fmt.Sprintf("%.0f txn/s, p50 %v, p99 %v, %d errors", s.rate(), s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.errs)
-}
-
-// quietLoad runs clients loops of begin, read, write, commit for d, as a well-behaved
-// tenant does, and returns the figures of its transactions.
-func quietLoad(ctx context.Context, t *testing.T, c *client.Client, clients int, d time.Duration) quietStats {
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			key := fmt.Sprintf("quiet/%d", i)
-			for time.Now().Before(deadline) {
-				start := time.Now()
-				tx, err := c.Begin(ctx, "")
-				if err == nil {
-					if _, err = c.Get(ctx, tx.ID, key); errors.Is(err, client.ErrKeyNotFound) {
-						err = nil
-					}
-				}
-				if err == nil {
-					err = c.Put(ctx, tx.ID, key, []byte("steady"))
-				}
-				if err == nil {
-					_, err = c.Commit(ctx, tx.ID, nil)
-				}
-				took := time.Since(start)
-				mu.Lock()
-				if err != nil {
-					errs++
-					if errs == 1 {
-						t.Logf("the quiet tenant's first error: %v", err)
-					}
-				} else {
-					lat = append(lat, took)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	slices.Sort(lat)
-	s := quietStats{txns: len(lat), errs: errs, d: d}
-	if len(lat) > 0 {
-		s.p50, s.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
-	return s
-}
 
 // flood is a noisy tenant: floods of begins that are never ended and of large writes into
 // them, at full speed, ignoring Retry-After. It counts what it was refused (429).
@@ -114,7 +49,7 @@ func TestNoisyTenant(t *testing.T) {
 	bin := aftBinary(t)
 	tokens := map[string]string{"a": auth.NewToken(), "b": auth.NewToken()}
 	value := make([]byte, 1<<20)
-	run := func(tenantLimits bool) (alone, noisy quietStats, calls, busy int64) {
+	run := func(tenantLimits bool) (alone, noisy steadyStats, calls, busy int64) {
 		dir := t.TempDir()
 		authPath := filepath.Join(dir, "auth")
 		writeAuth(t, authPath, tokens)
@@ -128,11 +63,11 @@ func TestNoisyTenant(t *testing.T) {
 		ctx := t.Context()
 		a := client.New("http://"+p.addr, client.WithToken(tokens["a"]))
 		b := client.New("http://"+p.addr, client.WithToken(tokens["b"]))
-		quietLoad(ctx, t, b, 4, 500*time.Millisecond) // warm up
-		alone = quietLoad(ctx, t, b, 4, 2*time.Second)
+		steadyFor(ctx, t, b, 4, 500*time.Millisecond) // warm up
+		alone = steadyFor(ctx, t, b, 4, 2*time.Second)
 		stop := flood(ctx, a, 32, value)
 		time.Sleep(500 * time.Millisecond) // a reaches its limits
-		noisy = quietLoad(ctx, t, b, 4, 2*time.Second)
+		noisy = steadyFor(ctx, t, b, 4, 2*time.Second)
 		calls, busy = stop()
 		return alone, noisy, calls, busy
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
@@ -68,12 +67,12 @@ func shimAccess(shimURL string, a access, getenv func(string) string, hc *http.C
 		from = "WithToken"
 	case a.tokenFile != "":
 		from = "token file " + a.tokenFile
-		token, err = readToken(a.tokenFile)
+		token, err = client.ReadToken(a.tokenFile)
 	case getenv(EnvToken) != "":
 		from, token = EnvToken, getenv(EnvToken)
 	case getenv(EnvTokenFile) != "":
 		from = "token file " + getenv(EnvTokenFile) + " (" + EnvTokenFile + ")"
-		token, err = readToken(getenv(EnvTokenFile))
+		token, err = client.ReadToken(getenv(EnvTokenFile))
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("aft: %w", err)
@@ -94,19 +93,6 @@ func shimAccess(shimURL string, a access, getenv func(string) string, hc *http.C
 	return []client.Option{client.WithHTTPClient(hc), client.WithToken(token)}, from, nil
 }
 
-// readToken returns the token in the file at path, without surrounding whitespace.
-func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read the token file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("the token file %s is empty", path)
-	}
-	return token, nil
-}
-
 // caClients holds, by the path of a CA bundle, the *http.Client that trusts it: one
 // connection pool for all Txns of an https:// shim, as defaultHTTP is for the others.
 var caClients sync.Map
@@ -117,13 +103,9 @@ func caClient(path string) (*http.Client, error) {
 	if hc, ok := caClients.Load(path); ok {
 		return hc.(*http.Client), nil
 	}
-	pem, err := os.ReadFile(path)
+	pool, err := client.LoadCAs(path)
 	if err != nil {
-		return nil, fmt.Errorf("read the CA bundle: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the CA bundle %s holds no PEM certificate", path)
+		return nil, err
 	}
 	ht := client.HTTPSTransport(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	hc := &http.Client{Transport: client.NoResend(ht), Timeout: defaultHTTP.Timeout}

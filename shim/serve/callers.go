@@ -3,15 +3,14 @@ package serve
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
+	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/internal/certfile"
 	"github.com/aft-shim/aft/shim/auth"
 	"github.com/aft-shim/aft/shim/peer"
@@ -64,7 +63,7 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}
 	if c.TLSClientCA != "" {
-		pool, err := loadCA(c.TLSClientCA)
+		pool, err := client.LoadCAs(c.TLSClientCA)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-client-ca: %w", err)
 		}
@@ -73,19 +72,6 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil
-}
-
-// loadCA reads a bundle of PEM certificates.
-func loadCA(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
-	}
-	return pool, nil
 }
 
 // peerClient returns the HTTP client of pushes to peers: 2 s timeouts, PeerCA's bundle for
@@ -98,7 +84,7 @@ func (c *Config) peerClient() (*http.Client, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.PeerCA != "" {
-		pool, err := loadCA(c.PeerCA)
+		pool, err := client.LoadCAs(c.PeerCA)
 		if err != nil {
 			return nil, fmt.Errorf("--shim-ca: %w", err)
 		}
