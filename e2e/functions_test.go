@@ -29,6 +29,12 @@ func serveFunction(mode string) {
 	var mu sync.Mutex
 	attempts := map[string]int{} // per idempotency key (this process sees every attempt)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The middleware hands a function no token of the shim: its calls go through the
+		// middleware's relay when the shim wants one.
+		if r.Header.Get("Authorization") != "" || os.Getenv("AFT_SHIM_TOKEN") != "" {
+			http.Error(w, "the function was handed a token of the shim", http.StatusInternalServerError)
+			return
+		}
 		if r.URL.Path == "/healthz" { // a health probe: healthy only outside any transaction
 			if r.Header.Get("X-Aft-Txn-Id") != "" {
 				http.Error(w, "a probe ran in a transaction", http.StatusInternalServerError)

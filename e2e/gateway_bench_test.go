@@ -19,7 +19,7 @@ import (
 //
 //	go test -run '^$' -bench GatewayPath -benchtime 2000x ./e2e/
 func BenchmarkGatewayPath(b *testing.B) {
-	st := startStack(b)
+	st := startStack(b, nil)
 	st.deploy("noop-plain", "noop", false)
 	st.deploy("noop-aft", "noop", true)
 	for _, name := range []string{"noop-plain", "noop-aft"} {

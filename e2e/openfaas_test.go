@@ -81,8 +81,10 @@ type stack struct {
 	deploy    func(name, mode string, transactional bool)
 }
 
-// startStack starts the stack; everything stops at cleanup.
-func startStack(tb testing.TB) *stack {
+// startStack starts the stack; everything stops at cleanup. With sec, the shim serves
+// HTTPS and wants a token, which the plugin holds; the functions call the shim through
+// the plugin's relay.
+func startStack(tb testing.TB, sec *secureShim) *stack {
 	tb.Helper()
 	for _, port := range []int{8080, 8082} { // the gateway's, fixed
 		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
@@ -94,14 +96,20 @@ func startStack(tb testing.TB) *stack {
 	bin, gw := aftBinary(tb), gatewayBinary(tb)
 	dir := tb.TempDir()
 
-	shimProc := startAft(tb, bin, filepath.Join(dir, "data"))
-	shimURL := "http://" + shimProc.addr
+	var shimFlags, pluginFlags []string
+	scheme := "http://"
+	if sec != nil {
+		shimFlags, scheme = sec.serveFlags(), "https://"
+		pluginFlags = append(sec.callerFlags(), "--relay-listen", "127.0.0.1:0")
+	}
+	shimProc := startAft(tb, bin, filepath.Join(dir, "data"), shimFlags...)
+	shimURL := scheme + shimProc.addr
 	localPort, pluginPort := freePort(tb), freePort(tb)
 	local := startProc(tb, os.Environ(), bin, "provider", "local", "--port", strconv.Itoa(localPort))
 	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", localPort), local)
-	plugin := startProc(tb, os.Environ(), bin, "provider", "openfaas",
+	plugin := startProc(tb, os.Environ(), bin, append([]string{"provider", "openfaas",
 		"--port", strconv.Itoa(pluginPort), "--upstream", fmt.Sprintf("http://127.0.0.1:%d", localPort),
-		"--shim", shimURL, "--attempt-timeout", "1s", "--deadline", "10s")
+		"--shim", shimURL, "--attempt-timeout", "1s", "--deadline", "10s"}, pluginFlags...)...)
 	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", pluginPort), plugin)
 
 	// The gateway's GET /system/functions panics when no Prometheus answers: a minimal one.
@@ -164,7 +172,7 @@ func startStack(tb testing.TB) *stack {
 // joins its caller's transaction; an unannotated function passes untouched; and the
 // management API works through the plugin.
 func TestOpenFaaSGateway(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, nil)
 	ctx := context.Background()
 	logs, call, deploy, shimURL := st.logs, st.call, st.deploy, st.shimURL
 	for _, f := range []struct {
