@@ -239,3 +239,47 @@ func TestProtectedMode(t *testing.T) {
 		30*time.Second, bin, "serve", "--listen", "0.0.0.0:0", "--insecure", "--data-dir", t.TempDir())
 	p.Kill()
 }
+
+// TestAuthUpgrade: data written by a shim without --auth-file is, after a restart on the
+// same data directory with one, the default tenant's: its token reads it, another
+// tenant's sees nothing, and a committed idempotency key still answers its stored result.
+func TestAuthUpgrade(t *testing.T) {
+	bin := aftBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	ctx := t.Context()
+	p := startAft(t, bin, data)
+	before := client.New("http://" + p.addr)
+	tx, err := before.Begin(ctx, "order-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := before.Put(ctx, tx.ID, "stock", []byte("42")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := before.Commit(ctx, tx.ID, []byte("done")); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+
+	tokens := map[string]string{"default": auth.NewToken(), "a": auth.NewToken()}
+	authPath := filepath.Join(dir, "auth")
+	writeAuth(t, authPath, tokens)
+	p = startAft(t, bin, data, "--auth-file", authPath)
+	def := client.New("http://"+p.addr, client.WithToken(tokens["default"]))
+	again, err := def.Begin(ctx, "order-1")
+	if err != nil || !again.Committed() || string(again.Result) != "done" || again.ID != tx.ID {
+		t.Errorf("the default tenant's begin of order-1 after the upgrade: %+v %v, want %s's stored result", again, err, tx.ID)
+	}
+	r, _ := def.Begin(ctx, "")
+	if v, err := def.Get(ctx, r.ID, "stock"); err != nil || string(v.Bytes) != "42" {
+		t.Errorf("the default tenant reads stock = %q %v, want 42", v.Bytes, err)
+	}
+	a := client.New("http://"+p.addr, client.WithToken(tokens["a"]))
+	if keys, _, err := a.Keys(ctx, "", "", 10); err != nil || len(keys) != 0 {
+		t.Errorf("tenant a lists %q %v after the upgrade, want nothing", keys, err)
+	}
+	if tx, err := a.Begin(ctx, "order-1"); err != nil || tx.Committed() {
+		t.Errorf("tenant a's begin of order-1: %+v %v, want a new attempt", tx, err)
+	}
+}
