@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/shim/auth"
 	"github.com/aft-shim/aft/shim/peer"
 	"github.com/aft-shim/aft/shim/ra"
 	"github.com/aft-shim/aft/shim/record"
@@ -232,7 +233,14 @@ func FuzzHandler(f *testing.F) {
 	}
 	defer m.Close()
 	h := New(m, prometheus.NewRegistry(), nil)
-	c := client.New("http://fuzz", client.WithHTTPClient(&http.Client{Transport: handlerTransport{h}}))
+	// Tokens of the default tenant (the precious data's) and of tenant a.
+	tokens := map[string]string{"default": auth.NewToken(), "a": auth.NewToken()}
+	tab, err := auth.Parse(strings.NewReader(auth.Line("default", tokens["default"]) + "\n" + auth.Line("a", tokens["a"]) + "\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	h.Auth = tab
+	c := client.New("http://fuzz", client.WithToken(tokens["default"]), client.WithHTTPClient(&http.Client{Transport: handlerTransport{h}}))
 	precious := map[string]string{"k": "committed value", "a/b": "another", "%": ""}
 	w, _ := c.Begin(ctx, "")
 	for k, v := range precious {
@@ -247,20 +255,24 @@ func FuzzHandler(f *testing.F) {
 		"/v1/txns/ID/keys/a%2Fb", "/v1/txns/ID/keys/%25", "/v1/txns/DONE/keys/k", "/v1/txns/DONE/keys/a%2Fb",
 		"/v1/txns/DONE/keys/%25", "/v1/txns/DONE/commit", "/v1/txns/DONE/abort", "/v1/txns/DONE"} {
 		for _, method := range []string{"GET", "PUT", "POST", "DELETE"} {
-			f.Add(method, s, "body", "")
+			f.Add(method, s, "body", "", "default")
+			f.Add(method, s, "body", "", "a")
 		}
 	}
-	f.Add("POST", "/v1/txns", "", "key")
+	f.Add("POST", "/v1/txns", "", "key", "default")
+	f.Add("GET", "/v1/keys", "", "", "Bearer")
+	f.Add("GET", "/v1/txns/ID", "", "", "Basic x")
 	forged := record.Record{Version: ra.Version{TS: 7, Txn: strings.Repeat("a", 32)}, Writes: []record.Write{{Key: "k"}}}
-	f.Add("POST", peer.Path, string(peer.Append(nil, peer.Commit{Stamp: 9, Record: forged.Marshal()})), "")
+	f.Add("POST", peer.Path, string(peer.Append(nil, peer.Commit{Stamp: 9, Record: forged.Marshal()})), "", "a")
 	for _, body := range []string{`{"ops": [{"op": "write", "key": "k", "value": "dg=="}, {"op": "read", "key": "k"}]}`,
 		`{"ops": [{"op": "delete", "key": "a/b"}, {"op": "read", "key": "%"}]}`, `{"ops": []}`, `{"ops": [{"op": "read"}]}`} {
-		f.Add("POST", "/v1/txns/ID/batch", body, "")
-		f.Add("POST", "/v1/txns/DONE/batch", body, "")
-		f.Add("POST", "/v1/txns", body, "key")
+		f.Add("POST", "/v1/txns/ID/batch", body, "", "default")
+		f.Add("POST", "/v1/txns/DONE/batch", body, "", "a")
+		f.Add("POST", "/v1/txns", body, "key", "a")
 	}
-	allowed := map[int]bool{200: true, 201: true, 204: true, 400: true, 404: true, 405: true, 409: true, 413: true, 503: true}
-	f.Fuzz(func(t *testing.T, method, path, body, idem string) {
+	allowed := map[int]bool{200: true, 201: true, 204: true, 400: true, 401: true, 404: true, 405: true, 409: true, 413: true, 503: true}
+	// who is a tenant whose token the request carries, or the Authorization header itself.
+	f.Fuzz(func(t *testing.T, method, path, body, idem, who string) {
 		open, err := c.Begin(ctx, "")
 		if err != nil {
 			t.Fatal(err)
@@ -274,6 +286,11 @@ func FuzzHandler(f *testing.F) {
 		}
 		if idem != "" {
 			req.Header.Set("Idempotency-Key", idem)
+		}
+		if token, ok := tokens[who]; ok {
+			req.Header.Set("Authorization", "Bearer "+token)
+		} else if who != "" {
+			req.Header.Set("Authorization", who)
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -290,6 +307,10 @@ func FuzzHandler(f *testing.F) {
 		if rec.Code == http.StatusCreated { // the input began a transaction: end it, as a client would
 			var began struct{ ID string }
 			if json.Unmarshal(rec.Body.Bytes(), &began) == nil && began.ID != "" {
+				ca := client.New("http://fuzz", client.WithToken(tokens[who]), client.WithHTTPClient(&http.Client{Transport: handlerTransport{h}}))
+				if _, err := ca.Abort(ctx, began.ID); err != nil && who != "default" && who != "a" {
+					t.Fatalf("a transaction began with Authorization %q: %v", who, err)
+				}
 				c.Abort(ctx, began.ID)
 			}
 		}
