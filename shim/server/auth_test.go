@@ -91,8 +91,11 @@ func TestAuth(t *testing.T) {
 		t.Errorf("a lists %q, %v; want [k]", keys, err)
 	}
 	_, _, metrics := call(t, ts, "GET", "/metrics", nil, "")
-	if !strings.Contains(string(metrics), `aft_tenant_requests_total{class="4xx",tenant="b"}`) {
-		t.Errorf("no per-tenant request counter for b in /metrics")
+	for _, series := range []string{`aft_tenant_requests_total{class="4xx",tenant="b"}`, `aft_tenant_txns_running{tenant="b"} 1`,
+		`aft_tenant_txns_running{tenant="a"} 0`} {
+		if !strings.Contains(string(metrics), series) {
+			t.Errorf("no %s in /metrics", series)
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ func (m *Manager) Collectors() []prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "aft", Name: name, Help: help}, f)
 	}
 	return []prometheus.Collector{x.begun, x.committed, x.fenced, x.skipped, x.aborted, x.reads, x.commitLatency,
-		x.storeLatency, x.storeErrors, x.gcVersions, x.gcTxns, x.orphans, x.learned, x.propagation, x.announced,
+		x.storeLatency, x.storeErrors, x.gcVersions, x.gcTxns, x.orphans, x.learned, x.propagation, x.announced, tenantCollector{m},
 		gauge("gc_backlog_batches", "Batches of garbage collected here that wait for every live node's horizon to pass them (shared stores).", func() float64 { return float64(m.gcBacklog()) }),
 		gauge("lease_age_seconds", "Time since this node's lease record was last written (shared stores; 0 without a lease).", func() float64 { return m.leaseAge().Seconds() }),
 		gauge("nodes_live", "Live nodes on the store as last read, this one included (shared stores).", func() float64 { return float64(len(m.Nodes())) }),

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/aft-shim/aft/shim/record"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrTenantBusy is returned when a tenant is at its own limit of running transactions or
@@ -68,4 +71,43 @@ func (m *Manager) charge(u *tenantUse, n int64) error {
 		return fmt.Errorf("%w: the write buffers and request bodies of all transactions would pass --max-buffered %d bytes; retry later", ErrBusy, m.cfg.MaxBufferedBytes)
 	}
 	return nil
+}
+
+// tenantCollector exports each tenant's share of the limits: the tenants that began a
+// transaction here, which with --auth-file are tenants of the file alone, so that the label
+// stays bounded.
+type tenantCollector struct{ m *Manager }
+
+var (
+	tenantRunningDesc  = prometheus.NewDesc("aft_tenant_txns_running", "Running transactions by tenant (\"default\": the default tenant).", []string{"tenant"}, nil)
+	tenantBufferedDesc = prometheus.NewDesc("aft_tenant_buffered_bytes", "Bytes held in write buffers and request bodies by tenant.", []string{"tenant"}, nil)
+)
+
+func (c tenantCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- tenantRunningDesc
+	ch <- tenantBufferedDesc
+}
+
+func (c tenantCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	type use struct {
+		name     string
+		running  int
+		buffered int64
+	}
+	var uses []use
+	for name, u := range c.m.tenants {
+		if record.ValidTenant(name) != nil { // the bodies of peers' pushes
+			continue
+		}
+		if name == record.DefaultTenant {
+			name = "default"
+		}
+		uses = append(uses, use{name, u.running, u.buffered.Load()})
+	}
+	c.m.mu.Unlock()
+	for _, u := range uses {
+		ch <- prometheus.MustNewConstMetric(tenantRunningDesc, prometheus.GaugeValue, float64(u.running), u.name)
+		ch <- prometheus.MustNewConstMetric(tenantBufferedDesc, prometheus.GaugeValue, float64(u.buffered), u.name)
+	}
 }
