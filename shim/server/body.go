@@ -35,29 +35,35 @@ var (
 //
 // The body must keep pace (see setBodyDeadline), else errBodyTimeout. The deadline is set
 // before anything else, kept after an error so that it also bounds net/http's reading of an
-// unread rest (under 256 KiB) before the answer, and lifted once the body is read (as
-// net/http does too when a body ends), so that it never applies to the work that follows.
+// unread rest (under 256 KiB) before the answer (whose own pace starts after it: see
+// answerAfter), and lifted once the body is read (as net/http does too when a body ends),
+// so that it never applies to the work that follows.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what string, limit int64) (data []byte, reserved int64, err error) {
 	if r.ContentLength == 0 {
 		return []byte{}, 0, nil
 	}
 	rc := http.NewResponseController(w)
 	start := time.Now()
+	var buf []byte
+	defer func() {
+		var unread time.Time // a body read whole leaves net/http nothing to read before the answer
+		if err != nil {
+			s.m.Release(tenant, reserved)
+			data, reserved = nil, 0
+			if p := s.pace(); p.on() {
+				unread = p.due(start, int64(len(buf)))
+			}
+		}
+		answerAfter(w, unread)
+	}()
 	s.setBodyDeadline(rc, start, 0)
 	if r.ContentLength > limit {
 		return nil, 0, &txn.LimitError{What: what, Size: r.ContentLength, Limit: limit}
 	}
-	defer func() {
-		if err != nil {
-			s.m.Release(tenant, reserved)
-			data, reserved = nil, 0
-		}
-	}()
 	size := r.ContentLength // net/http ends the body there
 	if size < 0 {
 		size = limit // unknown length: up to the limit, then one byte more proves it too large
 	}
-	var buf []byte
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) == size {
@@ -94,7 +100,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what s
 			return nil, reserved, bodyErr(err)
 		}
 	}
-	if s.BodyTimeout > 0 {
+	if s.pace().on() {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	if buf == nil {
@@ -109,6 +115,28 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what s
 		buf, reserved = exact, int64(len(buf))
 	}
 	return buf, reserved, nil
+}
+
+// maxUnread is the most of a request body that net/http reads after its handler, so that
+// the connection may serve another request (its maxPostHandlerReadBytes); a larger rest
+// closes the connection instead.
+const maxUnread = 256 << 10
+
+// boundBody bounds the reading of r's body, if any, from start, before a handler runs. A
+// handler that takes no body (status, abort, the probes, an unknown path) leaves it to
+// net/http, which reads an unread rest under maxUnread before it writes the answer, and
+// with no deadline of its own (aft serve sets no ReadTimeout): a client trickling a body
+// to such a route would hold its connection and goroutine forever. It gets the pace of a
+// body of maxUnread bytes, and its answer's pace starts after that. Handlers that read
+// bodies set their own bounds (readBody).
+func (s *Server) boundBody(w http.ResponseWriter, r *http.Request, start time.Time) {
+	p := s.pace()
+	if r.ContentLength == 0 || !p.on() {
+		return
+	}
+	due := p.due(start, maxUnread)
+	_ = http.NewResponseController(w).SetReadDeadline(due)
+	answerAfter(w, due)
 }
 
 // probeEnd reads one byte past a body of unknown length that filled its limit: nil at the
@@ -138,17 +166,36 @@ func bodyErr(err error) error {
 }
 
 // setBodyDeadline bounds the next read of a body that started at start and brought got
-// bytes: it gets BodyTimeout, plus one second for every BodyMinRate bytes brought. A body that
-// keeps up the minimum rate is never cut, however large; one that trickles slower (a client
-// holding memory and a connection open) is cut within BodyTimeout + limit/BodyMinRate.
-// Writers without deadlines (in-process tests) are read without a bound.
+// bytes by the server's pace. A body that keeps up the minimum rate is never cut, however
+// large; one that trickles slower (a client holding memory and a connection open) is cut
+// within BodyTimeout + limit/BodyMinRate. Writers without deadlines (in-process tests) are
+// read without a bound.
 func (s *Server) setBodyDeadline(rc *http.ResponseController, start time.Time, got int) {
-	if s.BodyTimeout <= 0 {
-		return
+	if p := s.pace(); p.on() {
+		_ = rc.SetReadDeadline(p.due(start, int64(got)))
 	}
-	d := s.BodyTimeout
-	if s.BodyMinRate > 0 {
-		d += time.Duration(float64(got) / float64(s.BodyMinRate) * float64(time.Second))
+}
+
+// pace bounds a body moving either way, a request's as it arrives or an answer's as the
+// client reads it: it must start within timeout, then move minRate bytes a second on
+// average.
+type pace struct {
+	timeout time.Duration // 0: no bound
+	minRate int64         // 0: timeout bounds the whole body
+}
+
+// pace returns the pace of the server's bodies, BodyTimeout and BodyMinRate.
+func (s *Server) pace() pace { return pace{s.BodyTimeout, s.BodyMinRate} }
+
+// on reports whether p bounds bodies at all.
+func (p pace) on() bool { return p.timeout > 0 }
+
+// due returns when a body that started at start must have moved n bytes: timeout, plus
+// one second for every minRate bytes.
+func (p pace) due(start time.Time, n int64) time.Time {
+	d := p.timeout
+	if p.minRate > 0 {
+		d += time.Duration(float64(n) / float64(p.minRate) * float64(time.Second))
 	}
-	_ = rc.SetReadDeadline(start.Add(d))
+	return start.Add(d)
 }

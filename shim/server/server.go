@@ -22,11 +22,13 @@ import (
 
 // Server is the http.Handler of the API.
 type Server struct {
-	// BodyTimeout and BodyMinRate bound the reading of a request body (a value, a commit
-	// result): it must start arriving within BodyTimeout and then bring BodyMinRate bytes
-	// a second on average, else 408 body_timeout. New sets DefaultBodyTimeout and
-	// DefaultBodyMinRate; a zero BodyTimeout reads bodies without a bound, a zero
-	// BodyMinRate makes BodyTimeout the bound of the whole body.
+	// BodyTimeout and BodyMinRate pace bodies both ways. A request body (a value, a commit
+	// result, a batch) must start arriving within BodyTimeout and then bring BodyMinRate
+	// bytes a second on average, else 408 body_timeout; a body sent to a call that takes
+	// none is bounded as one of 256 KiB (boundBody). Each write of an answer gets as long
+	// for its bytes, else the connection is cut (answerWriter). New sets
+	// DefaultBodyTimeout and DefaultBodyMinRate; a zero BodyTimeout leaves bodies without a
+	// bound, a zero BodyMinRate makes BodyTimeout the bound of the whole body.
 	BodyTimeout time.Duration
 	BodyMinRate int64
 	// Auth, when set before serving, requires a known bearer token on every request but
@@ -90,7 +92,8 @@ func New(m *txn.Manager, reg *prometheus.Registry, log *slog.Logger) *Server {
 // ServeMux cleans paths (a key ".." would be redirected away) and keys may hold any byte.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	rw := &answerWriter{ResponseWriter: w, code: http.StatusOK, pace: s.pace()}
+	s.boundBody(rw, r, start)
 	route := "unauthorized"
 	if open(r.URL.Path) {
 		route = s.route(rw, r, "")
@@ -100,6 +103,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.tenants.WithLabelValues(tenantLabel(tenant), strconv.Itoa(rw.code/100)+"xx").Inc()
 		}
 	}
+	// What net/http still holds of the answer (all of it, when the handler wrote none) is
+	// flushed after the handler: it gets a deadline of its own.
+	rw.bound(0)
 	rs := s.seriesOf(routeCode{route, rw.code})
 	rs.requests.Inc()
 	rs.latency.Observe(time.Since(start).Seconds())
@@ -233,17 +239,3 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"status":"ready"}`)
 }
-
-// statusWriter remembers the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
