@@ -23,6 +23,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Bounds of `aft serve`'s HTTP server on a request before the API reads it (bodies and
+// answers are paced by the API: server.Server.BodyTimeout).
+const (
+	// MaxHeaderBytes bounds a request's line and headers together (net/http reads up to
+	// 4 KiB past it). The API's own are small: a key of at most 3 KiB percent-encoded in
+	// the path, a token, an idempotency key of at most 256 bytes. Past it net/http answers
+	// 431 Request Header Fields Too Large, in plain text, not the spec's JSON, and closes
+	// the connection: it does so before any handler runs, with no hook to answer
+	// otherwise.
+	MaxHeaderBytes = 64 << 10
+	// HeaderTimeout bounds the arrival of a request's line and headers, from the start of
+	// the connection (after its TLS handshake, which it bounds too) or, on a kept-alive
+	// one, from the request's first byte; past it the connection is closed without an
+	// answer.
+	HeaderTimeout = 10 * time.Second
+	// IdleTimeout closes a kept-alive connection that brings no new request this long.
+	IdleTimeout = 2 * time.Minute
+)
+
 // Shim is a shim ready to serve: a transaction manager recovered over its store, and the
 // HTTP API in front of it. Close (or Shutdown) it when done.
 type Shim struct {
@@ -194,14 +213,21 @@ func (s *Shim) Lost() <-chan struct{} { return s.m.Lost() }
 func (s *Shim) Serve(ln net.Listener) error {
 	// No ReadTimeout: one fixed bound for header and body would either cut a large value
 	// on a slow link (64 MiB at 1 MB/s takes a minute) or, set for that, let a trickling
-	// body hold its connection and memory as long. Bodies are bounded per request instead
+	// body hold its connection and memory as long. Bodies are paced per request instead
 	// (server.Server.BodyTimeout): --body-timeout to start, then --body-min-rate, so the
-	// bound grows with what arrives. Headers and idle kept-alive connections have their
-	// own bounds here.
+	// bound grows with what arrives; so are answers, write by write.
+	//
+	// WriteTimeout, the start of that pace, bounds what net/http writes by itself (a 431
+	// or 400 before the API runs, a 100 Continue) and, with HeaderTimeout (net/http takes
+	// the smaller), TLS handshakes. Each answer of the API replaces it with a deadline of
+	// its own before it writes, so a handler that outlives it still answers. (Were HTTP/2
+	// ever enabled, its WriteTimeout would reset such a stream instead.)
 	srv := &http.Server{
 		Handler:           s.api,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: HeaderTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		WriteTimeout:      s.api.BodyTimeout,
+		IdleTimeout:       IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()

@@ -128,3 +128,75 @@ func TestOpenFailureReleasesStore(t *testing.T) {
 	}
 	s.Close()
 }
+
+// serveOn serves s on a loopback port until the test ends, and returns its base URL.
+func serveOn(t *testing.T, s *Shim) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// Headers up to MaxHeaderBytes are served; larger ones get net/http's 431 before the API
+// runs (plain text, not the spec's JSON: see MaxHeaderBytes).
+func TestServeHeaderLimit(t *testing.T) {
+	s, err := OpenStore(context.Background(), mem.New(), Defaults(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, s)
+	tests := []struct {
+		name string
+		pad  int // bytes of one extra header's value
+		want int
+	}{
+		{"under the limit", MaxHeaderBytes - 1<<10, http.StatusOK},
+		{"past net/http's slack", MaxHeaderBytes + 4<<10, http.StatusRequestHeaderFieldsTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", base+"/healthz", nil)
+			req.Header.Set("X-Pad", strings.Repeat("p", tt.pad))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			t.Logf("%d bytes of header: %s, Content-Type %q", tt.pad, resp.Status, resp.Header.Get("Content-Type"))
+			if resp.StatusCode != tt.want {
+				t.Errorf("GET /healthz with %d bytes of header = %d, want %d", tt.pad, resp.StatusCode, tt.want)
+			}
+		})
+	}
+}
+
+// A handler that outlives the server's WriteTimeout (the start of the answers' pace) still
+// answers: its answer sets its own write deadline before writing.
+func TestServeSlowHandlerAnswers(t *testing.T) {
+	cfg := Defaults()
+	cfg.BodyTimeout, cfg.StoreLatency = 100*time.Millisecond, 300*time.Millisecond // a commit writes to the store
+	s, err := OpenStore(context.Background(), mem.New(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(serveOn(t, s))
+	ctx := context.Background()
+	tx, err := c.Begin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, tx.ID, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.Commit(ctx, tx.ID, nil); err != nil {
+		t.Fatalf("a commit of %v, past WriteTimeout %v: %v", time.Since(start), cfg.BodyTimeout, err)
+	}
+	if took := time.Since(start); took < cfg.BodyTimeout {
+		t.Fatalf("the commit took %v, not past WriteTimeout %v: the test shows nothing", took, cfg.BodyTimeout)
+	}
+}
