@@ -56,6 +56,15 @@ type delays struct{ p50, p99, max time.Duration }
 
 func (d delays) String() string { return fmt.Sprintf("p50 %v, p99 %v, max %v", d.p50, d.p99, d.max) }
 
+// delaysOf summarizes ds (sorting it); zero for none.
+func delaysOf(ds []time.Duration) delays {
+	if len(ds) == 0 {
+		return delays{}
+	}
+	slices.Sort(ds)
+	return delays{p50: ds[len(ds)/2], p99: ds[len(ds)*99/100], max: ds[len(ds)-1]}
+}
+
 // measurePropagation commits pairs of keys on node 0 and polls node 1 until a new
 // transaction reads them, both at once.
 func measurePropagation(t *testing.T, cl *cluster, prefix string) delays {
@@ -96,6 +105,5 @@ func measurePropagation(t *testing.T, cl *cluster, prefix string) delays {
 		}
 		ds = append(ds, time.Since(committed))
 	}
-	slices.Sort(ds)
-	return delays{p50: ds[len(ds)/2], p99: ds[len(ds)*99/100], max: ds[len(ds)-1]}
+	return delaysOf(ds)
 }
