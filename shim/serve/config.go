@@ -41,8 +41,8 @@ type Config struct {
 	LogLevel        string        // debug, info, warn or error (Logger)
 	StoreLatency    time.Duration // injected per storage call, to model a remote store
 	StoreJitter     time.Duration // plus a uniform random extra latency up to this
-	BodyTimeout     time.Duration // a request body must start arriving within this; 0: no bound
-	BodyMinRate     int64         // and then bring this many bytes a second; 0: BodyTimeout bounds the whole body
+	BodyTimeout     time.Duration // a request body must start arriving, an answer's write be taken, within this; 0: no bound
+	BodyMinRate     int64         // plus a second for this many bytes of either; 0: BodyTimeout bounds the whole body
 	StartTimeout    time.Duration // bound on start-up's retries of the store; 0: until ctx ends
 	Txn             txn.Config    // Txn.Node: --node-id; Txn.Log: set by Open from its logger
 	// Several nodes on a shared store (http-api.md, "Several nodes"): the base URL other
