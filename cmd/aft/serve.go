@@ -27,9 +27,9 @@ func (s *serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn, error")
 	fs.DurationVar(&c.StoreLatency, "store-latency", 0, "add this latency to every storage call (to model a remote store on one machine)")
 	fs.DurationVar(&c.StoreJitter, "store-jitter", 0, "plus a uniform random extra latency up to this")
-	fs.DurationVar(&c.BodyTimeout, "body-timeout", d.BodyTimeout, "a request body must start arriving within this (0: no bound on bodies)")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", d.BodyTimeout, "a request body must start arriving, and each write of an answer be taken, within this (0: no bound)")
 	c.BodyMinRate = d.BodyMinRate
-	fs.Var((*size)(&c.BodyMinRate), "body-min-rate", "and then arrive at this many bytes a second on average, else 408 (0: --body-timeout bounds the whole body)")
+	fs.Var((*size)(&c.BodyMinRate), "body-min-rate", "plus a second for this many bytes of either, on average; a body slower gets 408, an answer slower is cut (0: --body-timeout bounds the whole)")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 0, "give up start-up after this long when the store keeps failing (0: retry until SIGTERM)")
 	fs.StringVar(&c.Txn.Node, "node-id", "", "this node's identity in the lease of a shared store, the same across restarts (default: kept in --data-dir/node-id)")
 	fs.DurationVar(&c.Txn.LeaseTime, "lease-time", td.LeaseTime, "shared store: a node that stops renewing its lease keeps others out this long")
