@@ -17,52 +17,87 @@ import (
 	"github.com/aft-shim/aft/plugin/knative"
 )
 
+// webhookConfig is the whole configuration of `aft webhook`, validated once.
+type webhookConfig struct {
+	Listen            string
+	CertPath, KeyPath string
+	LogLevel          slog.Level
+	Inject            knative.Config
+}
+
 // webhookCmd is `aft webhook` (cli.md): the mutating admission webhook that puts aft proxy
 // into annotated Knative Services.
 type webhookCmd struct{}
 
-func (webhookCmd) Run(ctx context.Context, args []string) error {
+func (webhookCmd) flags(c *webhookConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
-	listen := fs.String("listen", ":8443", "HTTPS address of the webhook (POST /mutate, GET /healthz)")
-	certPath := fs.String("tls-cert", "", "PEM certificate of the webhook, followed as it changes (required)")
-	keyPath := fs.String("tls-key", "", "PEM key of the certificate (required)")
-	var cfg knative.Config
-	fs.StringVar(&cfg.ShimURL, "shim", "", "base URL of the shim, as the pods' proxies reach it (required)")
-	fs.StringVar(&cfg.ProxyImage, "proxy-image", "", "image of the proxy container; its entry point is aft (required)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := parseFlags(fs, args); err != nil {
+	fs.StringVar(&c.Listen, "listen", ":8443", "HTTPS address of the webhook (POST /mutate, GET /healthz)")
+	fs.StringVar(&c.CertPath, "tls-cert", "", "PEM certificate of the webhook, followed as it changes (required)")
+	fs.StringVar(&c.KeyPath, "tls-key", "", "PEM key of the certificate (required)")
+	fs.StringVar(&c.Inject.ShimURL, "shim", "", "base URL of the shim, as the pods' proxies reach it (required)")
+	fs.StringVar(&c.Inject.ProxyImage, "proxy-image", "", "image of the proxy container; its entry point is aft (required)")
+	fs.Func("shim-token-secret", "`NAME[/KEY]`: the Secret, in each Service's namespace, whose KEY (default "+knative.DefaultTokenKey+") holds the shim's token; the proxy mounts it, the function never sees it", func(s string) (err error) {
+		c.Inject.TokenSecret, err = knative.ParseSecretRef(s, knative.DefaultTokenKey)
 		return err
-	}
-	var lvl slog.Level
-	switch {
-	case *certPath == "" || *keyPath == "":
+	})
+	fs.Func("shim-ca-secret", "`NAME[/KEY]`: the Secret, in each Service's namespace, whose KEY (default "+knative.DefaultCAKey+") holds the CA bundle of an https shim, for the proxy", func(s string) (err error) {
+		c.Inject.CASecret, err = knative.ParseSecretRef(s, knative.DefaultCAKey)
+		return err
+	})
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	return fs
+}
+
+func (c *webhookConfig) validate() error {
+	if c.CertPath == "" || c.KeyPath == "" {
 		return usage("give --tls-cert and --tls-key: the API server calls webhooks over HTTPS only")
-	case lvl.UnmarshalText([]byte(*logLevel)) != nil:
-		return usage("--log-level %q: want debug, info, warn or error", *logLevel)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := c.Inject.Validate(); err != nil {
 		return usage("%v", err)
 	}
-	pair, err := certfile.Load(*certPath, *keyPath)
+	return nil
+}
+
+func (w webhookCmd) Run(ctx context.Context, args []string) error {
+	var cfg webhookConfig
+	if err := parseFlags(w.flags(&cfg), args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	return runWebhook(ctx, cfg)
+}
+
+// runWebhook serves the webhook until ctx ends.
+func runWebhook(ctx context.Context, cfg webhookConfig) error {
+	pair, err := certfile.Load(cfg.CertPath, cfg.KeyPath)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	srv := &http.Server{
-		Handler:           cfg.Handler(log),
+		Handler:           cfg.Inject.Handler(log),
 		TLSConfig:         &tls.Config{GetCertificate: pair.GetCertificate, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
-	fmt.Printf("aft webhook: listening on %s (https, POST /mutate; shim %s, proxy image %s)\n", ln.Addr(), redact.URL(cfg.ShimURL), cfg.ProxyImage)
+	creds := ""
+	if !cfg.Inject.TokenSecret.IsZero() {
+		creds += ", token from Secret " + cfg.Inject.TokenSecret.String()
+	}
+	if !cfg.Inject.CASecret.IsZero() {
+		creds += ", CA from Secret " + cfg.Inject.CASecret.String()
+	}
+	fmt.Printf("aft webhook: listening on %s (https, POST /mutate; shim %s%s, proxy image %s)\n", ln.Addr(), redact.URL(cfg.Inject.ShimURL), creds, cfg.Inject.ProxyImage)
 	select {
 	case err := <-done:
 		return fmt.Errorf("webhook: %w", err)

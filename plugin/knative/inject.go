@@ -10,17 +10,26 @@
 // proxy, which passes probe requests through to the function untouched. A Service that
 // already has the proxy, or that is not annotated, is left as it is; a malformed annotation,
 // or a port the proxy cannot serve (h2c), is refused with a message that names it.
+//
+// A shim that wants a token, or serves HTTPS with a CA of its own, is reached with Secrets in
+// the Service's namespace: the proxy alone mounts them (a Secret volume follows the Secret's
+// updates, and aft proxy re-reads its token file), and the function calls the shim through
+// the proxy's relay on loopback, never holding the token. The Service names the Secrets and
+// holds no token.
 package knative
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"knative.dev/pkg/apis"
 	"knative.dev/pkg/ptr"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -39,6 +48,13 @@ const AdminPort = 9095
 type Config struct {
 	ShimURL    string // the shim the proxy begins and commits at (--shim)
 	ProxyImage string // the image of the proxy container, whose entry point is aft (--proxy-image)
+	// TokenSecret is the Secret, in each Service's namespace, whose key holds the shim's
+	// token (--shim-token-secret); zero: the shim wants none.
+	TokenSecret SecretRef
+	// CASecret is the Secret, in each Service's namespace, whose key holds the PEM bundle
+	// of the CA that signed an https shim's certificate (--shim-ca-secret); zero: the
+	// system's roots.
+	CASecret SecretRef
 }
 
 // Validate reports a Config the webhook cannot run with.
@@ -49,8 +65,67 @@ func (c Config) Validate() error {
 	case c.ProxyImage == "":
 		return errors.New("give the image of aft proxy (--proxy-image)")
 	}
+	for _, s := range []struct {
+		flag string
+		ref  SecretRef
+	}{{"--shim-token-secret", c.TokenSecret}, {"--shim-ca-secret", c.CASecret}} {
+		if s.ref.IsZero() {
+			continue
+		}
+		if err := s.ref.validate(); err != nil {
+			return fmt.Errorf("%s %s: %w", s.flag, s.ref, err)
+		}
+	}
 	return nil
 }
+
+// Default keys of the Secrets: the aft-shim chart's token Secret, and a kubernetes.io/tls
+// Secret's CA (as cert-manager writes it).
+const (
+	DefaultTokenKey = "token"
+	DefaultCAKey    = "ca.crt"
+)
+
+// SecretRef names one key of a Secret in a Service's namespace.
+type SecretRef struct{ Name, Key string }
+
+// ParseSecretRef parses NAME or NAME/KEY; KEY defaults to defaultKey. "" is the zero
+// SecretRef.
+func ParseSecretRef(s, defaultKey string) (SecretRef, error) {
+	if s == "" {
+		return SecretRef{}, nil
+	}
+	name, key, ok := strings.Cut(s, "/")
+	if !ok {
+		key = defaultKey
+	}
+	r := SecretRef{Name: name, Key: key}
+	return r, r.validate()
+}
+
+// IsZero reports whether r names no Secret.
+func (r SecretRef) IsZero() bool { return r == SecretRef{} }
+
+func (r SecretRef) String() string { return r.Name + "/" + r.Key }
+
+func (r SecretRef) validate() error {
+	if errs := validation.IsDNS1123Subdomain(r.Name); len(errs) > 0 {
+		return fmt.Errorf("secret name %q: %s", r.Name, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsConfigMapKey(r.Key); len(errs) > 0 {
+		return fmt.Errorf("secret key %q: %s", r.Key, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// The proxy's Secret volumes: their names in the pod, and where the proxy mounts them.
+// Each holds one file, the Secret's key under a fixed name.
+const (
+	TokenVolume = "aft-shim-token"
+	TokenFile   = "/var/run/secrets/aft.dev/shim-token/token"
+	CAVolume    = "aft-shim-ca"
+	CAFile      = "/var/run/secrets/aft.dev/shim-ca/ca.crt"
+)
 
 // RefusedError is a Service the webhook refuses, with why.
 type RefusedError struct{ Reason string }
@@ -84,12 +159,17 @@ func (c Config) Inject(svc *servingv1.Service) (bool, error) {
 	if port.Name == "h2c" {
 		return false, &RefusedError{Reason: fmt.Sprintf("aft: container %q serves h2c (HTTP/2), and aft proxy speaks HTTP/1.1: drop the port name h2c, or the annotation %s%s", u.Name, middleware.PrefixAft, middleware.AnnotationTransactional)}
 	}
+	vols, mounts, credArgs, err := c.secretVolumes(ps)
+	if err != nil {
+		return false, err
+	}
 	inner := innerPort(port.ContainerPort)
 	proxy := corev1.Container{
-		Name:  ProxyName,
-		Image: c.ProxyImage,
-		Args:  proxyArgs(c.ShimURL, functionName(svc), port.ContainerPort, inner, opts),
-		Ports: []corev1.ContainerPort{port},
+		Name:         ProxyName,
+		Image:        c.ProxyImage,
+		Args:         append(proxyArgs(c.ShimURL, functionName(svc), port.ContainerPort, inner, opts), credArgs...),
+		Ports:        []corev1.ContainerPort{port},
+		VolumeMounts: mounts,
 		// The user container's probes are the serving container's: the proxy's now. It
 		// passes probe requests to the function as they are.
 		ReadinessProbe: u.ReadinessProbe,
@@ -107,7 +187,42 @@ func (c Config) Inject(svc *servingv1.Service) (bool, error) {
 	u.ReadinessProbe, u.LivenessProbe, u.StartupProbe = nil, nil, nil
 	u.Env = append(u.Env, corev1.EnvVar{Name: "PORT", Value: strconv.Itoa(int(inner))})
 	ps.Containers = append(ps.Containers, proxy)
+	ps.Volumes = append(ps.Volumes, vols...)
 	return true, nil
+}
+
+// secretVolumes returns the proxy's Secret volumes, their mounts and the proxy's flags that
+// read them, and takes out of ps any volume of those names: a leftover of an earlier
+// injection that a re-applied manifest (a merge patch of the containers alone) kept. A
+// volume of one of those names that a container of ps mounts is the user's, and refused.
+func (c Config) secretVolumes(ps *corev1.PodSpec) ([]corev1.Volume, []corev1.VolumeMount, []string, error) {
+	var (
+		vols   []corev1.Volume
+		mounts []corev1.VolumeMount
+		args   []string
+	)
+	for _, s := range []struct {
+		ref          SecretRef
+		volume, file string
+		flag         string
+	}{{c.TokenSecret, TokenVolume, TokenFile, "--shim-token-file"}, {c.CASecret, CAVolume, CAFile, "--shim-ca"}} {
+		for _, ct := range ps.Containers {
+			if slices.ContainsFunc(ct.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == s.volume }) {
+				return nil, nil, nil, &RefusedError{Reason: fmt.Sprintf("aft: container %q mounts a volume named %q, a name aft proxy's Secrets take: rename the volume", ct.Name, s.volume)}
+			}
+		}
+		ps.Volumes = slices.DeleteFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == s.volume })
+		if s.ref.IsZero() {
+			continue
+		}
+		// Items: only the one key reaches the pod, under a fixed name. No subPath: a
+		// subPath mount would not follow the Secret's updates.
+		vols = append(vols, corev1.Volume{Name: s.volume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: s.ref.Name, Items: []corev1.KeyToPath{{Key: s.ref.Key, Path: path.Base(s.file)}}}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: s.volume, MountPath: path.Dir(s.file), ReadOnly: true})
+		args = append(args, s.flag, s.file)
+	}
+	return vols, mounts, args, nil
 }
 
 // Validate is Knative Serving's own defaulting and validation of svc, as its webhook would

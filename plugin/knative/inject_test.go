@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,15 +37,21 @@ func service(ann map[string]string, opts ...func(*servingv1.Service)) *servingv1
 
 var tx = map[string]string{"aft.dev/transactional": "true"}
 
-// review sends s through Review as a CREATE and returns the Service the API server would
-// store (the patch applied) and the response.
+// review sends s through testConfig's Review as a CREATE and returns the Service the API
+// server would store (the patch applied) and the response.
 func review(t *testing.T, s *servingv1.Service) (*servingv1.Service, *admissionv1.AdmissionResponse) {
+	t.Helper()
+	return reviewWith(t, testConfig, s)
+}
+
+// reviewWith is review with the webhook's Config c.
+func reviewWith(t *testing.T, c Config, s *servingv1.Service) (*servingv1.Service, *admissionv1.AdmissionResponse) {
 	t.Helper()
 	raw, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := testConfig.Review(&admissionv1.AdmissionRequest{UID: "u-1", Resource: serviceResource,
+	resp := c.Review(&admissionv1.AdmissionRequest{UID: "u-1", Resource: serviceResource,
 		Operation: admissionv1.Create, Namespace: "shop", Name: s.Name, Object: runtime.RawExtension{Raw: raw}})
 	if resp.UID != "u-1" {
 		t.Errorf("response UID %q, want the request's", resp.UID)
@@ -159,6 +167,131 @@ func TestInject(t *testing.T) {
 				t.Error("second pass changed the Service")
 			}
 		})
+	}
+}
+
+// TestInjectSecrets: with the shim's token and CA in Secrets, the proxy alone mounts them,
+// each key as one file of a read-only Secret volume (which follows the Secret's updates), and
+// reads them with --shim-token-file and --shim-ca; the Service names the Secrets and holds no
+// credential; Knative accepts it; a second pass changes nothing.
+func TestInjectSecrets(t *testing.T) {
+	userVol := corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "orders-config"}}}
+	userMount := corev1.VolumeMount{Name: "config", MountPath: "/etc/orders", ReadOnly: true}
+	withUserVolume := func(s *servingv1.Service) {
+		s.Spec.Template.Spec.Volumes = []corev1.Volume{userVol}
+		s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{userMount}
+	}
+	tokenVol := func(name, key string) corev1.Volume {
+		return corev1.Volume{Name: "aft-shim-token", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: name, Items: []corev1.KeyToPath{{Key: key, Path: "token"}}}}}
+	}
+	caVol := corev1.Volume{Name: "aft-shim-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: "aft-shim-ca", Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}}}
+	tokenMount := corev1.VolumeMount{Name: "aft-shim-token", MountPath: "/var/run/secrets/aft.dev/shim-token", ReadOnly: true}
+	caMount := corev1.VolumeMount{Name: "aft-shim-ca", MountPath: "/var/run/secrets/aft.dev/shim-ca", ReadOnly: true}
+	tokenArgs := []string{"--shim-token-file", "/var/run/secrets/aft.dev/shim-token/token"}
+	caArgs := []string{"--shim-ca", "/var/run/secrets/aft.dev/shim-ca/ca.crt"}
+
+	withSecrets := testConfig
+	withSecrets.TokenSecret = SecretRef{Name: "aft-shim-token", Key: "token"}
+	withSecrets.CASecret = SecretRef{Name: "aft-shim-ca", Key: "ca.crt"}
+	tokenOnly := testConfig
+	tokenOnly.TokenSecret = SecretRef{Name: "creds", Key: "shim"}
+
+	tests := []struct {
+		name       string
+		cfg        Config
+		svc        *servingv1.Service
+		wantVols   []corev1.Volume // the pod's, in order
+		wantMounts []corev1.VolumeMount
+		wantArgs   []string // after the spec's flags
+	}{
+		{name: "token and CA", cfg: withSecrets, svc: service(tx),
+			wantVols: []corev1.Volume{tokenVol("aft-shim-token", "token"), caVol}, wantMounts: []corev1.VolumeMount{tokenMount, caMount},
+			wantArgs: append(slices.Clone(tokenArgs), caArgs...)},
+		{name: "token of another key", cfg: tokenOnly, svc: service(tx),
+			wantVols: []corev1.Volume{tokenVol("creds", "shim")}, wantMounts: []corev1.VolumeMount{tokenMount}, wantArgs: tokenArgs},
+		{name: "the user's volumes kept", cfg: withSecrets, svc: service(tx, withUserVolume),
+			wantVols: []corev1.Volume{userVol, tokenVol("aft-shim-token", "token"), caVol}, wantMounts: []corev1.VolumeMount{tokenMount, caMount},
+			wantArgs: append(slices.Clone(tokenArgs), caArgs...)},
+		// kubectl apply of the Service's manifest again replaces the containers and keeps the
+		// volumes the webhook added: they are replaced, or taken out when no longer wanted.
+		{name: "leftover volume replaced", cfg: tokenOnly, svc: service(tx, withUserVolume, func(s *servingv1.Service) {
+			s.Spec.Template.Spec.Volumes = append(s.Spec.Template.Spec.Volumes, tokenVol("aft-shim-token", "token"), caVol)
+		}), wantVols: []corev1.Volume{userVol, tokenVol("creds", "shim")}, wantMounts: []corev1.VolumeMount{tokenMount}, wantArgs: tokenArgs},
+		{name: "leftover volume taken out", cfg: testConfig, svc: service(tx, func(s *servingv1.Service) {
+			s.Spec.Template.Spec.Volumes = []corev1.Volume{tokenVol("aft-shim-token", "token")}
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, resp := reviewWith(t, tt.cfg, tt.svc)
+			if !resp.Allowed || resp.Patch == nil {
+				t.Fatalf("allowed %v, patch %s, result %+v: want a patch", resp.Allowed, resp.Patch, resp.Result)
+			}
+			knativeAccepts(t, "the Service with the proxy and its Secrets", got)
+			proxy, user := container(t, got, ProxyName), container(t, got, "user")
+			if diff := cmp.Diff(tt.wantVols, got.Spec.Template.Spec.Volumes, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("pod volumes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantMounts, proxy.VolumeMounts, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("proxy mounts (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(container(t, tt.svc, "user").VolumeMounts, user.VolumeMounts, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("the user container's mounts changed (-want +got):\n%s", diff)
+			}
+			spec := []string{"proxy", "--listen", ":8080", "--admin-listen", ":9095", "--upstream", "http://127.0.0.1:8081",
+				"--shim", testConfig.ShimURL, "--function", "orders.shop"}
+			if diff := cmp.Diff(append(spec, tt.wantArgs...), proxy.Args); diff != "" {
+				t.Errorf("proxy args (-want +got):\n%s", diff)
+			}
+			for _, c := range got.Spec.Template.Spec.Containers {
+				for _, e := range c.Env {
+					if e.ValueFrom != nil || e.Name == "AFT_SHIM_TOKEN" {
+						t.Errorf("container %s has env %+v: the token reaches the proxy as a file only", c.Name, e)
+					}
+				}
+			}
+
+			again, resp := reviewWith(t, tt.cfg, got)
+			if !resp.Allowed || resp.Patch != nil || again != got {
+				t.Errorf("second pass: allowed %v, patch %s: want it untouched", resp.Allowed, resp.Patch)
+			}
+		})
+	}
+
+	// A volume of the user's own that takes the name of aft's is refused, not taken.
+	_, resp := reviewWith(t, withSecrets, service(tx, func(s *servingv1.Service) {
+		s.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "aft-shim-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "mine"}}}}
+		s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "aft-shim-ca", MountPath: "/etc/mine", ReadOnly: true}}
+	}))
+	if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, `"aft-shim-ca"`) {
+		t.Errorf("a user volume named aft-shim-ca: allowed %v, result %+v: want refused, naming it", resp.Allowed, resp.Result)
+	}
+}
+
+func TestParseSecretRef(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    SecretRef
+		wantErr bool
+	}{
+		{in: "", want: SecretRef{}},
+		{in: "aft-shim-token", want: SecretRef{Name: "aft-shim-token", Key: "dflt"}},
+		{in: "shim.creds/ca.crt", want: SecretRef{Name: "shim.creds", Key: "ca.crt"}},
+		{in: "creds/", wantErr: true},
+		{in: "/token", wantErr: true},
+		{in: "Creds", wantErr: true},
+		{in: "creds/a/b", wantErr: true},
+		{in: "creds/a b", wantErr: true},
+	} {
+		got, err := ParseSecretRef(tt.in, "dflt")
+		if (err != nil) != tt.wantErr || (err == nil && got != tt.want) {
+			t.Errorf("ParseSecretRef(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if err := (Config{ShimURL: "http://s", ProxyImage: "i", CASecret: SecretRef{Name: "ca"}}).Validate(); err == nil || !strings.Contains(err.Error(), "--shim-ca-secret") {
+		t.Errorf("Validate of a Secret with no key: %v, want an error naming --shim-ca-secret", err)
 	}
 }
 
