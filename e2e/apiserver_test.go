@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,9 +52,9 @@ func moduleDir(t *testing.T, mod string) string {
 
 // TestWebhookAPIServer runs a real Kubernetes API server (kube-apiserver and etcd, through
 // controller-runtime's envtest) with Knative Serving's Service CRD, registers a real `aft
-// webhook` process with a MutatingWebhookConfiguration, and creates Services through the
-// API server: the stored objects are checked field by field, and pass Knative Serving's own
-// validation.
+// webhook` process, given the shim's token and CA Secrets, with a MutatingWebhookConfiguration,
+// and creates and updates Services through the API server: the stored objects are checked
+// field by field, and pass Knative Serving's own validation.
 func TestWebhookAPIServer(t *testing.T) {
 	etcd, err := exec.LookPath("etcd")
 	if err != nil {
@@ -82,7 +84,7 @@ func TestWebhookAPIServer(t *testing.T) {
 	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	ca := newTestCA(t)
 	ca.issue(t, 1, certPath, keyPath)
-	p := startWebhook(t, certPath, keyPath)
+	p := startWebhook(t, certPath, keyPath, "--shim-token-secret", "aft-shim-token", "--shim-ca-secret", "shim-ca/bundle.pem")
 	url := "https://" + p.addr + "/mutate"
 	fail, none := admissionregv1.Fail, admissionregv1.SideEffectClassNone
 	mwc := &admissionregv1.MutatingWebhookConfiguration{
@@ -104,12 +106,17 @@ func TestWebhookAPIServer(t *testing.T) {
 	}
 
 	gvk := schema.GroupVersionKind{Group: "serving.knative.dev", Version: "v1", Kind: "Service"}
-	create := func(name string, ann map[string]string, containers []corev1.Container) (*servingv1.Service, error) {
+	// put creates the Service name, or with old (a stored one) updates it, with the
+	// annotations and pod spec given, and returns it as stored.
+	put := func(name string, old *servingv1.Service, ann map[string]string, ps corev1.PodSpec) (*servingv1.Service, error) {
 		t.Helper()
 		svc := servingv1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "serving.knative.dev/v1", Kind: "Service"},
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+		if old != nil {
+			svc.ObjectMeta = old.ObjectMeta
+		}
 		svc.Spec.Template.Annotations = ann
-		svc.Spec.Template.Spec.Containers = containers
+		svc.Spec.Template.Spec.PodSpec = ps
 		raw, _ := json.Marshal(svc)
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(raw); err != nil {
@@ -119,7 +126,12 @@ func TestWebhookAPIServer(t *testing.T) {
 		// The webhook registration takes a moment to reach the API server's admission chain.
 		var err error
 		for range 50 {
-			if err = c.Create(ctx, u); err == nil || !strings.Contains(err.Error(), "no endpoints") {
+			if old != nil {
+				err = c.Update(ctx, u)
+			} else {
+				err = c.Create(ctx, u)
+			}
+			if err == nil || !strings.Contains(err.Error(), "no endpoints") {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -138,6 +150,10 @@ func TestWebhookAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		return &out, nil
+	}
+	create := func(name string, ann map[string]string, containers []corev1.Container) (*servingv1.Service, error) {
+		t.Helper()
+		return put(name, nil, ann, corev1.PodSpec{Containers: containers})
 	}
 	user := []corev1.Container{{Name: "user", Image: "registry.local/orders:v1", Ports: []corev1.ContainerPort{{Name: "http1", ContainerPort: 9000}},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready"}}}}}
@@ -166,9 +182,11 @@ func TestWebhookAPIServer(t *testing.T) {
 	case px.SecurityContext == nil || !*px.SecurityContext.ReadOnlyRootFilesystem || !*px.SecurityContext.RunAsNonRoot:
 		t.Errorf("stored proxy security context %+v", px.SecurityContext)
 	}
+	checkSecretVolumes(t, "the stored annotated Service", got)
 	if err := knative.Validate(got); err != nil {
 		t.Errorf("the stored annotated Service: Knative Serving refuses it: %v", err)
 	}
+	stored := got
 
 	// Unannotated: stored as it was sent.
 	got, err = create("plain", nil, user)
@@ -180,13 +198,29 @@ func TestWebhookAPIServer(t *testing.T) {
 	}
 
 	// Already injected (as a GitOps tool would apply the stored object again): untouched.
-	injected := []corev1.Container{u, px}
-	got, err = create("again", map[string]string{"aft.dev/transactional": "true"}, injected)
+	injected := corev1.PodSpec{Containers: []corev1.Container{u, px}, Volumes: stored.Spec.Template.Spec.Volumes}
+	got, err = put("again", nil, map[string]string{"aft.dev/transactional": "true"}, injected)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cs := got.Spec.Template.Spec.Containers; len(cs) != 2 || cs[1].Name != knative.ProxyName || len(cs[0].Env) != 1 {
 		t.Errorf("stored injected Service %+v, want it as sent", cs)
+	}
+	checkSecretVolumes(t, "the stored injected Service", got)
+
+	// The manifest applied again to the annotated Service (kubectl apply: a merge patch of
+	// the containers, the webhook's volumes kept): the proxy and its volumes, once each.
+	got, err = put("orders", stored, map[string]string{"aft.dev/transactional": "true", "aft.dev/attempts": "4"},
+		corev1.PodSpec{Containers: user, Volumes: stored.Spec.Template.Spec.Volumes})
+	if err != nil {
+		t.Fatalf("update the annotated Service: %v\n%s", err, p.Tail())
+	}
+	if cs := got.Spec.Template.Spec.Containers; len(cs) != 2 || cs[1].Name != knative.ProxyName || len(cs[0].Env) != 1 {
+		t.Errorf("updated Service's containers %+v, want user and the proxy once", cs)
+	}
+	checkSecretVolumes(t, "the updated Service", got)
+	if err := knative.Validate(got); err != nil {
+		t.Errorf("the updated Service: Knative Serving refuses it: %v", err)
 	}
 
 	// Malformed: refused by the API server with the webhook's message.
@@ -252,6 +286,51 @@ func chartsDryRun(t *testing.T, c client.Client, cfg *rest.Config) {
 	}
 	t.Logf("server-side dry run: %d objects accepted; left out for want of their CRDs: %v", created, skipped)
 	kubeconform(t, cfg, manifests, kinds, []string{"ServiceMonitor", "Certificate", "Issuer"})
+}
+
+// checkSecretVolumes fails unless svc's pod has the two Secret volumes of the webhook's
+// --shim-token-secret aft-shim-token and --shim-ca-secret shim-ca/bundle.pem, each one key
+// under a fixed name, mounted read-only by the proxy alone, which reads them with
+// --shim-token-file and --shim-ca; and unless no container gets a credential otherwise.
+func checkSecretVolumes(t *testing.T, what string, svc *servingv1.Service) {
+	t.Helper()
+	ps := svc.Spec.Template.Spec
+	want := []corev1.Volume{
+		{Name: knative.TokenVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "aft-shim-token",
+			Items: []corev1.KeyToPath{{Key: "token", Path: "token"}}}}},
+		{Name: knative.CAVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "shim-ca",
+			Items: []corev1.KeyToPath{{Key: "bundle.pem", Path: "ca.crt"}}}}},
+	}
+	// The API server defaults a Secret volume's mode; the rest is as the webhook sent it.
+	got := make([]corev1.Volume, len(ps.Volumes))
+	for i, v := range ps.Volumes {
+		got[i] = *v.DeepCopy()
+		if s := got[i].Secret; s != nil && s.DefaultMode != nil && *s.DefaultMode == corev1.SecretVolumeSourceDefaultMode {
+			s.DefaultMode = nil
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: pod volumes (-want +got):\n%s", what, diff)
+	}
+	wantMounts := []corev1.VolumeMount{
+		{Name: knative.TokenVolume, MountPath: "/var/run/secrets/aft.dev/shim-token", ReadOnly: true},
+		{Name: knative.CAVolume, MountPath: "/var/run/secrets/aft.dev/shim-ca", ReadOnly: true},
+	}
+	for _, c := range ps.Containers {
+		if c.Name != knative.ProxyName {
+			if len(c.VolumeMounts) != 0 || slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.ValueFrom != nil }) {
+				t.Errorf("%s: container %s mounts %+v, env %+v: want no credential outside the proxy", what, c.Name, c.VolumeMounts, c.Env)
+			}
+			continue
+		}
+		if diff := cmp.Diff(wantMounts, c.VolumeMounts); diff != "" {
+			t.Errorf("%s: proxy mounts (-want +got):\n%s", what, diff)
+		}
+		args := strings.Join(c.Args, " ")
+		if !strings.HasSuffix(args, " --shim-token-file "+knative.TokenFile+" --shim-ca "+knative.CAFile) {
+			t.Errorf("%s: proxy args %q, want them to end with --shim-token-file and --shim-ca", what, c.Args)
+		}
+	}
 }
 
 // caPEM is ca's certificate, as a caBundle holds it.

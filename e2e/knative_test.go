@@ -98,16 +98,16 @@ func (ca *testCA) issue(t *testing.T, serial int64, certPath, keyPath string) {
 }
 
 // startWebhook starts `aft webhook` on a free loopback port with the certificate files, the
-// shim http://aft-shim.aft.svc:7654 and the proxy image registry.local/aft:e2e, and waits for
-// its ready line; it is killed at cleanup.
-func startWebhook(t *testing.T, certPath, keyPath string) *aftProc {
+// shim http://aft-shim.aft.svc:7654, the proxy image registry.local/aft:e2e and the flags in
+// extra, and waits for its ready line; it is killed at cleanup.
+func startWebhook(t *testing.T, certPath, keyPath string, extra ...string) *aftProc {
 	t.Helper()
 	return startAftCmd(t, func(line string) (string, bool) {
 		rest, ok := strings.CutPrefix(line, "aft webhook: listening on ")
 		addr, _, _ := strings.Cut(rest, " ")
 		return addr, ok && addr != ""
-	}, 30*time.Second, aftBinary(t), "webhook", "--listen", "127.0.0.1:0", "--tls-cert", certPath, "--tls-key", keyPath,
-		"--shim", "http://aft-shim.aft.svc:7654", "--proxy-image", "registry.local/aft:e2e")
+	}, 30*time.Second, aftBinary(t), append([]string{"webhook", "--listen", "127.0.0.1:0", "--tls-cert", certPath, "--tls-key", keyPath,
+		"--shim", "http://aft-shim.aft.svc:7654", "--proxy-image", "registry.local/aft:e2e"}, extra...)...)
 }
 
 // TestWebhookProcess runs a real `aft webhook` process over TLS: an annotated Service comes
