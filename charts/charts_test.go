@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -206,11 +208,70 @@ func TestShimChart(t *testing.T) {
 }
 
 func TestOpenFaaSChart(t *testing.T) {
-	c := container(t, typed(t, render(t, "aft-openfaas", "-f", "aft-openfaas/ci/full-values.yaml")))
-	want := []string{"provider", "openfaas", "--port=9081", "--upstream=http://faasd-provider:8081", "--shim=http://aft-shim.aft.svc:7654",
-		"--attempts=5", "--attempt-timeout=2s", "--deadline=1m", "--on-running=wait"}
-	if !slices.Equal(c.Args, want) {
-		t.Errorf("args\n%q\nwant\n%q", c.Args, want)
+	spec := func(c corev1.Container) corev1.PodSpec {
+		return corev1.PodSpec{Containers: []corev1.Container{{Args: c.Args, Env: c.Env, Ports: c.Ports, VolumeMounts: c.VolumeMounts}}}
+	}
+	podIP := []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
+	secretVol := func(vol, secret, key, path string) corev1.Volume {
+		return corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret,
+			Items: []corev1.KeyToPath{{Key: key, Path: path}}}}}
+	}
+	tests := []struct {
+		values string
+		want   corev1.PodSpec // args, env, ports and mounts of the plugin; the pod's volumes
+	}{
+		// Secure by default: the aft-shim chart's token, from a Secret volume; the relay at
+		// the pod's own IP, a container port of its own.
+		{"default", corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Args: []string{"provider", "openfaas", "--port=8081", "--upstream=http://faas-netes.openfaas:8081", "--shim=http://aft-shim.aft.svc:7654",
+					"--attempts=3", "--attempt-timeout=10s", "--deadline=30s", "--on-running=run",
+					"--shim-token-file=/var/openfaas/secrets/aft-shim-token", "--relay-listen=:8084", "--relay-url=http://$(POD_IP):8084"},
+				Env:          podIP,
+				Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: 8081, Protocol: "TCP"}, {Name: "relay", ContainerPort: 8084, Protocol: "TCP"}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "shim-token", MountPath: "/var/openfaas/secrets", ReadOnly: true}},
+			}},
+			Volumes: []corev1.Volume{secretVol("shim-token", "aft-shim-token", "token", "aft-shim-token")},
+		}},
+		{"full", corev1.PodSpec{
+			Containers: []corev1.Container{{
+				Args: []string{"provider", "openfaas", "--port=9081", "--upstream=http://faasd-provider:8081", "--shim=https://aft-shim.aft.svc:7654",
+					"--attempts=5", "--attempt-timeout=2s", "--deadline=1m", "--on-running=wait",
+					"--shim-token-file=/var/openfaas/secrets/aft-shim-token", "--shim-ca=/etc/aft/shim-ca/ca.crt",
+					"--relay-listen=:9084", "--relay-url=http://$(POD_IP):9084"},
+				Env:   podIP,
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 9081, Protocol: "TCP"}, {Name: "relay", ContainerPort: 9084, Protocol: "TCP"}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "shim-token", MountPath: "/var/openfaas/secrets", ReadOnly: true},
+					{Name: "shim-ca", MountPath: "/etc/aft/shim-ca", ReadOnly: true}},
+			}},
+			Volumes: []corev1.Volume{secretVol("shim-token", "openfaas-tenant", "aft-token", "aft-shim-token"), secretVol("shim-ca", "aft-shim-ca", "bundle.pem", "ca.crt")},
+		}},
+		// No token and no CA: no relay, as the plugin runs none.
+		{"insecure", corev1.PodSpec{Containers: []corev1.Container{{
+			Args: []string{"provider", "openfaas", "--port=8081", "--upstream=http://faas-netes.openfaas:8081", "--shim=http://aft-shim.aft.svc:7654",
+				"--attempts=3", "--attempt-timeout=10s", "--deadline=30s", "--on-running=run"},
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8081, Protocol: "TCP"}},
+		}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.values, func(t *testing.T) {
+			objs := typed(t, render(t, "aft-openfaas", "-f", "aft-openfaas/ci/"+tt.values+"-values.yaml"))
+			got := spec(container(t, objs))
+			got.Volumes = objs["Deployment"][0].(*appsv1.Deployment).Spec.Template.Spec.Volumes
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("plugin pod (-want +got):\n%s", diff)
+			}
+			// The relay names one pod: the Service has the provider API alone.
+			if svc := objs["Service"][0].(*corev1.Service); len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http" {
+				t.Errorf("Service ports %+v, want http alone", svc.Spec.Ports)
+			}
+		})
+	}
+	for _, bad := range [][]string{{"--set", "relay.port=8081"}, {"--set", "shim.tokenSecret.name=Aft_Token"}, {"--set", "shim.caSecret.key=a/b"}} {
+		args := append([]string{"template", "rel", "aft-openfaas", "-f", "aft-openfaas/ci/default-values.yaml"}, bad...)
+		if out, err := exec.Command(helm(t), args...).CombinedOutput(); err == nil {
+			t.Errorf("helm template %q succeeded, want it refused:\n%.300s", bad, out)
+		}
 	}
 	out, err := exec.Command(helm(t), "template", "rel", "aft-openfaas", "--set", "shim.url=http://s:1").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "upstream") {
@@ -260,6 +321,30 @@ func TestKnativeWebhookChart(t *testing.T) {
 	c := container(t, objs)
 	if !slices.Contains(c.Args, "--proxy-image=aft.local/aft:0.1.0") || !slices.Contains(c.Args, "--tls-cert=/tls/tls.crt") {
 		t.Errorf("args %q", c.Args)
+	}
+	// The Secrets of the shim's token and CA, which the proxies mount in the Services'
+	// namespaces: by default the aft-shim chart's token, and none with an insecure shim.
+	shimArgs := func(c corev1.Container) []string {
+		return slices.DeleteFunc(slices.Clone(c.Args), func(a string) bool { return !strings.HasPrefix(a, "--shim") })
+	}
+	for _, tt := range []struct {
+		values string
+		want   []string
+	}{
+		{"default", []string{"--shim=http://aft-shim.aft.svc:7654", "--shim-token-secret=aft-shim-token/token"}},
+		{"full", []string{"--shim=https://aft-shim.aft.svc:7654", "--shim-token-secret=shop-tenant/aft-token", "--shim-ca-secret=aft-shim-ca/ca.crt"}},
+		{"insecure", []string{"--shim=http://aft-shim.aft.svc:7654"}},
+	} {
+		c := container(t, typed(t, render(t, "aft-knative-webhook", "-f", "aft-knative-webhook/ci/"+tt.values+"-values.yaml")))
+		if got := shimArgs(c); !slices.Equal(got, tt.want) {
+			t.Errorf("%s values: shim args %q, want %q", tt.values, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"shim.tokenSecret.name=Aft_Token", "shim.caSecret.key=a/b", "shim.caSecret.key="} {
+		args := []string{"template", "rel", "aft-knative-webhook", "-f", "aft-knative-webhook/ci/default-values.yaml", "--set", bad}
+		if out, err := exec.Command(helm(t), args...).CombinedOutput(); err == nil {
+			t.Errorf("helm template --set %s succeeded, want the schema to refuse it:\n%.300s", bad, out)
+		}
 	}
 
 	// cert-manager: a Certificate from the named issuer, its CA injected by cert-manager.
