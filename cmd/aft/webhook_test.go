@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/aft-shim/aft/plugin/knative"
 )
@@ -59,5 +62,29 @@ func TestWebhookFlags(t *testing.T) {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestWebhookProxyArgs: the arguments the webhook gives the proxy container are flags that
+// aft proxy has, the Secrets' files among them.
+func TestWebhookProxyArgs(t *testing.T) {
+	cfg := knative.Config{ShimURL: "https://aft-shim.aft.svc:7654", ProxyImage: "r/aft:v1",
+		TokenSecret: knative.SecretRef{Name: "aft-shim-token", Key: "token"}, CASecret: knative.SecretRef{Name: "ca", Key: "ca.crt"}}
+	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: "shop"}}
+	svc.Spec.Template.Annotations = map[string]string{"aft.dev/transactional": "true", "aft.dev/attempts": "4", "aft.dev/on-running": "wait"}
+	svc.Spec.Template.Spec.Containers = []corev1.Container{{Name: "user", Image: "r/orders:v1"}}
+	if changed, err := cfg.Inject(svc); !changed || err != nil {
+		t.Fatalf("Inject: %v, %v", changed, err)
+	}
+	args := svc.Spec.Template.Spec.Containers[1].Args
+	if len(args) == 0 || args[0] != "proxy" {
+		t.Fatalf("proxy args %q, want aft proxy's", args)
+	}
+	var pc proxyConfig
+	if err := parseFlags(proxyCmd{}.flags(&pc), args[1:]); err != nil {
+		t.Fatalf("aft proxy %q: %v", args[1:], err)
+	}
+	if pc.Creds.TokenFile != knative.TokenFile || pc.Creds.CAFile != knative.CAFile || pc.MW.ShimURL != cfg.ShimURL || pc.MW.Attempts != 4 {
+		t.Errorf("aft proxy parsed %q as %+v", args[1:], pc)
 	}
 }
