@@ -187,15 +187,22 @@ func (c Config) Inject(svc *servingv1.Service) (bool, error) {
 	u.ReadinessProbe, u.LivenessProbe, u.StartupProbe = nil, nil, nil
 	u.Env = append(u.Env, corev1.EnvVar{Name: "PORT", Value: strconv.Itoa(int(inner))})
 	ps.Containers = append(ps.Containers, proxy)
-	ps.Volumes = append(ps.Volumes, vols...)
+	ps.Volumes = append(slices.DeleteFunc(ps.Volumes, func(v corev1.Volume) bool { return isSecretVolume(v.Name) }), vols...)
 	return true, nil
 }
 
 // secretVolumes returns the proxy's Secret volumes, their mounts and the proxy's flags that
-// read them, and takes out of ps any volume of those names: a leftover of an earlier
-// injection that a re-applied manifest (a merge patch of the containers alone) kept. A
-// volume of one of those names that a container of ps mounts is the user's, and refused.
+// read them. A volume of one of their names that a container of ps mounts is the user's, and
+// refused; one that none mounts is a leftover of an earlier injection, which a re-applied
+// manifest (a merge patch of the containers alone) kept, and Inject takes it out.
 func (c Config) secretVolumes(ps *corev1.PodSpec) ([]corev1.Volume, []corev1.VolumeMount, []string, error) {
+	for _, ct := range ps.Containers {
+		for _, m := range ct.VolumeMounts {
+			if isSecretVolume(m.Name) {
+				return nil, nil, nil, &RefusedError{Reason: fmt.Sprintf("aft: container %q mounts a volume named %q, a name aft proxy's Secrets take: rename the volume", ct.Name, m.Name)}
+			}
+		}
+	}
 	var (
 		vols   []corev1.Volume
 		mounts []corev1.VolumeMount
@@ -206,12 +213,6 @@ func (c Config) secretVolumes(ps *corev1.PodSpec) ([]corev1.Volume, []corev1.Vol
 		volume, file string
 		flag         string
 	}{{c.TokenSecret, TokenVolume, TokenFile, "--shim-token-file"}, {c.CASecret, CAVolume, CAFile, "--shim-ca"}} {
-		for _, ct := range ps.Containers {
-			if slices.ContainsFunc(ct.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == s.volume }) {
-				return nil, nil, nil, &RefusedError{Reason: fmt.Sprintf("aft: container %q mounts a volume named %q, a name aft proxy's Secrets take: rename the volume", ct.Name, s.volume)}
-			}
-		}
-		ps.Volumes = slices.DeleteFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == s.volume })
 		if s.ref.IsZero() {
 			continue
 		}
@@ -224,6 +225,9 @@ func (c Config) secretVolumes(ps *corev1.PodSpec) ([]corev1.Volume, []corev1.Vol
 	}
 	return vols, mounts, args, nil
 }
+
+// isSecretVolume reports whether name is one of the proxy's Secret volumes.
+func isSecretVolume(name string) bool { return name == TokenVolume || name == CAVolume }
 
 // Validate is Knative Serving's own defaulting and validation of svc, as its webhook would
 // run them, warnings aside: nil when a cluster would accept svc.
