@@ -142,10 +142,11 @@ var defaultFallback = NoResend(http.DefaultTransport)
 // idle connections per host as Transport does: http.DefaultTransport keeps 2, so that
 // concurrent callers would pay a TLS handshake for most calls (a tenth of the throughput on
 // the paper's shape from 16 clients, go test -bench PaperShape/aft-https ./bench/). Wrap it
-// in NoResend.
+// in NoResend. The transport takes a copy of cfg: net/http writes to the configuration it
+// holds (HTTP/2's protocols), which would race with anyone else using cfg.
 func HTTPSTransport(cfg *tls.Config) *http.Transport {
 	ht := http.DefaultTransport.(*http.Transport).Clone()
-	ht.TLSClientConfig = cfg
+	ht.TLSClientConfig = cfg.Clone()
 	ht.MaxIdleConnsPerHost = defaultMaxIdlePerHost
 	return ht
 }

@@ -45,7 +45,7 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 	}
 	kept := client.New(base, client.WithToken(token), client.WithTLS(roots))
 	fresh := client.New(base, client.WithToken(token), client.WithHTTPClient(&http.Client{
-		Transport: &http.Transport{TLSClientConfig: roots, DisableKeepAlives: true}}))
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, DisableKeepAlives: true}})) // a configuration of its own: net/http writes to it
 
 	ctx := t.Context()
 	stop := make(chan struct{})
