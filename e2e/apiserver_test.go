@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aft-shim/aft/internal/certfile/certfiletest"
 	"github.com/aft-shim/aft/internal/toolcache"
 	"github.com/aft-shim/aft/plugin/knative"
 )
@@ -82,8 +83,8 @@ func TestWebhookAPIServer(t *testing.T) {
 	// The webhook, a real process with a certificate of a test CA.
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca := newTestCA(t)
-	ca.issue(t, 1, certPath, keyPath)
+	ca := certfiletest.NewCA(t)
+	ca.Issue(t, 1, certPath, keyPath)
 	p := startWebhook(t, certPath, keyPath, "--shim-token-secret", "aft-shim-token", "--shim-ca-secret", "shim-ca/bundle.pem")
 	url := "https://" + p.addr + "/mutate"
 	fail, none := admissionregv1.Fail, admissionregv1.SideEffectClassNone
@@ -334,6 +335,6 @@ func checkSecretVolumes(t *testing.T, what string, svc *servingv1.Service) {
 }
 
 // caPEM is ca's certificate, as a caBundle holds it.
-func caPEM(ca *testCA) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+func caPEM(ca *certfiletest.CA) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
 }

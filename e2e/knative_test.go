@@ -2,21 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,69 +24,10 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/aft-shim/aft/client"
+	"github.com/aft-shim/aft/internal/certfile/certfiletest"
 	"github.com/aft-shim/aft/plugin/knative"
 	"github.com/aft-shim/aft/shim/store/mem"
 )
-
-// testCA is a certificate authority made for one test, and the server certificates it signs.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aft test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue writes a certificate for 127.0.0.1 with serial to certPath and its key to keyPath.
-func (ca *testCA) issue(t *testing.T, serial int64, certPath, keyPath string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "aft-webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The key first, then the certificate, each replaced whole (as a Secret's files are).
-	for _, f := range []struct {
-		path string
-		pem  *pem.Block
-	}{{keyPath, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}}, {certPath, &pem.Block{Type: "CERTIFICATE", Bytes: der}}} {
-		tmp := f.path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(f.pem), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // startWebhook starts `aft webhook` on a free loopback port with the certificate files, the
 // shim http://aft-shim.aft.svc:7654, the proxy image registry.local/aft:e2e and the flags in
@@ -117,8 +49,8 @@ func startWebhook(t *testing.T, certPath, keyPath string, extra ...string) *aftP
 func TestWebhookProcess(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca := newTestCA(t)
-	ca.issue(t, 100, certPath, keyPath)
+	ca := certfiletest.NewCA(t)
+	ca.Issue(t, 100, certPath, keyPath)
 	p := startWebhook(t, certPath, keyPath)
 	base := "https://" + p.addr
 
@@ -126,7 +58,7 @@ func TestWebhookProcess(t *testing.T) {
 	// of the certificate the webhook showed.
 	post := func(body []byte) (*http.Response, []byte, int64) {
 		t.Helper()
-		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, DisableKeepAlives: true}}
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, DisableKeepAlives: true}}
 		resp, err := hc.Post(base+"/mutate", "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatalf("POST /mutate: %v\n%s", err, p.Tail())
@@ -193,7 +125,7 @@ func TestWebhookProcess(t *testing.T) {
 	}
 
 	// A rotated certificate is served within seconds, without a restart.
-	ca.issue(t, 200, certPath, keyPath)
+	ca.Issue(t, 200, certPath, keyPath)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		body, _ = reviewOf(nil)
