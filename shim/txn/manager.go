@@ -51,8 +51,8 @@ type Manager struct {
 
 	mu       sync.Mutex
 	running  map[string]*txn
-	tenants  map[string]*tenantUse // every tenant that began a transaction
-	keys     map[string]*keyState  // attempts per idempotency key
+	tenants  sync.Map             // tenant name -> *tenantUse: every tenant that began or sent a body (tenant.go)
+	keys     map[string]*keyState // attempts per idempotency key
 	finished finishedSet
 
 	gcMu     sync.Mutex   // serialises collect and the sweep's release of expired keyed records
@@ -121,7 +121,6 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Manager, error) {
 		cache:       index.NewCache(max(cfg.CacheBytes, 0)),
 		metrics:     newMetrics(),
 		running:     map[string]*txn{},
-		tenants:     map[string]*tenantUse{},
 		keys:        map[string]*keyState{},
 		finished:    newFinishedSet(cfg.FinishedStatuses),
 		stop:        make(chan struct{}),

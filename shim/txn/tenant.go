@@ -19,18 +19,14 @@ var ErrBadTenant = errors.New("bad tenant")
 // tenantUse is one tenant's share of the manager's limits.
 type tenantUse struct {
 	name     string
-	running  int          // m.mu is held
+	running  int          // under m.mu
 	buffered atomic.Int64 // write buffers and request bodies
 }
 
 // admitTenant returns the use of tenant, counting one more running transaction, or an
 // error matching ErrTenantBusy when the tenant runs TenantMaxRunning already. m.mu is held.
 func (m *Manager) admitTenant(tenant string) (*tenantUse, error) {
-	u := m.tenants[tenant]
-	if u == nil {
-		u = &tenantUse{name: tenant}
-		m.tenants[tenant] = u
-	}
+	u := m.tenant(tenant)
 	if max := m.cfg.TenantMaxRunning; max > 0 && u.running >= max {
 		return nil, fmt.Errorf("%w: tenant %q runs %d transactions, its limit (--tenant-max-running %d); retry later", ErrTenantBusy, tenant, u.running, max)
 	}
@@ -38,16 +34,14 @@ func (m *Manager) admitTenant(tenant string) (*tenantUse, error) {
 	return u, nil
 }
 
-// tenant returns the use of tenant, for charges outside a transaction (Reserve).
+// tenant returns the use of tenant. A sync.Map, not m.mu: Reserve looks it up for every
+// chunk of a request body.
 func (m *Manager) tenant(tenant string) *tenantUse {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u := m.tenants[tenant]
-	if u == nil {
-		u = &tenantUse{name: tenant}
-		m.tenants[tenant] = u
+	if u, ok := m.tenants.Load(tenant); ok {
+		return u.(*tenantUse)
 	}
-	return u
+	u, _ := m.tenants.LoadOrStore(tenant, &tenantUse{name: tenant})
+	return u.(*tenantUse)
 }
 
 // charge adds n bytes (less when negative) to what u's tenant and all tenants buffer. It
@@ -96,15 +90,17 @@ func (c tenantCollector) Collect(ch chan<- prometheus.Metric) {
 		buffered int64
 	}
 	var uses []use
-	for name, u := range c.m.tenants {
+	c.m.tenants.Range(func(k, v any) bool {
+		name, u := k.(string), v.(*tenantUse)
 		if record.ValidTenant(name) != nil { // the bodies of peers' pushes
-			continue
+			return true
 		}
 		if name == record.DefaultTenant {
 			name = "default"
 		}
 		uses = append(uses, use{name, u.running, u.buffered.Load()})
-	}
+		return true
+	})
 	c.m.mu.Unlock()
 	for _, u := range uses {
 		ch <- prometheus.MustNewConstMetric(tenantRunningDesc, prometheus.GaugeValue, float64(u.running), u.name)
