@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/auth"
@@ -67,4 +68,20 @@ func tenantLabel(tenant string) string {
 func newTenantRequests() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "aft", Name: "tenant_requests_total",
 		Help: "Authenticated HTTP requests by tenant and status class (2xx, 4xx, 5xx); with --auth-file only."}, []string{"tenant", "class"})
+}
+
+// tenantClass names a series of the tenant counter.
+type tenantClass struct {
+	tenant string
+	class  int // the status code's hundreds
+}
+
+// tenantCounter returns the counter of tenant's requests answered with a status of class.
+func (s *Server) tenantCounter(tenant string, class int) prometheus.Counter {
+	k := tenantClass{tenant, class}
+	if c, ok := s.tseries.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := s.tseries.LoadOrStore(k, s.tenants.WithLabelValues(tenantLabel(tenant), strconv.Itoa(class)+"xx"))
+	return c.(prometheus.Counter)
 }

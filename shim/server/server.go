@@ -50,6 +50,7 @@ type Server struct {
 	latency  *prometheus.HistogramVec
 	series   sync.Map // routeCode -> *routeSeries: the metrics of a route and code, looked up once
 	tenants  *prometheus.CounterVec
+	tseries  sync.Map // tenantClass -> prometheus.Counter, looked up once as series is
 }
 
 // routeCode names the metric series of a request.
@@ -100,7 +101,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if tenant, ok := s.authenticate(rw, r); ok {
 		route = s.route(rw, r, tenant)
 		if s.Auth != nil {
-			s.tenants.WithLabelValues(tenantLabel(tenant), strconv.Itoa(rw.code/100)+"xx").Inc()
+			s.tenantCounter(tenant, rw.code/100).Inc()
 		}
 	}
 	// What net/http still holds of the answer (all of it, when the handler wrote none) is
