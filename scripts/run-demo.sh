@@ -46,8 +46,22 @@ for n in a b; do
 done
 echo "started: two aft serve nodes on one Redis (127.0.0.1:$redis_port): :$node_a and :$node_b"
 
+# A shim with tokens: one per tenant from `aft token new` (the token on its first line, the
+# --auth-file line on its second).
+mkdir -p "$dir/tokens"
+for t in a b; do
+  "$bin" token new "$t" >"$dir/tokens/new"
+  sed -n 1p "$dir/tokens/new" >"$dir/tokens/$t"
+  sed -n 2p "$dir/tokens/new" >>"$dir/auth"
+done
+rm "$dir/tokens/new"
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$dir/tenants" --auth-file "$dir/auth" >"$dir/tenants.log" 2>&1 &
+pids+=($!); wait_line "$dir/tenants.log" '^aft serve: listening on' $!
+tenant_shim=$(sed -n 's/^aft serve: listening on \([^ ]*\).*/\1/p' "$dir/tenants.log")
+echo "started: aft serve --auth-file on $tenant_shim (tenants a and b)"
+
 "$bin" demo --shim "http://$shim" --plugin "http://127.0.0.1:$plugin_port" --functions "$(cd "$fns" && pwd)" \
-  --nodes "http://127.0.0.1:$node_a,http://127.0.0.1:$node_b"
+  --nodes "http://127.0.0.1:$node_a,http://127.0.0.1:$node_b" --tenants "http://$tenant_shim" --tenant-tokens "$dir/tokens"
 # The workload suite, short: each failure scenario in plain mode (functions straight on the
 # store) and in aft mode (through the middleware and a shim, on the demo's Redis: the
 # several-nodes scenario needs a shared store), then the anomaly table. It exits non-zero

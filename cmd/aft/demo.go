@@ -21,6 +21,8 @@ type demoCmd struct {
 	out    io.Writer
 	first  string // the attempt that crashed in step 2
 	nodes  string // "A,B": two shim nodes on one shared store, for the several-nodes part
+	// A shim run with --auth-file, and the folder of the token files a and b of its tenants.
+	tenants, tokens string
 }
 
 func (d *demoCmd) Run(ctx context.Context, args []string) error {
@@ -28,6 +30,8 @@ func (d *demoCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&d.shim, "shim", "http://127.0.0.1:7654", "base URL of the shim")
 	fs.StringVar(&d.plugin, "plugin", "", "base URL of aft provider openfaas in front of aft provider local: also run the OpenFaaS part")
 	fs.StringVar(&d.nodes, "nodes", "", "two base URLs, A,B, of shim nodes on one shared store: also show a commit on A read on B")
+	fs.StringVar(&d.tenants, "tenants", "", "base URL of a shim run with --auth-file: also show tenants (with --tenant-tokens)")
+	fs.StringVar(&d.tokens, "tenant-tokens", "", "folder holding the token files a and b of two tenants of the --tenants shim")
 	fs.StringVar(&d.bin, "functions", "bin", "folder with the fn-order and fn-reserve example binaries (make run builds them)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,6 +70,12 @@ func (d *demoCmd) Run(ctx context.Context, args []string) error {
 			return usage("--nodes %q: want two base URLs, A,B", d.nodes)
 		}
 		if err := d.nodesDemo(ctx, step, a, b); err != nil {
+			return err
+		}
+		step++
+	}
+	if d.tenants != "" {
+		if err := d.tenantsDemo(ctx, step, d.tenants, d.tokens); err != nil {
 			return err
 		}
 	}
