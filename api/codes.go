@@ -30,6 +30,8 @@ const (
 	CodeBadVersion        = "bad_version"         // 400: an Aft-After header that is not a version a commit answered
 	CodeUnauthorized      = "unauthorized"        // 401: no token, or one the shim does not know (--auth-file); WWW-Authenticate: Bearer
 	CodeTenantBusy        = "tenant_busy"         // 429: the tenant is at its own limit of running transactions or buffered bytes; Retry-After
+	CodeBadRequest        = "bad_request"         // 400 (505, 501, 417): a request the HTTP server cannot take (malformed, another HTTP version or transfer coding); the connection closes
+	CodeHeadersTooLarge   = "headers_too_large"   // 431: a request's line and headers over serve.MaxHeaderBytes; the connection closes
 )
 
 // Codes of the middleware's own error answers (middleware.md, "Outcomes", and the

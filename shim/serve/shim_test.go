@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 	"github.com/aft-shim/aft/shim/store/mem"
 	"github.com/aft-shim/aft/shim/txn"
@@ -155,7 +159,7 @@ func TestServeHeaderLimit(t *testing.T) {
 		want int
 	}{
 		{"under the limit", MaxHeaderBytes - 1<<10, http.StatusOK},
-		{"past net/http's slack", MaxHeaderBytes + 4<<10, http.StatusRequestHeaderFieldsTooLarge},
+		{"past the server's slack", MaxHeaderBytes + 4<<10, http.StatusRequestHeaderFieldsTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,12 +169,44 @@ func TestServeHeaderLimit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			t.Logf("%d bytes of header: %s, Content-Type %q", tt.pad, resp.Status, resp.Header.Get("Content-Type"))
 			if resp.StatusCode != tt.want {
 				t.Errorf("GET /healthz with %d bytes of header = %d, want %d", tt.pad, resp.StatusCode, tt.want)
 			}
+			if tt.want != http.StatusOK {
+				var e api.ErrorBody
+				if err := json.Unmarshal(body, &e); err != nil || e.Code != api.CodeHeadersTooLarge || !resp.Close {
+					t.Errorf("answer %q (closing: %v), want the JSON error headers_too_large, closing", body, resp.Close)
+				}
+			}
 		})
+	}
+}
+
+// A request the server cannot parse gets the API's JSON error, 400 bad_request, before any
+// handler runs.
+func TestServeMalformedRequest(t *testing.T) {
+	s, err := OpenStore(context.Background(), mem.New(), Defaults(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, s)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /v1/txns/%zz HTTP/1.1\r\nHost: h\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e api.ErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != http.StatusBadRequest || e.Code != api.CodeBadRequest {
+		t.Errorf("a malformed request got %s %+v (%v), want 400 bad_request", resp.Status, e, err)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // goroutine, and the value the answer pins, for a bounded time, not forever; one that
 // reads at the minimum rate is never cut. Each write is bounded from its own start, so
 // the time a handler takes to make its answer (a slow store, a metrics scrape) is not
-// charged to the client. net/http lifts the deadline after its final flush, before the
+// charged to the client. The server sets its idle deadline after its final write, before the
 // connection's next request. Writers without deadlines (in-process tests) answer without
 // a bound.
 type answerWriter struct {
@@ -48,7 +48,7 @@ func (w *answerWriter) bound(n int) {
 }
 
 // answerAfter starts the clock of w's writes no earlier than t, when w is an answerWriter:
-// after a request body that was not read to its end, net/http reads an unread rest under
+// after a request body that was not read to its end, the server reads an unread rest under
 // maxUnread before it writes the answer, for as long as the body's read deadline t lets it.
 func answerAfter(w http.ResponseWriter, t time.Time) {
 	if aw, ok := w.(*answerWriter); ok {

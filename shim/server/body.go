@@ -34,9 +34,9 @@ var (
 // once data is freed or handed to Write; on error nothing stays charged.
 //
 // The body must keep pace (see setBodyDeadline), else errBodyTimeout. The deadline is set
-// before anything else, kept after an error so that it also bounds net/http's reading of an
+// before anything else, kept after an error so that it also bounds the HTTP server's reading of an
 // unread rest (under 256 KiB) before the answer (whose own pace starts after it: see
-// answerAfter), and lifted once the body is read (as net/http does too when a body ends),
+// answerAfter), and lifted once the body is read (as the server does too when a body ends),
 // so that it never applies to the work that follows.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what string, limit int64) (data []byte, reserved int64, err error) {
 	if r.ContentLength == 0 {
@@ -46,7 +46,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what s
 	start := time.Now()
 	var buf []byte
 	defer func() {
-		var unread time.Time // a body read whole leaves net/http nothing to read before the answer
+		var unread time.Time // a body read whole leaves the server nothing to read before the answer
 		if err != nil {
 			s.m.Release(tenant, reserved)
 			data, reserved = nil, 0
@@ -60,7 +60,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what s
 	if r.ContentLength > limit {
 		return nil, 0, &txn.LimitError{What: what, Size: r.ContentLength, Limit: limit}
 	}
-	size := r.ContentLength // net/http ends the body there
+	size := r.ContentLength // the server ends the body there
 	if size < 0 {
 		size = limit // unknown length: up to the limit, then one byte more proves it too large
 	}
@@ -117,14 +117,14 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, tenant, what s
 	return buf, reserved, nil
 }
 
-// maxUnread is the most of a request body that net/http reads after its handler, so that
-// the connection may serve another request (its maxPostHandlerReadBytes); a larger rest
-// closes the connection instead.
+// maxUnread is the most of a request body that the HTTP server (internal/h1, as net/http's
+// maxPostHandlerReadBytes) reads after its handler, so that the connection may serve
+// another request; a larger rest closes the connection instead.
 const maxUnread = 256 << 10
 
 // boundBody bounds the reading of r's body, if any, from start, before a handler runs. A
 // handler that takes no body (status, abort, the probes, an unknown path) leaves it to
-// net/http, which reads an unread rest under maxUnread before it writes the answer, and
+// the server, which reads an unread rest under maxUnread before it writes the answer, and
 // with no deadline of its own (aft serve sets no ReadTimeout): a client trickling a body
 // to such a route would hold its connection and goroutine forever. It gets the pace of a
 // body of maxUnread bytes, and its answer's pace starts after that. Handlers that read

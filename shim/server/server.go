@@ -104,8 +104,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.tenantCounter(tenant, rw.code/100).Inc()
 		}
 	}
-	// What net/http still holds of the answer (all of it, when the handler wrote none) is
-	// flushed after the handler: it gets a deadline of its own.
+	// What the HTTP server still holds of the answer (all of it, when the handler wrote
+	// none, or a body was left unread) is written after the handler: it gets a deadline of
+	// its own.
 	rw.bound(0)
 	rs := s.seriesOf(routeCode{route, rw.code})
 	rs.requests.Inc()
