@@ -106,6 +106,9 @@ func startStack(tb testing.TB, sec *secureShim) *stack {
 	shimURL := scheme + shimProc.addr
 	localPort, pluginPort := freePort(tb), freePort(tb)
 	local := startProc(tb, os.Environ(), bin, "provider", "local", "--port", strconv.Itoa(localPort))
+	// Stopped, not killed (before startProc's kill, cleanups running last first): its
+	// function processes, each in a process group of its own, die with its Close only.
+	tb.Cleanup(func() { local.Stop(5 * time.Second) })
 	waitHTTP(tb, fmt.Sprintf("http://127.0.0.1:%d/healthz", localPort), local)
 	plugin := startProc(tb, os.Environ(), bin, append([]string{"provider", "openfaas",
 		"--port", strconv.Itoa(pluginPort), "--upstream", fmt.Sprintf("http://127.0.0.1:%d", localPort),
