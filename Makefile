@@ -63,6 +63,7 @@ fuzz-short:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZ_CODEC) ./shim/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzBearerToken$$' -fuzztime=$(FUZZ_CODEC) ./shim/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzConn$$' -fuzztime=$(FUZZ_HANDLER) ./internal/h1/
+	$(GO) test -run='^$$' -fuzz='^FuzzDifferential$$' -fuzztime=$(FUZZ_HANDLER) ./internal/h1/
 
 fuzz: FUZZTIME = 5m
 fuzz:

@@ -193,6 +193,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if u.Host != "" {
 		req.Host = u.Host
 	}
+	if !httpguts.ValidHostHeader(req.Host) {
+		return nil, badRequest("malformed Host header")
+	}
 	delete(hdr, "Host")
 	req.Close = shouldClose(minor, hdr)
 	if err := c.frameBody(req); err != nil {

@@ -138,6 +138,7 @@ func TestRefusals(t *testing.T) {
 	for _, tc := range []struct{ name, req, want string }{
 		{"garbage", "hello\r\n\r\n", "HTTP/1.1 400 "},
 		{"no host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+		{"bad host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "HTTP/1.1 400 "},
 		{"two lengths", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400 "},
 		{"length and chunked", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 400 "},
 		{"gzip", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 "},
