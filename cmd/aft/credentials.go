@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
 )
 
@@ -85,9 +86,11 @@ func (r *relayFlags) listen() (net.Listener, string, error) {
 		return nil, "", usage("--relay-listen %q: want host:port: %v", r.Listen, err)
 	}
 	if r.URL != "" {
-		if err := checkURL("relay-url", r.URL); err != nil {
-			return nil, "", err
+		u, err := api.BaseURL(r.URL) // an IPv6 $(POD_IP) gets its brackets
+		if err != nil {
+			return nil, "", usage("--relay-url %v", err)
 		}
+		r.URL = u
 	}
 	ln, err := net.Listen("tcp", r.Listen)
 	if err != nil {

@@ -137,6 +137,7 @@ func TestRelayListen(t *testing.T) {
 		{"loopback", relayFlags{Listen: "127.0.0.1:0"}, regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`), false, false},
 		{"wildcard", relayFlags{Listen: ":0"}, regexp.MustCompile(`^http://\S+:\d+$`), false, true},
 		{"given URL", relayFlags{Listen: "127.0.0.1:0", URL: "http://10.1.2.3:8082"}, regexp.MustCompile(`^http://10\.1\.2\.3:8082$`), false, false},
+		{"IPv6 pod IP", relayFlags{Listen: "127.0.0.1:0", URL: "http://fd00::5:8084"}, regexp.MustCompile(`^http://\[fd00::5\]:8084$`), false, false},
 		{"bad listen", relayFlags{Listen: "nowhere"}, nil, true, false},
 		{"bad URL", relayFlags{Listen: "127.0.0.1:0", URL: "10.1.2.3:8082"}, nil, true, false},
 	}

@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/shim/backend"
 	"github.com/aft-shim/aft/shim/lease"
 	"github.com/aft-shim/aft/shim/peer"
@@ -113,9 +113,11 @@ func (c *Config) Validate() error {
 		return errors.New("--peers: the embedded store (and mem://) is one node's alone; several nodes need a shared store (--store redis://, dynamodb://, s3://)")
 	}
 	if c.Advertise != "" {
-		if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--advertise %q: want a base URL such as http://10.0.0.2:7654", c.Advertise)
+		a, err := api.BaseURL(c.Advertise) // an IPv6 $(POD_IP) gets its brackets
+		if err != nil {
+			return fmt.Errorf("--advertise %v", err)
 		}
+		c.Advertise = a
 	}
 	if err := c.validateCallers(); err != nil {
 		return err

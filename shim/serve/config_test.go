@@ -51,6 +51,16 @@ func TestValidateFillsTxnDefaults(t *testing.T) {
 	}
 }
 
+// An --advertise made of an IPv6 pod IP, as Kubernetes substitutes $(POD_IP), gets its
+// brackets: peers and functions dial it.
+func TestValidateBracketsIPv6Advertise(t *testing.T) {
+	c := Defaults()
+	c.Advertise = "http://fd00:10:244::5:7654"
+	if err := c.Validate(); err != nil || c.Advertise != "http://[fd00:10:244::5]:7654" {
+		t.Errorf("Validate: %v, --advertise %q", err, c.Advertise)
+	}
+}
+
 func TestLoggerLevel(t *testing.T) {
 	var b strings.Builder
 	c := Config{LogLevel: "warn"}
