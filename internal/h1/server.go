@@ -162,38 +162,26 @@ func (s *Server) shuttingDown() bool {
 }
 
 // track adds or removes ln; adding fails once the server is closing.
-func (s *Server) track(ln net.Listener, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.listeners, ln)
-		return true
-	}
-	if s.closing {
-		return false
-	}
-	if s.listeners == nil {
-		s.listeners = map[net.Listener]struct{}{}
-	}
-	s.listeners[ln] = struct{}{}
-	return true
-}
+func (s *Server) track(ln net.Listener, add bool) bool { return track(s, &s.listeners, ln, add) }
 
 // trackConn adds or removes c; adding fails once the server is closing.
-func (s *Server) trackConn(c *conn, add bool) bool {
+func (s *Server) trackConn(c *conn, add bool) bool { return track(s, &s.conns, c, add) }
+
+// track adds k to the set m of s, or removes it; adding fails once s is closing.
+func track[K comparable](s *Server, m *map[K]struct{}, k K, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
-		delete(s.conns, c)
+		delete(*m, k)
 		return true
 	}
 	if s.closing {
 		return false
 	}
-	if s.conns == nil {
-		s.conns = map[*conn]struct{}{}
+	if *m == nil {
+		*m = map[K]struct{}{}
 	}
-	s.conns[c] = struct{}{}
+	(*m)[k] = struct{}{}
 	return true
 }
 
