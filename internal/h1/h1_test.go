@@ -361,3 +361,39 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("got %q over %s", b, resp.Proto)
 	}
 }
+
+// A client that drops its connection while the handler runs (a commit in the store) does
+// not cut the handler short: it runs to its end with its context live, and its answer to
+// nobody fails quietly; the server goes on serving.
+func TestClientGoneMidHandler(t *testing.T) {
+	entered, finished := make(chan struct{}), make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/commit" {
+			io.WriteString(w, "ok")
+			return
+		}
+		close(entered)
+		time.Sleep(200 * time.Millisecond) // the client leaves meanwhile
+		finished <- r.Context().Err()
+		io.WriteString(w, "committed")
+	})
+	_, addr := start(t, h)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "POST /commit HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+	<-entered
+	c.Close()
+	select {
+	case err := <-finished:
+		if err != nil {
+			t.Errorf("the handler's context ended when its client left: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler did not run to its end")
+	}
+	if got := raw(t, addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 5*time.Second); !strings.HasSuffix(got, "ok") {
+		t.Errorf("the next client got %q", got)
+	}
+}
