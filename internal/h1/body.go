@@ -1,11 +1,9 @@
 package h1
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httputil"
 )
 
 // body is a request's body: Content-Length bytes (remain) or chunked, read from the
@@ -26,11 +24,9 @@ type body struct {
 // that the connection is kept (net/http's maxPostHandlerReadBytes).
 const maxDiscard = 256 << 10
 
-var errBodyClosed = http.ErrBodyReadAfterClose
-
 func (b *body) Read(p []byte) (int, error) {
 	if b.closed {
-		return 0, errBodyClosed
+		return 0, http.ErrBodyReadAfterClose
 	}
 	return b.read(p)
 }
@@ -113,9 +109,6 @@ func (b *body) drain() bool {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
-
-// newChunkedReader reads a chunked body from br up to its last chunk.
-func newChunkedReader(br *bufio.Reader) io.Reader { return httputil.NewChunkedReader(br) }
 
 // maxTrailer bounds a chunked body's trailer section, which is read and dropped.
 const maxTrailer = 8 << 10

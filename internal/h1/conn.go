@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/textproto"
 	"net/url"
 	"runtime/debug"
@@ -210,8 +211,6 @@ func (c *conn) headError(err error) error {
 	switch {
 	case errors.Is(err, errHeadTooLarge):
 		return &requestError{http.StatusRequestHeaderFieldsTooLarge, "request line and headers are over " + strconv.FormatInt(c.s.maxHeaderBytes(), 10) + " bytes"}
-	case errors.Is(err, bufio.ErrBufferFull):
-		return &requestError{http.StatusRequestHeaderFieldsTooLarge, "a header line is too long"}
 	}
 	var pe textproto.ProtocolError
 	if errors.As(err, &pe) {
@@ -235,7 +234,7 @@ func (c *conn) frameBody(req *http.Request) error {
 		}
 		delete(hdr, "Transfer-Encoding")
 		req.TransferEncoding, req.ContentLength = []string{"chunked"}, -1
-		b.chunked = newChunkedReader(c.br)
+		b.chunked = httputil.NewChunkedReader(c.br) // up to its last chunk; readTrailer reads the rest
 	case len(cls) > 0:
 		n, err := parseContentLength(cls)
 		if err != nil {

@@ -122,16 +122,7 @@ func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{} }
 // headers, framing, body). This server may refuse what net/http takes (it is stricter
 // about framing), never the other way round.
 func FuzzDifferential(f *testing.F) {
-	for _, seed := range []string{
-		"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
-		"POST /v1/txns HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /x?y=%20 HTTP/1.0\r\n\r\n",
-		"PUT /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-		"GET http://other/p HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\n",
-		"HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-		"DELETE /v1/txns/a_b/keys/k%2F1 HTTP/1.1\r\nHost: h:80\r\nAuthorization: Bearer t\r\n\r\n",
-	} {
-		f.Add([]byte(seed))
-	}
+	addSeeds(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ours, theirs := viaH1(in), viaNetHTTP(in)
 		if len(ours) > len(theirs) {
