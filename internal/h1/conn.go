@@ -189,13 +189,13 @@ func (c *conn) readRequest() (*http.Request, error) {
 	case len(hosts) == 0 && minor >= 1:
 		return nil, badRequest("missing required Host header")
 	case len(hosts) == 1:
+		if !httpguts.ValidHostHeader(hosts[0]) { // as net/http: the header, even beside an absolute URI
+			return nil, badRequest("malformed Host header")
+		}
 		req.Host = hosts[0]
 	}
 	if u.Host != "" {
 		req.Host = u.Host
-	}
-	if !httpguts.ValidHostHeader(req.Host) {
-		return nil, badRequest("malformed Host header")
 	}
 	delete(hdr, "Host")
 	req.Close = shouldClose(minor, hdr)
@@ -225,6 +225,10 @@ func (c *conn) frameBody(req *http.Request) error {
 	te, cls := hdr["Transfer-Encoding"], hdr["Content-Length"]
 	b := &body{c: c}
 	switch {
+	case len(te) > 0 && req.ProtoMinor == 0:
+		// net/http ignores it there and frames by Content-Length: a request a proxy in
+		// front may frame otherwise. Refused.
+		return badRequest("Transfer-Encoding in an HTTP/1.0 request")
 	case len(te) > 0:
 		if len(te) != 1 || !strings.EqualFold(strings.TrimSpace(te[0]), "chunked") {
 			return &requestError{http.StatusNotImplemented, "unsupported transfer encoding " + strconv.Quote(strings.Join(te, ", "))}
@@ -242,15 +246,17 @@ func (c *conn) frameBody(req *http.Request) error {
 		}
 		req.ContentLength, b.remain = n, n
 	}
+	if e, ok := hdr["Expect"]; ok {
+		// As net/http: the one expectation taken is 100-continue, of an HTTP/1.1 request
+		// with a body; any other is refused.
+		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") || req.ProtoMinor < 1 || req.ContentLength == 0 {
+			return &requestError{http.StatusExpectationFailed, "unsupported Expect " + strconv.Quote(strings.Join(e, ", "))}
+		}
+		b.expect = true
+	}
 	if req.ContentLength == 0 {
 		req.Body = http.NoBody
 		return nil
-	}
-	if e, ok := hdr["Expect"]; ok {
-		if len(e) != 1 || !strings.EqualFold(e[0], "100-continue") {
-			return &requestError{http.StatusExpectationFailed, "unsupported Expect " + strconv.Quote(strings.Join(e, ", "))}
-		}
-		b.expect = req.ProtoMinor >= 1
 	}
 	req.Body = b
 	return nil
