@@ -116,7 +116,7 @@ func TestSlowReaderIsCut(t *testing.T) {
 				t.Fatalf("the handler of an answer nobody reads still runs %v after the request; due after %v", time.Since(sent), due)
 			}
 			t.Logf("%s: handler returned %v after the request, the answer was due after at most %v", tt.name, took.Round(time.Millisecond), due)
-			if slack := 2 * time.Second; took > due+slack {
+			if slack := 5 * time.Second; took > due+slack {
 				t.Errorf("the handler returned %v after the request, want within the answer's bound %v (+%v)", took, due, slack)
 			}
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -128,40 +128,78 @@ func TestSlowReaderIsCut(t *testing.T) {
 	}
 }
 
-// TestPacedReaderGetsAll: a client that reads at four times the minimum rate gets whole
-// answers (at twice, a make test run's load once slowed the reader past the bound), and the bound of one answer does not outlive it: a second request on the same
+// TestPacedReaderGetsAll: a client that reads at twice the minimum rate gets whole
+// answers, and the bound of one answer does not outlive it: a second request on the same
 // connection, after a pause longer than the first answer's bound, is answered whole too.
+//
+// The reader's pace is wall-clock time in a process that shares the machine with the rest
+// of make test, so a loaded machine can starve it past the bound, and then the server is
+// right to cut it. A cut is therefore checked against the clock: one that comes before the
+// answer's bound, counted from when the request was sent (no later than the server's write
+// started), is a failure; one after it means the reader fell behind, and the attempt is
+// made again on a fresh connection, a bounded number of times.
 func TestPacedReaderGetsAll(t *testing.T) {
 	ts, value, _ := pacedServer(t)
 	for _, tt := range readRequests(t, ts) {
 		t.Run(tt.name, func(t *testing.T) {
-			c := dialSmall(t, ts)
-			br := bufio.NewReader(c)
-			for i := range 2 {
-				if i == 1 {
-					time.Sleep(answerDue(4*bigValue/3) + 500*time.Millisecond)
+			const attempts = 4
+			for a := 1; ; a++ {
+				behind := pacedAttempt(t, ts, tt.raw, tt.name == "batch", value)
+				if behind == "" {
+					return
 				}
-				if _, err := io.WriteString(c, tt.raw); err != nil {
-					t.Fatal(err)
+				if a == attempts {
+					t.Fatalf("the reader fell behind its own pace in each of %d attempts (last: %s): the machine is too loaded for this test", attempts, behind)
 				}
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatalf("request %d: %v", i+1, err)
-				}
-				got, err := readPaced(resp.Body, 4*answerMinRate)
-				resp.Body.Close()
-				if err != nil {
-					t.Fatalf("request %d: read %d bytes of the answer: %v", i+1, len(got), err)
-				}
-				if tt.name == "batch" {
-					got, err = batchValue(got)
-				}
-				if err != nil || !bytes.Equal(got, value) {
-					t.Errorf("request %d: answer of %d bytes (%v), want the value's %d", i+1, len(got), err, len(value))
-				}
+				t.Logf("attempt %d: %s; trying again", a, behind)
 			}
 		})
 	}
+}
+
+// pacedAttempt sends raw twice on one connection, the second time after a pause longer
+// than the first answer's bound, and reads each answer at twice the minimum rate. It
+// fails t when an answer is wrong or cut before its bound, and returns why the attempt
+// does not count when the reader itself fell behind the bound (else "").
+func pacedAttempt(t *testing.T, ts *httptest.Server, raw string, batch bool, value []byte) (behind string) {
+	t.Helper()
+	size := len(value)
+	if batch {
+		size = 4 * size / 3 // base64
+	}
+	due := answerDue(size)
+	c := dialSmall(t, ts)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(due + 500*time.Millisecond)
+		}
+		sent := time.Now()
+		if _, err := io.WriteString(c, raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		got, err := readPaced(resp.Body, 2*answerMinRate)
+		resp.Body.Close()
+		if err != nil {
+			took := time.Since(sent)
+			if took < due {
+				t.Fatalf("request %d: the answer was cut after %d bytes and %v (%v), before its bound %v", i+1, len(got), took, err, due)
+			}
+			return fmt.Sprintf("request %d: %d bytes read in %v, past the answer's bound %v (%v)", i+1, len(got), took.Round(time.Millisecond), due, err)
+		}
+		if batch {
+			got, err = batchValue(got)
+		}
+		if err != nil || !bytes.Equal(got, value) {
+			t.Fatalf("request %d: answer of %d bytes (%v), want the value's %d", i+1, len(got), err, len(value))
+		}
+	}
+	return ""
 }
 
 // batchValue returns the value of the one result of a batch answer.
