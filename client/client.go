@@ -22,9 +22,10 @@ import (
 type Client struct {
 	base  string
 	hc    *http.Client
-	token TokenSource // WithToken, WithTokenSource: presented on every request; nil for none
-	tls   *tls.Config // WithTLS
-	nodes []*node     // with WithNodes: every node, base first (nodes.go)
+	token TokenSource       // WithToken, WithTokenSource: presented on every request; nil for none
+	tls   *tls.Config       // WithTLS
+	https http.RoundTripper // of https:// shims: WithTLS's, or Credentials' CA bundle (CATransport)
+	nodes []*node           // with WithNodes: every node, base first (nodes.go)
 	bal   balance
 }
 
@@ -79,7 +80,10 @@ func New(baseURL string, opts ...Option) *Client {
 	if c.hc == nil {
 		t := &Transport{}
 		if c.tls != nil {
-			t.Fallback = NoResend(HTTPSTransport(c.tls))
+			c.https = HTTPSTransport(c.tls)
+		}
+		if c.https != nil {
+			t.Fallback = NoResend(c.https)
 		}
 		c.hc = &http.Client{Transport: t}
 	}

@@ -1,8 +1,6 @@
 package client
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +22,8 @@ type Credentials struct {
 	// Token is the token itself (AFT_SHIM_TOKEN). Give TokenFile or Token, not both.
 	Token string
 	// CAFile is a PEM bundle of the certificate authorities that sign the shim's
-	// certificate, for an https:// shim whose certificate the system does not trust.
+	// certificate, for an https:// shim whose certificate the system does not trust. It is
+	// followed as it changes (CATransport).
 	CAFile string
 }
 
@@ -51,36 +50,13 @@ func (c Credentials) Options() ([]Option, error) {
 		opts = append(opts, WithToken(strings.TrimSpace(c.Token)))
 	}
 	if c.CAFile != "" {
-		cfg, err := caConfig(c.CAFile)
+		rt, err := CATransport(c.CAFile, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("shim %w (give the PEM file of the CA that signed the shim's certificate)", err)
 		}
-		opts = append(opts, WithTLS(cfg))
+		opts = append(opts, func(c *Client) { c.https = rt })
 	}
 	return opts, nil
-}
-
-// caConfig returns a TLS configuration that trusts the CAs of the PEM bundle at path.
-func caConfig(path string) (*tls.Config, error) {
-	pool, err := LoadCAs(path)
-	if err != nil {
-		return nil, fmt.Errorf("shim %w (give the PEM file of the CA that signed the shim's certificate)", err)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
-}
-
-// LoadCAs reads a bundle of PEM certificates: a CA bundle of --shim-ca, AFT_SHIM_CA or
-// --tls-client-ca. An error names the file.
-func LoadCAs(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA bundle: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path)
-	}
-	return pool, nil
 }
 
 // FileToken is a TokenSource that reads its token from a file and follows the file as it

@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/aft-shim/aft/internal/certfile/certfiletest"
 )
 
 // authServer is a shim stand-in that records the Authorization header of each request and
@@ -175,6 +181,47 @@ func TestCredentialsCA(t *testing.T) {
 	if got := s.last(); got != "Bearer tok" {
 		t.Errorf("Authorization = %q, want Bearer tok", got)
 	}
+}
+
+// --shim-ca is followed as its file changes: a client made while the bundle held the old
+// CA alone reaches a shim whose certificate the new CA signed once the rotation's bundle
+// (old and new) is written, without being made again.
+func TestCredentialsCAFollowsTheBundle(t *testing.T) {
+	dir := t.TempDir()
+	oldCA, newCA := certfiletest.NewCA(t), certfiletest.NewCA(t)
+	newCA.Issue(t, 1, filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(&authServer{})
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	ts.StartTLS()
+	defer ts.Close()
+	bundle := filepath.Join(dir, "ca.pem")
+	oldCA.WriteBundle(t, bundle)
+	opts, err := Credentials{CAFile: bundle}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(ts.URL, opts...)
+	var unknown x509.UnknownAuthorityError
+	if _, err := c.Begin(t.Context(), ""); !errors.As(err, &unknown) {
+		t.Fatalf("a shim whose certificate the bundle's CA did not sign: %v, want x509.UnknownAuthorityError", err)
+	}
+	certfiletest.WriteBundle(t, bundle, oldCA, newCA)
+	written := time.Now()
+	for {
+		_, err := c.Begin(t.Context(), "")
+		if err == nil {
+			break
+		}
+		if time.Since(written) > 10*time.Second { // the bundle is looked at every second
+			t.Fatalf("10 s after the rotation's bundle was written: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the new CA trusted %v after the bundle changed", time.Since(written).Round(time.Millisecond))
 }
 
 // RoundTripper sends another's request with the client's token in place of the request's

@@ -77,7 +77,8 @@ func TestTLSRotationUnderLoad(t *testing.T) {
 }
 
 // TestTLSClientCertificates: with --tls-client-ca, the API wants a client certificate the
-// CA signed (401 without), while the probes answer without one, as a kubelet calls them.
+// CA signed (401 without), while the probes answer without one, as a kubelet calls them;
+// the bundle is followed as its file changes.
 func TestTLSClientCertificates(t *testing.T) {
 	bin := aftBinary(t)
 	dir := t.TempDir()
@@ -110,6 +111,25 @@ func TestTLSClientCertificates(t *testing.T) {
 	ocert, _ := tls.LoadX509KeyPair(filepath.Join(dir, "o.crt"), filepath.Join(dir, "o.key"))
 	stranger := client.New(base, client.WithTLS(&tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{ocert}}))
 	if _, err := stranger.Begin(t.Context(), ""); err == nil {
-		t.Error("a client certificate of another CA was let in")
+		t.Fatal("a client certificate of another CA was let in")
+	}
+	// A CA rotation: the bundle file gains the other CA, and the running shim lets its
+	// certificates in within seconds, the first CA's still.
+	certfiletest.WriteBundle(t, caPath, ca, other)
+	written := time.Now()
+	for {
+		tx, err := stranger.Begin(t.Context(), "")
+		if err == nil {
+			stranger.Abort(t.Context(), tx.ID)
+			break
+		}
+		if time.Since(written) > 10*time.Second { // the bundle is looked at every second
+			t.Fatalf("the other CA's client certificate 10 s after the bundle gained the CA: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the CA added to --tls-client-ca's bundle trusted %v after the file changed", time.Since(written).Round(time.Millisecond))
+	if _, err := c.Begin(t.Context(), ""); err != nil {
+		t.Errorf("the first CA's client certificate after the rotation: %v", err)
 	}
 }

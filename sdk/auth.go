@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -103,11 +102,10 @@ func caClient(path string) (*http.Client, error) {
 	if hc, ok := caClients.Load(path); ok {
 		return hc.(*http.Client), nil
 	}
-	pool, err := client.LoadCAs(path)
+	ht, err := client.CATransport(path, nil)
 	if err != nil {
 		return nil, err
 	}
-	ht := client.HTTPSTransport(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	hc := &http.Client{Transport: client.NoResend(ht), Timeout: defaultHTTP.Timeout}
 	got, _ := caClients.LoadOrStore(path, hc)
 	return got.(*http.Client), nil

@@ -40,7 +40,7 @@ func (s *serveCmd) flags(c *serve.Config) *flag.FlagSet {
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow listening beyond loopback without --auth-file: everyone who reaches the node may read and write every key")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM), re-read when it changes")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "and this key (PEM)")
-	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "also require client certificates signed by this CA (PEM bundle, read at start)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "also require client certificates signed by this CA (PEM bundle, followed as it changes)")
 	fs.StringVar(&s.tokenFile, "shim-token-file", "", "with --peers and peers run with --auth-file: the file of the token this node's pushes carry (or AFT_SHIM_TOKEN)")
 	fs.StringVar(&c.PeerCA, "shim-ca", "", "with https:// peers: the CA bundle (PEM) that checks them")
 	t := &c.Txn

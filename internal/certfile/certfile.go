@@ -7,7 +7,6 @@ package certfile
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 )
@@ -65,11 +64,11 @@ func (p *Pair) reload() (*tls.Certificate, error) {
 func (p *Pair) stampNow() (string, error) {
 	var stamp string
 	for _, path := range []string{p.certPath, p.keyPath} {
-		fi, err := os.Stat(path)
+		s, err := stampOf(path)
 		if err != nil {
 			return "", err
 		}
-		stamp += fmt.Sprintf("%d@%d;", fi.Size(), fi.ModTime().UnixNano())
+		stamp += s
 	}
 	return stamp, nil
 }

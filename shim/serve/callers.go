@@ -63,19 +63,19 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate}
 	if c.TLSClientCA != "" {
-		pool, err := client.LoadCAs(c.TLSClientCA)
+		b, err := certfile.OpenBundle(c.TLSClientCA)
 		if err != nil {
 			return nil, fmt.Errorf("--tls-client-ca: %w", err)
 		}
 		// Verified when given, and required by the API (server.Server.ClientCerts) on all
 		// but the probes and /metrics, which kubelets and scrapers reach without one.
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+		cfg = b.ServerConfig(cfg)
 	}
 	return cfg, nil
 }
 
-// peerClient returns the HTTP client of pushes to peers: 2 s timeouts, PeerCA's bundle for
-// https peers, and, where the nodes ask for client certificates, this node's own
+// peerClient returns the HTTP client of pushes to peers: 2 s timeouts, PeerCA's bundle
+// (followed as it changes) for https peers, and, where the nodes ask for client certificates, this node's own
 // certificate as its client certificate.
 func (c *Config) peerClient() (*http.Client, error) {
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -83,13 +83,6 @@ func (c *Config) peerClient() (*http.Client, error) {
 		return hc, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.PeerCA != "" {
-		pool, err := client.LoadCAs(c.PeerCA)
-		if err != nil {
-			return nil, fmt.Errorf("--shim-ca: %w", err)
-		}
-		cfg.RootCAs = pool
-	}
 	if c.TLSClientCA != "" {
 		pair, err := certfile.Load(c.TLSCert, c.TLSKey)
 		if err != nil {
@@ -97,8 +90,14 @@ func (c *Config) peerClient() (*http.Client, error) {
 		}
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return pair.GetCertificate(nil) }
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = cfg
+	if c.PeerCA == "" {
+		hc.Transport = client.HTTPSTransport(cfg)
+		return hc, nil
+	}
+	t, err := client.CATransport(c.PeerCA, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--shim-ca: %w", err)
+	}
 	hc.Transport = t
 	return hc, nil
 }

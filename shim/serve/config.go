@@ -56,7 +56,7 @@ type Config struct {
 	Insecure    bool   // listen beyond loopback without AuthFile
 	TLSCert     string // serve HTTPS with this certificate and TLSKey, re-read when they change
 	TLSKey      string
-	TLSClientCA string // also require client certificates signed by this CA (read at start)
+	TLSClientCA string // also require client certificates signed by this CA (followed as it changes)
 	// This node as a caller of its peers: the token its pushes carry and the CA bundle
 	// that checks https peers (--shim-token-file or AFT_SHIM_TOKEN, --shim-ca).
 	PeerToken string

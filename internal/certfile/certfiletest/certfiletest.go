@@ -48,9 +48,17 @@ func NewCA(t testing.TB) *CA {
 }
 
 // WriteBundle writes the CA's certificate to path: the CA bundle of a client that trusts it.
-func (ca *CA) WriteBundle(t testing.TB, path string) {
+func (ca *CA) WriteBundle(t testing.TB, path string) { WriteBundle(t, path, ca) }
+
+// WriteBundle replaces the file at path, whole, with a bundle of the certificates of cas:
+// the bundle of a CA rotation, which holds the old CA and the new one.
+func WriteBundle(t testing.TB, path string, cas ...*CA) {
 	t.Helper()
-	write(t, path, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	var b []byte
+	for _, ca := range cas {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})...)
+	}
+	write(t, path, b)
 }
 
 // Issue writes a certificate for 127.0.0.1, ::1 and localhost with serial to certPath and
@@ -75,15 +83,15 @@ func (ca *CA) Issue(t testing.TB, serial int64, certPath, keyPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, keyPath, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	write(t, certPath, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	write(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	write(t, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // write replaces the file at path with b, whole.
-func write(t testing.TB, path string, b *pem.Block) {
+func write(t testing.TB, path string, b []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(b), 0o600); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
