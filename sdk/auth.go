@@ -49,8 +49,8 @@ func WithToken(token string) Option { return func(t *Txn) { t.access.token = tok
 func WithTokenFile(path string) Option { return func(t *Txn) { t.access.tokenFile = path } }
 
 // WithCA makes the Txn check the certificate of an https:// shim against the CA
-// certificates in the PEM file at path instead of the system's, ahead of AFT_SHIM_CA. A
-// bundle is read once per process and path. It cannot go with WithHTTPClient, whose
+// certificates in the PEM file at path instead of the system's, ahead of AFT_SHIM_CA. The
+// bundle is followed as its file changes (client.CATransport). It cannot go with WithHTTPClient, whose
 // transport has the say over TLS.
 func WithCA(path string) Option { return func(t *Txn) { t.access.ca = path } }
 

@@ -155,27 +155,48 @@ function readToken(path) {
 }
 
 // The connections to shims, kept alive for every Txn of the process: plain HTTP, and https
-// by CA bundle ('' for the system's). Node's http never sends a request twice.
+// by CA bundle ('' for the system's), with the bundle file's stamp. Node's http never sends a
+// request twice.
 const httpAgent = new http.Agent({ keepAlive: true });
 const httpsAgents = new Map();
 
-/** The agent of https:// shims whose certificates the CA bundle at caFile signs (read once per process). */
+/** The size and modification time of the file at path, or '' when it cannot be seen. */
+function stampOf(path) {
+  try {
+    const st = fs.statSync(path, { bigint: true });
+    return `${st.size}@${st.mtimeNs}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The agent of https:// shims whose certificates the CA bundle at caFile signs. The file is
+ * followed as it changes (a CA rotation): a Txn made after it changed trusts the new bundle
+ * (connections made before serve on), and a file that does not load (half written) keeps the
+ * last good bundle in use.
+ */
 function httpsAgent(caFile) {
-  let agent = httpsAgents.get(caFile);
-  if (agent) return agent;
+  const last = httpsAgents.get(caFile);
+  const stamp = caFile ? stampOf(caFile) : '';
+  if (last && last.stamp === stamp) return last.agent;
   let ca;
   if (caFile) {
     try {
       ca = fs.readFileSync(caFile, 'utf8');
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new AftError(`the CA bundle ${caFile} holds no PEM certificate`, { code: 'bad_ca' });
+      }
     } catch (e) {
+      if (last) return last.agent;
+      if (e instanceof AftError) throw e;
       throw new AftError(`read the CA bundle ${caFile}: ${e.message}`, { code: 'bad_ca' });
     }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new AftError(`the CA bundle ${caFile} holds no PEM certificate`, { code: 'bad_ca' });
-    }
   }
-  agent = new https.Agent({ keepAlive: true, ca });
-  httpsAgents.set(caFile, agent);
+  const agent = new https.Agent({ keepAlive: true, ca });
+  // The last agent is dropped, not destroyed: its requests in flight end, and the shim
+  // closes its idle connections after its idle timeout.
+  httpsAgents.set(caFile, { stamp, agent });
   return agent;
 }
 

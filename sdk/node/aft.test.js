@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const tls = require('node:tls');
 const util = require('node:util');
 const { Txn, AftError, escapeKey, afterHeaders, ENV_TOKEN, ENV_TOKEN_FILE, ENV_CA } = require('./aft');
 
@@ -299,6 +300,29 @@ describe('a shim that wants a token, over HTTP and HTTPS', {
   test('https with a CA', async () => {
     await withShimEnv({ [ENV_TOKEN]: TOKEN, [ENV_CA]: CA }, () => readSeed(TLS_SHIM));
     await withShimEnv({ [ENV_TOKEN_FILE]: tokenFile(`${TOKEN}\n`) }, () => readSeed(TLS_SHIM, { ca: CA }));
+  });
+  test('the CA bundle followed as its file changes', async () => {
+    // A bundle of the shim's own certificate (no CA) is refused; the same file then holding
+    // the CA is trusted by the next Txn; a file emptied for a moment keeps the last good bundle.
+    const url = new URL(TLS_SHIM);
+    const leaf = await new Promise((resolve, reject) => {
+      const s = tls.connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false }, () => {
+        resolve(s.getPeerCertificate().raw);
+        s.end();
+      });
+      s.on('error', reject);
+    });
+    const b64 = leaf.toString('base64').replace(/.{64}/g, '$&\n');
+    const p = tokenFile(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
+    await withShimEnv({ [ENV_TOKEN]: TOKEN }, async () => {
+      await assert.rejects(readSeed(TLS_SHIM, { ca: p }), (e) => e instanceof AftError && e.code === 'shim_unreachable');
+      fs.writeFileSync(p, fs.readFileSync(CA));
+      const later = new Date(fs.statSync(p).mtimeMs + 1000); // a change the stamp sees whatever the clock's grain
+      fs.utimesSync(p, later, later);
+      await readSeed(TLS_SHIM, { ca: p });
+      fs.writeFileSync(p, '');
+      await readSeed(TLS_SHIM, { ca: p });
+    });
   });
   test('https without a CA', () => withShimEnv({ [ENV_TOKEN]: TOKEN }, () => assert.rejects(readSeed(TLS_SHIM), (e) =>
     e instanceof AftError && e.code === 'shim_unreachable' && e.message.includes('set AFT_SHIM_CA to the file of the CA'))));

@@ -23,10 +23,10 @@ the CA bundle of ca= or AFT_SHIM_CA. A missing or unknown token raises AftError 
 """
 
 import base64
-import functools
 import json
 import os
 import ssl
+import threading
 import urllib.error
 import urllib.request
 
@@ -197,13 +197,31 @@ def _read_token(path):
     return token
 
 
-@functools.lru_cache(maxsize=8)
+_ssl_contexts = {}  # CA bundle path -> (the file's size and mtime, its SSL context)
+_ssl_lock = threading.Lock()
+
+
 def _ssl_context(cafile):
-    """An SSL context that trusts the CA bundle at cafile alone (read once per process)."""
+    """An SSL context that trusts the CA bundle at cafile alone. The file is followed as it
+    changes (a CA rotation): a Txn made after it changed trusts the new bundle, and a file
+    that does not load (half written) keeps the last good bundle in use."""
     try:
-        return ssl.create_default_context(cafile=cafile)
-    except (OSError, ssl.SSLError) as e:
-        raise AftError("read the CA bundle %s: %s" % (cafile, e), code="bad_ca") from None
+        st = os.stat(cafile)
+        stamp = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    with _ssl_lock:
+        last = _ssl_contexts.get(cafile)
+        if last is not None and last[0] == stamp:
+            return last[1]
+        try:
+            ctx = ssl.create_default_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as e:
+            if last is not None:
+                return last[1]
+            raise AftError("read the CA bundle %s: %s" % (cafile, e), code="bad_ca") from None
+        _ssl_contexts[cafile] = (stamp, ctx)
+        return ctx
 
 
 def _unreachable_hint(reason):

@@ -13,10 +13,12 @@ import email.message
 import http.server
 import json
 import os
+import ssl
 import tempfile
 import threading
 import unittest
 import unittest.mock
+import urllib.parse
 
 import aft
 
@@ -379,6 +381,23 @@ class TestShimAuth(unittest.TestCase):
             self.read_seed(TLS_SHIM)
         with shim_env({aft.ENV_TOKEN_FILE: token_file(self, self.token + "\n")}):
             self.read_seed(TLS_SHIM, ca=CA)
+
+    def test_https_ca_followed(self):
+        """The CA bundle is followed as its file changes: a bundle of the shim's own
+        certificate (no CA) is refused, the same file then holding the CA is trusted by the
+        next Txn, and a file emptied for a moment keeps the last good bundle."""
+        url = urllib.parse.urlsplit(TLS_SHIM)
+        path = token_file(self, ssl.get_server_certificate((url.hostname, url.port)))
+        with shim_env({aft.ENV_TOKEN: self.token}):
+            with self.assertRaises(aft.AftError) as cm:
+                self.read_seed(TLS_SHIM, ca=path)
+            self.assertIn("CERTIFICATE_VERIFY_FAILED", str(cm.exception))
+            with open(CA) as src, open(path, "w") as dst:
+                dst.write(src.read())
+            os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 10**9))  # a change the stamp sees whatever the clock's grain
+            self.read_seed(TLS_SHIM, ca=path)
+            open(path, "w").close()
+            self.read_seed(TLS_SHIM, ca=path)
 
     def test_https_without_ca(self):
         with shim_env({aft.ENV_TOKEN: self.token}), self.assertRaises(aft.AftError) as cm:
