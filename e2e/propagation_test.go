@@ -46,15 +46,24 @@ func TestPropagationRedis(t *testing.T) {
 	lost := measurePropagation(t, startClusterPeers(t, 2, blackHole(t), flags...), "lost/")
 	t.Logf("visibility delay with peer pushes: %v", pushed)
 	t.Logf("visibility delay with every push lost: %v", lost)
-	if bound := 3 * sync; lost.max > bound {
-		t.Errorf("with pushes lost, the slowest commit took %v to show on the other node, want within %v (3 sync intervals)", lost.max, bound)
+	// The bound is on the 95th percentile: a machine that starves the poll now and then
+	// delays a few commits past it, while a node that does not poll every interval delays
+	// most. The slowest of all is bounded too, well below the settle time (5 s), so that a
+	// commit learned only once it settled, or later, still fails.
+	if bound := 3 * sync; lost.p95 > bound {
+		t.Errorf("with pushes lost, 95%% of the commits showed on the other node within %v, want within %v (3 sync intervals)", lost.p95, bound)
+	}
+	if bound := 2 * time.Second; lost.max > bound {
+		t.Errorf("with pushes lost, the slowest commit took %v to show on the other node, want within %v", lost.max, bound)
 	}
 }
 
 // delays summarizes visibility delays.
-type delays struct{ p50, p99, max time.Duration }
+type delays struct{ p50, p95, p99, max time.Duration }
 
-func (d delays) String() string { return fmt.Sprintf("p50 %v, p99 %v, max %v", d.p50, d.p99, d.max) }
+func (d delays) String() string {
+	return fmt.Sprintf("p50 %v, p95 %v, p99 %v, max %v", d.p50, d.p95, d.p99, d.max)
+}
 
 // delaysOf summarizes ds (sorting it); zero for none.
 func delaysOf(ds []time.Duration) delays {
@@ -62,7 +71,7 @@ func delaysOf(ds []time.Duration) delays {
 		return delays{}
 	}
 	slices.Sort(ds)
-	return delays{p50: ds[len(ds)/2], p99: ds[len(ds)*99/100], max: ds[len(ds)-1]}
+	return delays{p50: ds[len(ds)/2], p95: ds[len(ds)*95/100], p99: ds[len(ds)*99/100], max: ds[len(ds)-1]}
 }
 
 // measurePropagation commits pairs of keys on node 0 and polls node 1 until a new
