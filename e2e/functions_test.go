@@ -20,12 +20,22 @@ import (
 //	pair:   writes pair/a, then pair/b; the first attempt of each request crashes between
 //	        the two (its connection breaks)
 //	zombie: increments zombie/count; the first attempt of each request sleeps past the
-//	        attempt timeout first, so that it finishes as a zombie beside its retry
+//	        attempt timeout first, so that it finishes as a zombie beside its retry: for
+//	        $ZOMBIE_SLEEP (a Go duration), by default 1.5 s
 //	outer:  writes nested/outer, then calls inner (at $INNER_URL) in the same transaction
 //	inner:  writes nested/inner
 //	plain:  not transactional: answers whether it got a transaction
 //	noop:   answers at once (for benchmarks of the invocation path)
 func serveFunction(mode string) {
+	zombieSleep := 1500 * time.Millisecond
+	if v := os.Getenv("ZOMBIE_SLEEP"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ZOMBIE_SLEEP:", err)
+			os.Exit(1)
+		}
+		zombieSleep = d
+	}
 	var mu sync.Mutex
 	attempts := map[string]int{} // per idempotency key (this process sees every attempt)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +89,7 @@ func serveFunction(mode string) {
 			}
 		case "zombie":
 			if first {
-				time.Sleep(1500 * time.Millisecond) // past the attempt timeout
+				time.Sleep(zombieSleep) // past the attempt timeout
 			}
 			n := 0
 			if v, err := t.Get(ctx, "zombie/count"); err == nil {

@@ -157,8 +157,10 @@ func startStack(tb testing.TB, sec *secureShim) *stack {
 		if transactional {
 			ann["com.openfaas.aft/transactional"] = "true"
 		}
+		// A zombie sleeps 5 s, past the attempt timeout (1 s) by far more than its retry
+		// takes to commit, even on a starved machine: else the zombie would commit first.
 		dep := types.FunctionDeployment{Service: name, Image: strconv.Quote(os.Args[0]),
-			EnvVars:     map[string]string{"AFT_E2E_FUNCTION": mode, "INNER_URL": gwURL + "/function/inner"},
+			EnvVars:     map[string]string{"AFT_E2E_FUNCTION": mode, "INNER_URL": gwURL + "/function/inner", "ZOMBIE_SLEEP": "5s"},
 			Annotations: &ann}
 		if resp, body := call("POST", "/system/functions", "", dep); resp.StatusCode/100 != 2 {
 			tb.Fatalf("deploy %s through the gateway: %d %s%s", name, resp.StatusCode, body, logs())
@@ -256,8 +258,9 @@ func TestOpenFaaSGateway(t *testing.T) {
 			t.Fatalf("invoke = %d %q after %q attempts, want 200 from attempt 2 of 2 (a zombie and its retry)%s",
 				resp.StatusCode, body, resp.Header.Get("X-Aft-Attempts"), logs())
 		}
-		// The zombie finishes (1.5s after it started) and its commit is fenced.
-		deadline := time.Now().Add(10 * time.Second)
+		// The zombie finishes (5 s after it started, ZOMBIE_SLEEP) and its commit is fenced;
+		// the bound has room for a starved machine.
+		deadline := time.Now().Add(15 * time.Second)
 		for fenced() < before+1 && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
