@@ -75,7 +75,9 @@ func pod(t *testing.T, mode string) string {
 	if _, err := shim.WaitLine(t.Context(), serve.ReadyAddr, 30*time.Second); err != nil {
 		t.Fatalf("aft serve: %v\n%s", err, shim.Tail())
 	}
-	ns.start(t, []string{"AFT_E2E_FUNCTION=" + mode, "PORT=8081"}, os.Args[0])
+	// A zombie sleeps 5 s against the proxy's 1 s attempt timeout, so that its retry commits
+	// first even on a starved machine.
+	ns.start(t, []string{"AFT_E2E_FUNCTION=" + mode, "PORT=8081", "ZOMBIE_SLEEP=5s"}, os.Args[0])
 	ns.start(t, nil, bin, "proxy", "--listen", "127.0.0.1:8080", "--admin-listen", "127.0.0.1:9095",
 		"--upstream", "http://127.0.0.1:8081", "--shim", "http://127.0.0.1:7654", "--function", mode,
 		"--attempts", "3", "--attempt-timeout", "1s", "--deadline", "20s", "--backoff-base", "10ms", "--backoff-max", "50ms")
@@ -188,12 +190,29 @@ func TestQueueProxyChain(t *testing.T) {
 	})
 	t.Run("zombie", func(t *testing.T) {
 		ip := pod(t, "zombie")
+		shimURL := "http://" + ip + ":7654"
+		fenced := func() float64 {
+			t.Helper()
+			v, err := metric(t.Context(), shimURL, "aft_txns_fenced_total")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		before := fenced()
 		resp, body := call(t, "POST", "http://"+ip+":8012/", map[string]string{"Idempotency-Key": "qp-z"})
 		if resp.StatusCode != 200 {
 			t.Fatalf("through queue-proxy: %d %q", resp.StatusCode, body)
 		}
-		time.Sleep(2 * time.Second) // the zombie (its first attempt sleeps 1.5 s) finishes, fenced
-		if got := read(t, "http://"+ip+":7654", "zombie/count"); got["zombie/count"] != "1" {
+		// The zombie finishes (5 s after it started) and its commit is fenced; the bound has
+		// room for a starved machine.
+		for deadline := time.Now().Add(15 * time.Second); fenced() < before+1 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := fenced() - before; got != 1 {
+			t.Errorf("the shim fenced %v commits, want 1: the zombie's", got)
+		}
+		if got := read(t, shimURL, "zombie/count"); got["zombie/count"] != "1" {
 			t.Errorf("zombie/count = %v, want 1: the zombie and its retry commit once", got)
 		}
 	})
