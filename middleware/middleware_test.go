@@ -413,7 +413,9 @@ func TestMiddlewareTimeoutsExhausted(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	e := newEnv(t, Config{MaxZombies: -1, Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: time.Second}}, fn)
+	// Both attempts wait to be cancelled: the deadline is room for two timeouts and the
+	// backoff on a slow machine, so that the second attempt runs and times out.
+	e := newEnv(t, Config{MaxZombies: -1, Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: 5 * time.Second}}, fn)
 	r := e.send("GET", "/slow", "", api.HeaderIdempotencyKey, "slow")
 	if r.status != http.StatusGatewayTimeout || r.code != api.CodeAttemptTimeout || r.attempts() != "2" {
 		t.Errorf("answer %d %s attempts %s, want 504 attempt_timeout attempts 2", r.status, r.code, r.attempts())

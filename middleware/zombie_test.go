@@ -72,7 +72,10 @@ func TestMiddlewareZombie(t *testing.T) {
 			if tc.viaProxy {
 				next = proxyTo(t, fn)
 			}
-			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{AttemptTimeout: 100 * time.Millisecond, Deadline: 5 * time.Second}}, next)
+			// Attempt 1 is held until the test releases it, so it times out however long
+			// the timeout; the timeout also bounds attempt 2 (its Incr, and its answer, or
+			// the zombie's commit, once released), which a slow machine must fit in.
+			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{AttemptTimeout: time.Second, Deadline: 5 * time.Second}}, next)
 
 			answered := make(chan reply, 1)
 			go func() { answered <- e.send("POST", "/z", "body", api.HeaderIdempotencyKey, "zombie-1") }()
@@ -142,7 +145,9 @@ func TestMiddlewareZombieBound(t *testing.T) {
 		}
 		fmt.Fprint(w, "ok")
 	})
-	e := newEnv(t, Config{MaxZombies: -1, Options: Options{AttemptTimeout: 50 * time.Millisecond}}, fn)
+	// Attempt 1 waits to be cancelled; attempt 2 must answer within the timeout, which is
+	// room for a slow machine.
+	e := newEnv(t, Config{MaxZombies: -1, Options: Options{AttemptTimeout: time.Second}}, fn)
 	r := e.send("POST", "/", "", api.HeaderIdempotencyKey, "k")
 	if r.status != 200 || r.attempts() != "2" {
 		t.Errorf("answer %d attempts %s, want 200 after 2", r.status, r.attempts())
@@ -177,7 +182,10 @@ func TestMiddlewareOnRunning(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %s", tc.policy, tc.body), func(t *testing.T) {
 			shimURL, shim := newShim(t)
 			fn, calls, first, release := holdFirstCall(t, shim)
-			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{OnRunning: tc.policy}}, fn)
+			// The first call is held while the test waits (up to 5s) for the duplicate: it
+			// must not time out and be retried meanwhile.
+			e := newEnv(t, Config{ShimURL: shimURL, Client: shim, Options: Options{OnRunning: tc.policy,
+				AttemptTimeout: 30 * time.Second, Deadline: time.Minute}}, fn)
 			answered := make(chan reply, 1)
 			go func() { answered <- e.send("POST", "/", "same", api.HeaderIdempotencyKey, "dup") }()
 			<-first
@@ -222,15 +230,25 @@ func TestMiddlewareOnRunning(t *testing.T) {
 // request still runs, the middleware waits for it (within the deadline): the zombie
 // commits, the caller gets its answer, and nothing is recorded as dead.
 func TestMiddlewareZombieAfterLastAttempt(t *testing.T) {
+	var e *env
 	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if attemptOf(r) == 1 {
-			time.Sleep(300 * time.Millisecond) // past the attempt timeout
+			// Past the attempt timeout, and past the last attempt's failure, however
+			// slow the machine.
+			deadline := time.Now().Add(5 * time.Second)
+			for e.metric("aft_middleware_aborts_total", "reason", "status") != 1 {
+				if time.Now().After(deadline) {
+					t.Error("the last attempt was not aborted within 5s")
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			fmt.Fprint(w, "late but fine")
 			return
 		}
 		http.Error(w, "retry broke", http.StatusInternalServerError)
 	})
-	e := newEnv(t, Config{Options: Options{Attempts: 2, AttemptTimeout: 50 * time.Millisecond, Deadline: 2 * time.Second}}, fn)
+	e = newEnv(t, Config{Options: Options{Attempts: 2, AttemptTimeout: time.Second, Deadline: 10 * time.Second}}, fn)
 	r := e.send("POST", "/", "", api.HeaderIdempotencyKey, "late")
 	if r.status != 200 || r.body != "late but fine" || r.attempts() != "1" {
 		t.Errorf("answer %d %q attempts %s, want the zombie's 200 \"late but fine\" attempts 1", r.status, r.body, r.attempts())

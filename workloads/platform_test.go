@@ -11,9 +11,11 @@ import (
 )
 
 // fakeFunction answers the nth request (from 1) as answer says; it counts requests
-// received and requests finished.
+// received and requests finished. release is closed by the test once the invoker is done
+// with the request, for an answer that must outlast the platform's patience.
 type fakeFunction struct {
-	answer        func(n int, w http.ResponseWriter)
+	answer        func(n int, w http.ResponseWriter, release <-chan struct{})
+	release       chan struct{}
 	got, finished atomic.Int64
 	mu            sync.Mutex
 	headers       []http.Header
@@ -25,19 +27,31 @@ func (f *fakeFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.headers = append(f.headers, r.Header.Clone())
 	f.mu.Unlock()
 	defer f.finished.Add(1)
-	f.answer(n, w)
+	f.answer(n, w, f.release)
 }
 
 func TestInvoker(t *testing.T) {
-	status := func(codes ...int) func(int, http.ResponseWriter) {
-		return func(n int, w http.ResponseWriter) {
+	status := func(codes ...int) func(int, http.ResponseWriter, <-chan struct{}) {
+		return func(n int, w http.ResponseWriter, _ <-chan struct{}) {
 			w.WriteHeader(codes[min(n, len(codes))-1])
+		}
+	}
+	// heldFirst holds the first delivery until invoke has returned, so the platform gives
+	// up on it (by Timeout or AckWait) however slow the machine is; it then answers 200,
+	// and still runs to its end. A platform that never gives up is caught by the bound:
+	// the first delivery is then acked and the counts are wrong.
+	heldFirst := func(n int, w http.ResponseWriter, release <-chan struct{}) {
+		if n == 1 {
+			select {
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
 		}
 	}
 	tests := []struct {
 		name      string
 		p         Platform
-		answer    func(int, http.ResponseWriter)
+		answer    func(int, http.ResponseWriter, <-chan struct{})
 		acked     bool
 		delivered int64 // deliveries the invoker counts, and the function receives
 	}{
@@ -46,23 +60,17 @@ func TestInvoker(t *testing.T) {
 		{"4xx is final", Platform{Attempts: 4}, status(404, 200), false, 1},
 		{"out of attempts", Platform{Attempts: 2}, status(500), false, 2},
 		{"broken connection retried, not replayed by net/http", Platform{Attempts: 3},
-			func(n int, w http.ResponseWriter) {
+			func(n int, w http.ResponseWriter, _ <-chan struct{}) {
 				if n == 1 {
 					panic(http.ErrAbortHandler)
 				}
 			}, true, 2},
-		{"timeout retried while the first runs on", Platform{Attempts: 3, Timeout: 30 * time.Millisecond},
-			func(n int, w http.ResponseWriter) {
-				if n == 1 {
-					time.Sleep(150 * time.Millisecond)
-				}
-			}, true, 2},
+		// Timeout also bounds the second delivery, which opens a new connection: a second
+		// is room for a slow machine, and the first delivery times out whatever it is.
+		{"timeout retried while the first runs on", Platform{Attempts: 3, Timeout: time.Second},
+			heldFirst, true, 2},
 		{"ack_wait redelivers beside the first", Platform{Attempts: 1, AckWait: 30 * time.Millisecond, Redeliveries: 1},
-			func(n int, w http.ResponseWriter) {
-				if n == 1 {
-					time.Sleep(150 * time.Millisecond)
-				}
-			}, true, 2},
+			heldFirst, true, 2},
 		{"sequential duplicate", Platform{Duplicate: func(int) (bool, time.Duration) { return true, -1 }}, status(200), true, 2},
 		{"concurrent duplicate", Platform{Duplicate: func(int) (bool, time.Duration) { return true, 0 }}, status(200), true, 2},
 		{"duplicate of a failure still acks", Platform{Attempts: 1, Duplicate: func(int) (bool, time.Duration) { return true, -1 }},
@@ -70,7 +78,7 @@ func TestInvoker(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeFunction{answer: tc.answer}
+			f := &fakeFunction{answer: tc.answer, release: make(chan struct{})}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			p := tc.p
@@ -80,6 +88,7 @@ func TestInvoker(t *testing.T) {
 			if got := inv.invoke(context.Background(), d, 0); got != tc.acked {
 				t.Errorf("acked = %v, want %v", got, tc.acked)
 			}
+			close(f.release)
 			inv.wg.Wait()
 			deadline := time.Now().Add(2 * time.Second)
 			for f.finished.Load() < f.got.Load() && time.Now().Before(deadline) {

@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,12 +49,13 @@ func TestUnbounded(t *testing.T) {
 }
 
 // TestDurationCutsOrDrains checks that at the bound an iteration in flight is cancelled
-// and not counted, or with Drain finishes and counts.
+// and not counted, or with Drain finishes and counts. Each worker must have begun its
+// iteration before the bound: 1s is room for a slow machine.
 func TestDurationCutsOrDrains(t *testing.T) {
 	for _, drain := range []bool{false, true} {
 		var observed atomic.Int64
 		st, err := Run(context.Background(), Options{
-			Workers: 2, Duration: 50 * time.Millisecond, Drain: drain,
+			Workers: 2, Duration: time.Second, Drain: drain,
 			Observe: func(int, time.Time, time.Duration, error) { observed.Add(1) },
 		}, func(ctx context.Context, w Worker) error {
 			if drain {
@@ -80,16 +82,36 @@ func TestDurationCutsOrDrains(t *testing.T) {
 func TestStopEndsPause(t *testing.T) {
 	stop := make(chan struct{})
 	var progress atomic.Int64
-	time.AfterFunc(50*time.Millisecond, func() { close(stop) })
-	t0 := time.Now()
+	var stopOnce sync.Once
+	var stoppedAt atomic.Pointer[time.Time]
+	stopNow := func() {
+		stopOnce.Do(func() {
+			now := time.Now()
+			stoppedAt.Store(&now)
+			close(stop)
+		})
+	}
+	// A hang guard: should the workers never all fail, the counts below tell.
+	guard := time.AfterFunc(10*time.Second, stopNow)
+	defer guard.Stop()
 	st, err := Run(context.Background(), Options{
 		Workers: 3, Stop: stop, Drain: true, Pause: func(int) time.Duration { return time.Hour },
-		Progress: func(Stats) { progress.Add(1) }, ProgressEvery: 10 * time.Millisecond,
+		Progress: func(st Stats) {
+			progress.Add(1)
+			// Stop once a tick saw every worker fail, and so pause for an hour, however
+			// slow the machine.
+			if st.Errors == 3 {
+				stopNow()
+			}
+		},
+		ProgressEvery: 10 * time.Millisecond,
 	}, func(context.Context, Worker) error { return errOdd })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(t0); d > 10*time.Second {
+	if at := stoppedAt.Load(); at == nil {
+		t.Fatal("Run ended before the stop")
+	} else if d := time.Since(*at); d > 10*time.Second {
 		t.Errorf("Run took %v after the stop", d)
 	}
 	if st.Errors != 3 || st.Done != 0 {
@@ -100,19 +122,25 @@ func TestStopEndsPause(t *testing.T) {
 	}
 }
 
-// TestContextEnds checks that the end of the caller's context ends the run.
+// TestContextEnds checks that the end of the caller's context ends the run. The context
+// ends after a few successes, not at a time a slow machine could reach first.
 func TestContextEnds(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var ok atomic.Int64
 	st, err := Run(ctx, Options{Workers: 2, Count: 1 << 40, Drain: true}, func(ctx context.Context, _ Worker) error {
+		if ok.Load() >= 3 {
+			cancel()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Millisecond):
+			ok.Add(1)
 			return nil
 		}
 	})
-	if err != nil || st.Done == 0 || ctx.Err() == nil {
-		t.Errorf("Run: %v, %d done; want a few done before the context ended", err, st.Done)
+	if err != nil || st.Done < 3 || st.Done != ok.Load() || ctx.Err() == nil {
+		t.Errorf("Run: %v, %d done of %d; want them all, 3 or more, done before the context ended", err, st.Done, ok.Load())
 	}
 }

@@ -68,15 +68,17 @@ func TestRunDurationBoundAndProgress(t *testing.T) {
 	var calls int
 	var mu sync.Mutex
 	start := time.Now()
+	// A second of load has two 50 ms ticks, and a first transaction, even on a machine
+	// that stalls for some hundreds of milliseconds.
 	st, err := driver.Run(t.Context(), c, &history.Recorder{}, driver.Options{
-		Clients: 4, Duration: 300 * time.Millisecond, Progress: &buf, ProgressEvery: 50 * time.Millisecond,
+		Clients: 4, Duration: time.Second, Progress: &buf, ProgressEvery: 50 * time.Millisecond,
 		OnProgress: func(driver.Stats) { mu.Lock(); calls++; mu.Unlock() },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Run took %v, want about 300ms", d)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run took %v, want about 1s", d)
 	}
 	if st.Logical == 0 {
 		t.Errorf("nothing ran: %v", st)
@@ -94,9 +96,15 @@ func TestRunDurationBoundAndProgress(t *testing.T) {
 
 func TestRunStop(t *testing.T) {
 	_, c := shimtest.Start(t)
+	// Stop once some load ran, not at a time a slow machine could reach first.
 	stop := make(chan struct{})
-	time.AfterFunc(200*time.Millisecond, func() { close(stop) })
-	st, err := driver.Run(t.Context(), c, &history.Recorder{}, driver.Options{Clients: 4, Stop: stop})
+	var once sync.Once
+	st, err := driver.Run(t.Context(), c, &history.Recorder{}, driver.Options{Clients: 4, Stop: stop,
+		ProgressEvery: 10 * time.Millisecond, OnProgress: func(st driver.Stats) {
+			if st.Logical > 0 {
+				once.Do(func() { close(stop) })
+			}
+		}})
 	if err != nil || st.Logical == 0 {
 		t.Errorf("Run = %v, %v; want some load and no error", st, err)
 	}
@@ -137,8 +145,17 @@ func TestRunSurvivesDeadShim(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec history.Recorder
+	// Stop once the clients failed and went on a few times; the duration only bounds a
+	// load that does not.
+	stop := make(chan struct{})
+	var once sync.Once
 	st, err := driver.Run(t.Context(), client.New("http://"+addr), &rec, driver.Options{
-		Clients: 4, Duration: 200 * time.Millisecond, Backoff: 5 * time.Millisecond})
+		Clients: 4, Duration: 10 * time.Second, Stop: stop, Backoff: 5 * time.Millisecond,
+		ProgressEvery: 10 * time.Millisecond, OnProgress: func(st driver.Stats) {
+			if st.Errors >= 8 && st.Logical >= 8 {
+				once.Do(func() { close(stop) })
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -286,9 +286,10 @@ func TestPanicClosesConnection(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	release := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			close(entered)
 			<-release
 		}
 		io.WriteString(w, "done")
@@ -313,7 +314,11 @@ func TestShutdown(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		answered <- string(b)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select { // the request is in flight, however slow the machine, before Shutdown
+	case <-entered:
+	case got := <-answered:
+		t.Fatalf("the slow request got %q before Shutdown", got)
+	}
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
 	select {

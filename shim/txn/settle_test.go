@@ -210,8 +210,10 @@ func TestLateCommitRetryWithoutRecordAborts(t *testing.T) {
 // to settle, and answers committed when it lands; the data stays readable.
 func TestAbortWaitsForARecordStillInFlight(t *testing.T) {
 	bothPaths(t, func(t *testing.T, l *landing, st store.Store) {
+		// The abort waits the whole SettleTime, by which the write must have landed: 2s
+		// is room for a slow machine to run the write's goroutine after its 50 ms.
 		const delay = 50 * time.Millisecond
-		m := newManager(t, st, Config{SettleTime: 10 * delay})
+		m := newManager(t, st, Config{SettleTime: 2 * time.Second})
 		id := begin(t, m, "")
 		mustWrite(t, m, id, "k", "v")
 		l.failNext(1, delay)

@@ -15,10 +15,13 @@ import (
 	"github.com/aft-shim/aft/shim/store/mem"
 )
 
-// sharedConfig is a configuration for nodes on one store, with short times.
+// sharedConfig is a configuration for nodes on one store, with short times. The lease is
+// renewed every second: 6s lets a renewal be starved for seconds on a busy machine before
+// the node loses its lease and closes. No test here needs a lease to run out by itself
+// (TestSharedExpiredLeaseStops moves a fake clock).
 func sharedConfig(node string) Config {
 	return Config{Node: node, SyncInterval: 10 * time.Millisecond, CommitTimeout: time.Second, SettleTime: 100 * time.Millisecond,
-		OrphanGrace: 10 * time.Second, LeaseTime: 2 * time.Second, GCInterval: 10 * time.Millisecond}
+		OrphanGrace: 10 * time.Second, LeaseTime: 6 * time.Second, GCInterval: 10 * time.Millisecond}
 }
 
 // eventually fails the test unless cond holds within d.
@@ -41,7 +44,7 @@ func TestSharedNodesLearnEachOthersCommits(t *testing.T) {
 		t.Fatal("managers with node ids on a store.Ordered are not shared")
 	}
 	info := commitAll(t, a, "x", "1", "y", "1")
-	eventually(t, 2*time.Second, "node b learns node a's commit", func() bool {
+	eventually(t, 10*time.Second, "node b learns node a's commit", func() bool {
 		id := begin(t, b, "")
 		defer b.Abort(ctx, id)
 		return readString(t, b, id, "x") == "1" && readString(t, b, id, "y") == "1"
@@ -163,7 +166,7 @@ func TestSharedNoFracturedReads(t *testing.T) {
 		t.Fatalf("%d failures, first: %s", len(failures), failures[0])
 	}
 	// Once the writes stop, every node reads the same, newest, commit.
-	eventually(t, 2*time.Second, "the nodes converge on one value", func() bool {
+	eventually(t, 10*time.Second, "the nodes converge on one value", func() bool {
 		var vals []string
 		for _, m := range nodes {
 			id := begin(t, m, "")
@@ -181,7 +184,7 @@ func TestSharedGarbageWaitsForEveryNode(t *testing.T) {
 	a := newManager(t, st, sharedConfig("a"))
 	b := newManager(t, st, sharedConfig("b"))
 	first := commitAll(t, a, "g", "old")
-	eventually(t, 2*time.Second, "b learns the first commit", func() bool { return b.idx.Has(first.Version.Txn) })
+	eventually(t, 10*time.Second, "b learns the first commit", func() bool { return b.idx.Has(first.Version.Txn) })
 	reader := begin(t, b, "") // holds its horizon: may read "old"
 	second := commitAll(t, a, "g", "new")
 	oldKey := record.VersionKey("g", first.Version)
@@ -196,7 +199,7 @@ func TestSharedGarbageWaitsForEveryNode(t *testing.T) {
 	if _, err := b.Abort(ctx, reader); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the superseded version leaves the store once no node can read it", func() bool {
+	eventually(t, 20*time.Second, "the superseded version leaves the store once no node can read it", func() bool {
 		_, err := st.Get(ctx, oldKey)
 		return errors.Is(err, store.ErrNotFound)
 	})
@@ -216,7 +219,7 @@ func TestSharedNodeIdentityOnce(t *testing.T) {
 		t.Fatal("the older process of node a did not stop when a newer one took its lease")
 	}
 	b := newManager(t, st, sharedConfig("b"))
-	eventually(t, 3*time.Second, "b sees both nodes live", func() bool { return len(b.Nodes()) == 2 })
+	eventually(t, 10*time.Second, "b sees both nodes live", func() bool { return len(b.Nodes()) == 2 })
 }
 
 // A node that finds its lease expired when it renews it (it was paused, or cut off from
@@ -259,7 +262,7 @@ func TestSharedLogTrimmed(t *testing.T) {
 	if logKeys() == 0 {
 		t.Fatal("a commit on a shared store wrote no log key")
 	}
-	eventually(t, 10*time.Second, "the log of the first commit is trimmed", func() bool { return logKeys() == 0 })
+	eventually(t, 20*time.Second, "the log of the first commit is trimmed", func() bool { return logKeys() == 0 })
 	if _, err := st.Get(ctx, record.TrimKey); err != nil {
 		t.Fatalf("no trim mark: %v", err)
 	}
@@ -313,7 +316,7 @@ func TestSharedLeaderSweepsOrphans(t *testing.T) {
 	st := mem.New()
 	a := newManager(t, st, sharedConfig("a"))
 	b := newManager(t, st, sharedConfig("b"))
-	eventually(t, 3*time.Second, "both nodes know who leads", func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 })
+	eventually(t, 10*time.Second, "both nodes know who leads", func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 })
 	// A data version of a commit that never wrote its record: its node died half way.
 	old := uint64(time.Now().Add(-time.Hour).UnixNano())
 	orphan := record.VersionKey("o", ra.Version{TS: old, Txn: strings.Repeat("d", 32)})
