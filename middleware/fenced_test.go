@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aft-shim/aft/api"
 	"github.com/aft-shim/aft/client"
@@ -30,7 +31,10 @@ func TestMiddlewareFencedNoExtraBegin(t *testing.T) {
 	shim := client.New(ts.URL)
 
 	fn, _, first, release := holdFirstCall(t, shim)
-	e := newEnv(t, Config{ShimURL: ts.URL, Client: shim, Options: Options{OnRunning: OnRunningRun}}, fn)
+	// The first call is held while the duplicate runs: its attempt timeout must outlast the
+	// duplicate on a starved machine, or the held call is retried and the counts change.
+	e := newEnv(t, Config{ShimURL: ts.URL, Client: shim, Options: Options{OnRunning: OnRunningRun,
+		AttemptTimeout: 30 * time.Second, Deadline: time.Minute}}, fn)
 	answered := make(chan reply, 1)
 	go func() { answered <- e.send("POST", "/", "same", api.HeaderIdempotencyKey, "dup") }()
 	<-first
