@@ -80,6 +80,61 @@ func (c *cluster) client() *client.Client {
 	return client.New(c.urls[0], client.WithNodes(c.urls[1:]...))
 }
 
+// caughtUp waits until every node of urls has learned every commit of rec's history, so
+// that driver.Final, on whichever node it begins, finds none lost that a node merely has
+// not read yet. A begin After the newest version a writer committed returns once the node
+// knows that commit and has read the commit log through since the begin, which applies
+// every commit answered before it; a node that did not in time answers not_caught_up and
+// is asked again. It fails t when a node has not caught up within a generous bound, which
+// only guards against a node that never learns.
+func caughtUp(ctx context.Context, t *testing.T, urls []string, rec *history.Recorder) {
+	t.Helper()
+	const within = 2 * time.Minute
+	newest := ""
+	for _, tx := range rec.History() {
+		// A writer's: a read-only commit stores nothing, so no other node can learn of its
+		// version. Version strings compare in version order (ra.Version.String).
+		if tx.Outcome == history.Committed && wrote(tx) && tx.Version > newest {
+			newest = tx.Version
+		}
+	}
+	if newest == "" {
+		return
+	}
+	var took []string
+	for _, u := range urls {
+		c := client.New(u)
+		began := time.Now()
+		for {
+			bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			bt, err := c.BeginWith(bctx, client.BeginOptions{After: newest})
+			if err == nil {
+				_, _ = c.Abort(bctx, bt.ID)
+			}
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil || time.Since(began) > within {
+				t.Fatalf("node %s has not caught up with version %s in %v: %v", u, newest, time.Since(began).Round(time.Millisecond), err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		took = append(took, fmt.Sprintf("%s in %v", u, time.Since(began).Round(time.Millisecond)))
+	}
+	t.Logf("caught up with version %s: %s", newest, strings.Join(took, ", "))
+}
+
+// wrote reports whether tx wrote or deleted a key.
+func wrote(tx history.Txn) bool {
+	for _, op := range tx.Ops {
+		if op.Kind == history.Write || op.Kind == history.Delete {
+			return true
+		}
+	}
+	return false
+}
+
 // TestNodesKilledRedis runs the history driver across three `aft serve` nodes on one
 // Redis, each transaction on one node and the attempts of one idempotency key spread over
 // nodes, while one node at a time is killed with SIGKILL and restarted, several times. The
@@ -138,8 +193,7 @@ func runNodesKilled(t *testing.T, restartBound time.Duration, store ...string) {
 	if runErr != nil {
 		t.Fatal(runErr)
 	}
-	// Every node learns every commit within the sync interval; give it a margin.
-	time.Sleep(time.Second)
+	caughtUp(ctx, t, cl.urls, &rec)
 	if err := driver.Final(ctx, c, &rec); err != nil {
 		t.Fatal(err)
 	}
