@@ -143,9 +143,12 @@ func naiveJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // brokenOptions is the driver workload run against the broken shims: short, and with few
-// groups so that transactions collide.
+// groups so that transactions collide. It is bounded by a count, so that a slow machine
+// runs as much load, and as many chances for every anomaly, as a fast one (1000 take about
+// a second here, and show a hundred or more of each kind the tests want); the time bound
+// only guards against a hang.
 var brokenOptions = driver.Options{
-	Clients: 16, Duration: time.Second, Txns: 2000, Groups: 4, GroupSize: 4,
+	Clients: 16, Duration: time.Minute, Txns: 1000, Groups: 4, GroupSize: 4,
 	ThinkTime: 200 * time.Microsecond, Seed: 11,
 }
 
@@ -235,13 +238,21 @@ func TestCheckerCatchesAmnesia(t *testing.T) {
 	sh.set(first.Config.Handler)
 	ts := httptest.NewServer(&sh)
 	defer ts.Close()
+	// The swap comes once the first shim has committed 200 transactions (fewer than it
+	// does in 500 ms here), counted rather than timed so that a slow machine has commits
+	// to lose too; the load stops with it.
 	stop := make(chan struct{})
-	time.AfterFunc(500*time.Millisecond, func() {
-		sh.set(second.Config.Handler)
-		close(stop)
-	})
+	var swap sync.Once
 	o := brokenOptions
-	o.Groups, o.Duration, o.Txns, o.Stop = 20, 0, 0, stop
+	o.Groups, o.Txns, o.Stop, o.ProgressEvery = 20, 0, stop, 10*time.Millisecond
+	o.OnProgress = func(st driver.Stats) {
+		if st.Committed >= 200 {
+			swap.Do(func() {
+				sh.set(second.Config.Handler)
+				close(stop)
+			})
+		}
+	}
 	_, rep := runAgainst(t, ts.URL, o)
 	wantAnomalies(t, rep, history.KindLost)
 }

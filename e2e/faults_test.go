@@ -118,8 +118,9 @@ func TestStoreFaultsNodes(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			f.SetDown(false)
 			stats := <-done
-			f.Set(faults.Options{})            // the store is healthy again
-			time.Sleep(500 * time.Millisecond) // every node reads the log of what is left
+			f.Set(faults.Options{}) // the store is healthy again
+			// Every node reads the log of what is left before Final, on any of them, reads.
+			caughtUp(t.Context(), t, urls, &rec)
 			if err := driver.Final(t.Context(), c, &rec); err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,10 +29,15 @@ func runOutage(t *testing.T, storeURL string, outage, recover func()) {
 	c := client.New(ts.URL)
 	var rec history.Recorder
 	stop := make(chan struct{})
+	var stopOnce sync.Once
+	stopLoad := func() { stopOnce.Do(func() { close(stop) }) }
 	done := make(chan driver.Stats, 1)
+	finished := make(chan struct{})
 	go func() {
+		defer close(finished)
+		// Stop ends the load; the time bound only guards against a hang.
 		s, err := driver.Run(context.Background(), c, &rec, driver.Options{
-			Clients: 16, Duration: 60 * time.Second, Stop: stop, Groups: 4, GroupSize: 4, Seed: 3,
+			Clients: 16, Duration: 3 * time.Minute, Stop: stop, Groups: 4, GroupSize: 4, Seed: 3,
 			Backoff: 20 * time.Millisecond, OpTimeout: 2 * time.Second,
 		})
 		if err != nil {
@@ -39,25 +45,36 @@ func runOutage(t *testing.T, storeURL string, outage, recover func()) {
 		}
 		done <- s
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	t.Cleanup(func() { stopLoad(); <-finished })
+	waitRecorded(t, &rec, 100, time.Minute, func() string { return "before the outage" }) // it strikes mid-load
 	outage()
 	time.Sleep(3 * time.Second) // longer than a client waits for one call (OpTimeout)
 	recover()
 	back := time.Now()
-	time.Sleep(2500 * time.Millisecond)
-	close(stop)
+	// commitsAfter counts the commits that began after the store came back.
+	commitsAfter := func(h []history.Txn) int {
+		n := 0
+		for _, tx := range h {
+			if tx.Outcome == history.Committed && tx.CommitStart.After(back) {
+				n++
+			}
+		}
+		return n
+	}
+	// The shim commits again once the store is back: the load runs until it has committed
+	// 20 times, or for 30 s, which only bounds a shim that does not recover (the check
+	// below then fails), not how fast one does.
+	for deadline := back.Add(30 * time.Second); commitsAfter(rec.History()) < 20 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopLoad()
 	stats := <-done
 	if err := driver.Final(t.Context(), c, &rec); err != nil {
 		t.Fatal(err)
 	}
 	h := rec.History()
 	rep := history.CheckWith(h, strict)
-	after := 0 // commits that began after the store came back
-	for _, tx := range h {
-		if tx.Outcome == history.Committed && tx.CommitStart.After(back) {
-			after++
-		}
-	}
+	after := commitsAfter(h)
 	t.Logf("%s: driver: %v; history: %v; committed after recovery: %d; check: %v", desc, stats, summarize(h), after, rep)
 	if !rep.OK() {
 		t.Errorf("anomalies: %v", rep)
