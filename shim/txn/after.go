@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aft-shim/aft/shim/ra"
@@ -12,12 +13,26 @@ import (
 // of that commit: the larger of 1 second and 20 sync intervals.
 func (c Config) AfterWait() time.Duration { return max(time.Second, 20*c.SyncInterval) }
 
+// readOnlyMark ends the Txn of the version of a read-only commit that stored nothing (no
+// idempotency key): no node can learn such a commit from the store, and none needs to, as
+// it wrote nothing. A transaction id ends in a hex digit, so no stored commit's version
+// ends so.
+const readOnlyMark = "~ro"
+
+// readOnly returns v marked as the version of a read-only commit that stored nothing.
+func readOnly(v ra.Version) ra.Version {
+	v.Txn += readOnlyMark
+	return v
+}
+
 // waitFor returns once this node knows of the commit at version v and has read the commit
 // log through once since the call began, for at most Config.AfterWait. That read applies
 // every commit acknowledged before the call (announce makes sure each has a log key it
 // finds), so a session that passes the version of its last commit sees that one and every
-// earlier one, on any node: what its caller had seen. A version stamped further in the
-// future than MaxClockSkew is not waited for: no node made it.
+// earlier one, on any node: what its caller had seen. The version of a read-only commit
+// (readOnly) has nothing of its own to learn: that read alone brings the commits it read.
+// A version stamped further in the future than MaxClockSkew is not waited for: no node
+// made it.
 func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 	if v.TS > uint64(m.cfg.Now().Add(MaxClockSkew).UnixNano()) {
 		return fmt.Errorf("begin after version %v: %w: it is from the future by this node's clock", v, ErrNotCaughtUp)
@@ -40,7 +55,7 @@ func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 		known := sh.applied[v.Txn]&doneBit != 0 // taken and applied, not only taken
 		learned, settled, polled := sh.learned, sh.settled, sh.polled
 		sh.mu.Unlock()
-		known = known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn)
+		known = known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn) || strings.HasSuffix(v.Txn, readOnlyMark)
 		if known && polled >= poll {
 			return nil
 		}

@@ -58,9 +58,12 @@ func (m *Manager) Commit(ctx context.Context, id string, result []byte) (Info, e
 		return Info{}, err
 	}
 	if len(rec.Writes) == 0 && t.idemKey == "" {
-		m.finish(t, Committed) // read-only, no result to keep: nothing to store
+		// Read-only, no result to keep: nothing to store. Its version says so (readOnly),
+		// for a begin after it on another node, which cannot learn it from the store.
+		t.version = readOnly(v)
+		m.finish(t, Committed)
 		m.metrics.committed.Inc()
-		return Info{ID: id, Status: Committed, Attempt: t.attempt, Version: v}, nil
+		return Info{ID: id, Status: Committed, Attempt: t.attempt, Version: t.version}, nil
 	}
 	t.version = v // from here on the write set is frozen
 

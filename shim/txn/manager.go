@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,10 +306,11 @@ type finishedSet struct {
 }
 
 type finishedEntry struct {
-	ts     uint64
-	tenant string   // of the id, and of its winner (one idempotency key, one tenant)
-	winner [16]byte // zero: none
-	status uint8
+	ts       uint64
+	tenant   string   // of the id, and of its winner (one idempotency key, one tenant)
+	winner   [16]byte // zero: none
+	status   uint8
+	readOnly bool // the version is a read-only commit's (readOnly)
 }
 
 var statusCodes = []Status{Running, Committed, Aborted, Fenced}
@@ -332,7 +334,7 @@ func (f *finishedSet) add(id string, t finishedTxn) {
 			f.next, f.full = 0, true
 		}
 	}
-	e := finishedEntry{ts: t.version.TS}
+	e := finishedEntry{ts: t.version.TS, readOnly: strings.HasSuffix(t.version.Txn, readOnlyMark)}
 	e.tenant, _ = record.SplitTenantID(id)
 	if w, ok := idBytes(t.winner); ok {
 		e.winner = w
@@ -357,6 +359,9 @@ func (f *finishedSet) get(id string) (finishedTxn, bool) {
 	t := finishedTxn{status: statusCodes[e.status]}
 	if e.ts != 0 {
 		t.version = ra.Version{TS: e.ts, Txn: id}
+		if e.readOnly {
+			t.version = readOnly(t.version)
+		}
 	}
 	if e.winner != ([16]byte{}) {
 		t.winner = record.TenantID(e.tenant, hex.EncodeToString(e.winner[:]))

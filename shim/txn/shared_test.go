@@ -310,6 +310,40 @@ func TestSharedAfterIsCausal(t *testing.T) {
 	}
 }
 
+// A read-only commit stores nothing, so no node can learn it from the store: a begin on
+// another node after its version waits for one read of the commit log (which brings the
+// commits it read), not for the log to settle past it, minutes with the default grace.
+func TestSharedAfterReadOnly(t *testing.T) {
+	st := mem.New()
+	a, b := newManager(t, st, sharedConfig("a")), newManager(t, st, sharedConfig("b"))
+	v1 := commitAll(t, a, "x", "1").Version
+	info, err := b.Begin(ctx, BeginOptions{After: v1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, b, info.ID, "x"); got != "1" {
+		t.Fatalf("b after v1 reads x=%s", got)
+	}
+	ro := mustCommit(t, b, info.ID)
+	if st, err := b.Status(ctx, info.ID); err != nil || st.Version != ro.Version {
+		t.Errorf("status of the read-only commit: %+v %v, want the version its commit answered, %v", st, err, ro.Version)
+	}
+	c := newManager(t, st, sharedConfig("c"))
+	got, err := c.Begin(ctx, BeginOptions{After: ro.Version})
+	if err != nil {
+		t.Fatalf("Begin on another node after a read-only commit's version %v: %v", ro.Version, err)
+	}
+	if x := readString(t, c, got.ID, "x"); x != "1" {
+		t.Fatalf("c, begun after a read-only commit that read x=1, reads x=%s", x)
+	}
+	// The mark of a read-only version does not make a version no node made pass.
+	forged := ro.Version
+	forged.Txn = strings.Repeat("e", 32)
+	if _, err := c.Begin(ctx, BeginOptions{After: forged}); !errors.Is(err, ErrNotCaughtUp) {
+		t.Fatalf("Begin after a version that never committed: %v, want ErrNotCaughtUp", err)
+	}
+}
+
 // On a shared store the leading node (the smallest id) sweeps the data versions that no
 // record names, whichever node wrote them; the other nodes leave the sweep to it.
 func TestSharedLeaderSweepsOrphans(t *testing.T) {
