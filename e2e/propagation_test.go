@@ -42,7 +42,9 @@ func TestPropagationRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	const sync = 100 * time.Millisecond
 	flags := []string{"--store", srv.URL(0, ""), "--sync-interval", sync.String(), "--log-level", "warn"}
-	pushed := measurePropagation(t, startCluster(t, 2, flags...), "pushed/")
+	nodes := startCluster(t, 2, flags...)
+	pushed := measurePropagation(t, nodes, "pushed/")
+	readOnlyAfter(t, nodes)
 	lost := measurePropagation(t, startClusterPeers(t, 2, blackHole(t), flags...), "lost/")
 	t.Logf("visibility delay with peer pushes: %v", pushed)
 	t.Logf("visibility delay with every push lost: %v", lost)
@@ -115,4 +117,42 @@ func measurePropagation(t *testing.T, cl *cluster, prefix string) delays {
 		ds = append(ds, time.Since(committed))
 	}
 	return delaysOf(ds)
+}
+
+// readOnlyAfter: a session whose last commit only read passes that commit's version to a
+// begin on the other node, which starts at once (a read-only commit stores nothing for the
+// node to learn) and sees what the read-only transaction read.
+func readOnlyAfter(t *testing.T, c *cluster) {
+	t.Helper()
+	ctx := t.Context()
+	a, b := client.New(c.urls[0]), client.New(c.urls[1])
+	w, err := a.Begin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Put(ctx, w.ID, "readonly/k", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Commit(ctx, w.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Begin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Get(ctx, r.ID, "readonly/k"); err != nil || string(v.Bytes) != "v1" {
+		t.Fatalf("read on the committing node: %q %v, want v1", v.Bytes, err)
+	}
+	ro, err := a.Commit(ctx, r.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := b.BeginWith(ctx, client.BeginOptions{After: ro.Version})
+	if err != nil {
+		t.Fatalf("begin on the other node after a read-only commit's version %s: %v, want it begun at once", ro.Version, err)
+	}
+	defer b.Abort(ctx, after.ID)
+	if v, err := b.Get(ctx, after.ID, "readonly/k"); err != nil || string(v.Bytes) != "v1" {
+		t.Errorf("the other node, after the read-only commit that read v1: %q %v, want v1", v.Bytes, err)
+	}
 }
