@@ -94,8 +94,9 @@ func caughtUp(ctx context.Context, t *testing.T, urls []string, rec *history.Rec
 	const within = 2 * time.Minute
 	newest := ""
 	for _, tx := range rec.History() {
-		// A writer's: a read-only commit stores nothing, so no other node can learn of its
-		// version. Version strings compare in version order (ra.Version.String).
+		// A writer's: the newest commit a node must learn from the store (a read-only one's
+		// version, marked ~ro, is only waited for with one read of the log). Version strings
+		// compare in version order (ra.Version.String).
 		if tx.Outcome == history.Committed && wrote(tx) && tx.Version > newest {
 			newest = tx.Version
 		}
