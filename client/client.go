@@ -23,7 +23,6 @@ type Client struct {
 	base  string
 	hc    *http.Client
 	token TokenSource       // WithToken, WithTokenSource: presented on every request; nil for none
-	tls   *tls.Config       // WithTLS
 	https http.RoundTripper // of https:// shims: WithTLS's, or Credentials' CA bundle (CATransport)
 	nodes []*node           // with WithNodes: every node, base first (nodes.go)
 	bal   balance
@@ -67,7 +66,11 @@ func (t staticToken) Token() string { return string(t) }
 // certificate), through an http.Transport that never resends (NoResend). It is ignored
 // when WithHTTPClient gives the client.
 func WithTLS(cfg *tls.Config) Option {
-	return func(c *Client) { c.tls = cfg }
+	return func(c *Client) {
+		if cfg != nil {
+			c.https = HTTPSTransport(cfg)
+		}
+	}
 }
 
 // New returns a client of the shim at baseURL, such as "http://127.0.0.1:7654".
@@ -79,9 +82,6 @@ func New(baseURL string, opts ...Option) *Client {
 	}
 	if c.hc == nil {
 		t := &Transport{}
-		if c.tls != nil {
-			c.https = HTTPSTransport(c.tls)
-		}
 		if c.https != nil {
 			t.Fallback = NoResend(c.https)
 		}

@@ -75,8 +75,8 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 }
 
 // peerClient returns the HTTP client of pushes to peers: 2 s timeouts, PeerCA's bundle
-// (followed as it changes) for https peers, and, where the nodes ask for client certificates, this node's own
-// certificate as its client certificate.
+// (followed as it changes) for https peers, and, where the nodes ask for client
+// certificates, this node's own certificate as its client certificate.
 func (c *Config) peerClient() (*http.Client, error) {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	if c.PeerCA == "" && c.TLSClientCA == "" {

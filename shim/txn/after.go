@@ -25,6 +25,9 @@ func readOnly(v ra.Version) ra.Version {
 	return v
 }
 
+// isReadOnly reports whether v is marked by readOnly.
+func isReadOnly(v ra.Version) bool { return strings.HasSuffix(v.Txn, readOnlyMark) }
+
 // waitFor returns once this node knows of the commit at version v and has read the commit
 // log through once since the call began, for at most Config.AfterWait. That read applies
 // every commit acknowledged before the call (announce makes sure each has a log key it
@@ -45,6 +48,7 @@ func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 	// Known when applied here or ruled out, still in the index, or remembered as committed;
 	// or when the log has been settled past the latest stamp its key can have.
 	lastStamp := v.TS + uint64(m.cfg.OrphanGrace/2) + sh.late
+	marked := isReadOnly(v) // a read-only commit's: nothing of its own to learn
 	deadline := time.NewTimer(m.cfg.AfterWait())
 	defer deadline.Stop()
 	sh.mu.Lock()
@@ -55,7 +59,7 @@ func (m *Manager) waitFor(ctx context.Context, v ra.Version) error {
 		known := sh.applied[v.Txn]&doneBit != 0 // taken and applied, not only taken
 		learned, settled, polled := sh.learned, sh.settled, sh.polled
 		sh.mu.Unlock()
-		known = known || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn) || strings.HasSuffix(v.Txn, readOnlyMark)
+		known = known || marked || settled >= lastStamp || m.idx.Has(v.Txn) || m.knownCommitted(v.Txn)
 		if known && polled >= poll {
 			return nil
 		}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -334,7 +333,7 @@ func (f *finishedSet) add(id string, t finishedTxn) {
 			f.next, f.full = 0, true
 		}
 	}
-	e := finishedEntry{ts: t.version.TS, readOnly: strings.HasSuffix(t.version.Txn, readOnlyMark)}
+	e := finishedEntry{ts: t.version.TS, readOnly: isReadOnly(t.version)}
 	e.tenant, _ = record.SplitTenantID(id)
 	if w, ok := idBytes(t.winner); ok {
 		e.winner = w
